@@ -1,0 +1,65 @@
+"""Environment settings, read and validated once per process."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from convrag.errors import UserError
+
+OFFLINE = "offline"
+DEFAULT_COLLECTION = "convrag"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where data lives and which external services to use.
+
+    Attributes mirror the environment variables of DESIGN: CONVRAG_HOME,
+    CONVRAG_CHAT_MODEL, CONVRAG_EMBEDDINGS, QDRANT_URL, QDRANT_API_KEY,
+    CONVRAG_POSTGRES_URI.
+    """
+
+    home: Path
+    chat_model: str = OFFLINE
+    embeddings: str = "bm25"
+    qdrant_url: str | None = None
+    qdrant_api_key: str | None = None
+    postgres_uri: str | None = None
+
+    @property
+    def qdrant_path(self) -> Path:
+        """Folder of the embedded (local mode) Qdrant store."""
+        return self.home / "qdrant"
+
+    @property
+    def sqlite_path(self) -> Path:
+        """File of the SQLite checkpointer."""
+        return self.home / "checkpoints.sqlite"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from environment variables, rejecting malformed values."""
+        env = os.environ if env is None else env
+        chat_model = (env.get("CONVRAG_CHAT_MODEL") or OFFLINE).strip()
+        if chat_model != OFFLINE and ":" not in chat_model:
+            raise UserError(
+                f"CONVRAG_CHAT_MODEL={chat_model!r} is not valid: use 'offline' or a "
+                "'provider:model' string such as 'openai:gpt-4.1-mini'."
+            )
+        embeddings = (env.get("CONVRAG_EMBEDDINGS") or "bm25").strip()
+        if embeddings != "bm25" and ":" not in embeddings:
+            raise UserError(
+                f"CONVRAG_EMBEDDINGS={embeddings!r} is not valid: use 'bm25' or a "
+                "'provider:model' string such as 'openai:text-embedding-3-small'."
+            )
+        return cls(
+            home=Path(env.get("CONVRAG_HOME") or ".convrag").expanduser(),
+            chat_model=chat_model,
+            embeddings=embeddings,
+            qdrant_url=env.get("QDRANT_URL") or None,
+            qdrant_api_key=env.get("QDRANT_API_KEY") or None,
+            postgres_uri=env.get("CONVRAG_POSTGRES_URI") or None,
+        )
