@@ -1,0 +1,334 @@
+"""The `convrag` command: ingest, ask, chat, demo, eval.
+
+User-fixable problems end in one sentence on stderr and exit status 1 (2 for usage
+errors); tracebacks are left for bugs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any, TextIO
+
+from convrag.errors import UserError
+from convrag.language.checks import question_problem
+from convrag.settings import DEFAULT_COLLECTION, Settings
+
+DEMO_COLLECTION = "convrag-demo"
+DEMO_SCRIPT: list[tuple[str, list[str]]] = [
+    ("zh", ["你好！", "尼罗河是什么？", "它有多长？", "那亚马逊河呢？", "居里夫人获得过哪些奖？",
+            "她什么时候去世的？", "我刚才问了什么？", "谢谢！"]),
+    ("en", ["Who was Marie Curie?", "When did she die?", "How long is the Nile?",
+            "What about the Mississippi?", "Thanks!"]),
+]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except UserError as exc:
+        print(f"convrag: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="convrag",
+        description="Multi-turn conversational RAG: follow-up questions resolved, answers cited.",
+    )
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    ingest = sub.add_parser("ingest", help="add files or folders to the knowledge base")
+    ingest.add_argument("paths", nargs="+", metavar="PATH", help=".txt .md .jsonl files or folders")
+    ingest.add_argument("--collection", default=DEFAULT_COLLECTION)
+    ingest.add_argument("--tenant", default=None, help="tag the documents with a tenant id")
+    ingest.add_argument("--json", action="store_true", help="print one JSON object")
+    ingest.set_defaults(run=_ingest)
+
+    ask = sub.add_parser("ask", help="one turn on a thread (created if new, resumed if not)")
+    ask.add_argument("--thread", required=True, metavar="ID")
+    ask.add_argument("--collection", default=DEFAULT_COLLECTION)
+    ask.add_argument("--json", action="store_true", help="print one JSON object")
+    ask.add_argument("question", nargs="+")
+    ask.set_defaults(run=_ask)
+
+    chat = sub.add_parser("chat", help="interactive chat with streaming answers")
+    chat.add_argument("--thread", default=None, metavar="ID", help="resume or name a thread")
+    chat.add_argument("--collection", default=DEFAULT_COLLECTION)
+    chat.set_defaults(run=_chat)
+
+    demo = sub.add_parser("demo", help="ingest the sample corpus and play a scripted conversation")
+    demo.set_defaults(run=_demo)
+    return parser
+
+
+# --- shared helpers ------------------------------------------------------------------
+
+
+def _open_kb(settings: Settings) -> Any:
+    from convrag.knowledge.store import KnowledgeBase
+
+    return KnowledgeBase.open(settings)
+
+
+def _require_collection(kb: Any, collection: str) -> None:
+    if not kb.collection_exists(collection):
+        raise UserError(
+            f"The collection '{collection}' does not exist yet: run `convrag ingest PATH` first."
+        )
+
+
+def _progress(stream: TextIO, label: str) -> Any:
+    """A one-line progress display on a terminal; silent otherwise."""
+    interactive = stream.isatty()
+
+    def report(done: int, total: int) -> None:
+        if interactive:
+            width = 30
+            filled = int(width * done / max(total, 1))
+            stream.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+            if done >= total:
+                stream.write("\n")
+            stream.flush()
+
+    return report
+
+
+async def _turn(graph: Any, thread: str, question: str, collection: str) -> dict[str, Any]:
+    from graph.context import Context
+
+    config = {"configurable": {"thread_id": thread}}
+    result = await graph.ainvoke(
+        {"messages": [{"role": "user", "content": question}]},
+        config,
+        context=Context(collection=collection),
+    )
+    return _turn_record(thread, result)
+
+
+def _turn_record(thread: str, result: dict[str, Any]) -> dict[str, Any]:
+    """DESIGN's `ask --json` object from a graph result."""
+    documents = result.get("documents", []) if result.get("route") == "retrieve" else []
+    answer = result["messages"][-1]
+    text = answer.content if isinstance(answer.content, str) else str(answer.content)
+    return {
+        "thread_id": thread,
+        "answer": text,
+        "standalone_question": result.get("standalone_question", ""),
+        "route": result.get("route", "respond"),
+        "sources": [
+            {
+                "id": d.metadata.get("id"),
+                "title": d.metadata.get("title"),
+                "score": round(float(d.metadata.get("score") or 0.0), 4),
+            }
+            for d in documents
+        ],
+        "llm_calls": int(result.get("llm_calls", 0)),
+    }
+
+
+# --- commands ------------------------------------------------------------------------
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from convrag.knowledge.ingest import load_paths
+
+    settings = Settings.from_env()
+    documents = load_paths(args.paths)
+    kb = _open_kb(settings)
+    try:
+        report = kb.ingest(
+            args.collection, documents, tenant=args.tenant,
+            progress=_progress(sys.stderr, "ingesting"),
+        )
+    finally:
+        kb.close()
+    if args.json:
+        print(json.dumps(report.as_dict(), ensure_ascii=False))
+    else:
+        print(
+            f"{report.collection}: {report.documents} documents, {report.chunks_added} chunks "
+            f"added, {report.chunks_unchanged} unchanged, {report.chunks_removed} removed, "
+            f"{report.total_chunks} in total"
+        )
+    return 0
+
+
+def _ask(args: argparse.Namespace) -> int:
+    question = " ".join(args.question)
+    problem = question_problem(question)
+    if problem:
+        raise UserError(problem)
+    settings = Settings.from_env()
+    record = asyncio.run(_ask_async(settings, args.thread, question, args.collection))
+    if args.json:
+        print(json.dumps(record, ensure_ascii=False))
+    else:
+        _print_turn(record)
+    return 0
+
+
+async def _ask_async(
+    settings: Settings, thread: str, question: str, collection: str
+) -> dict[str, Any]:
+    from graph.builder import build_graph
+    from graph.persistence import open_checkpointer
+
+    kb = _open_kb(settings)
+    try:
+        _require_collection(kb, collection)
+        async with open_checkpointer(settings) as saver:
+            graph = build_graph(saver, knowledge=kb)
+            return await _turn(graph, thread, question, collection)
+    finally:
+        kb.close()
+
+
+def _print_turn(record: dict[str, Any], out: TextIO = sys.stdout) -> None:
+    out.write(f"  ↳ standalone question: {record['standalone_question']}\n")
+    out.write(f"  ↳ route: {record['route']}\n")
+    out.write(record["answer"] + "\n")
+    for number, source in enumerate(record["sources"], start=1):
+        out.write(f"  [{number}] {source['title']} ({source['id']}, score {source['score']})\n")
+
+
+def _chat(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    asyncio.run(_chat_async(settings, args.thread or f"chat-{uuid.uuid4().hex[:8]}",
+                            args.collection))
+    return 0
+
+
+async def _chat_async(settings: Settings, thread: str, collection: str) -> None:
+    from graph.builder import build_graph
+    from graph.context import Context
+    from graph.persistence import open_checkpointer
+
+    kb = _open_kb(settings)
+    try:
+        _require_collection(kb, collection)
+        async with open_checkpointer(settings) as saver:
+            graph = build_graph(saver, knowledge=kb)
+            config = {"configurable": {"thread_id": thread}}
+            state = await graph.aget_state(config)
+            seen = len(state.values.get("messages", [])) if state.values else 0
+            status = f"resuming ({seen} messages)" if seen else "new thread"
+            print(f"convrag chat — thread {thread}, {status}. Empty line or Ctrl-D to quit.")
+            while True:
+                try:
+                    question = input("you> ").strip()
+                except EOFError:
+                    print()
+                    break
+                if not question:
+                    break
+                problem = question_problem(question)
+                if problem:
+                    print(f"convrag: {problem}")
+                    continue
+                await _stream_turn(graph, config, question, Context(collection=collection))
+    finally:
+        kb.close()
+
+
+async def _stream_turn(graph: Any, config: dict[str, Any], question: str, context: Any) -> None:
+    streamed = False
+    async for mode, chunk in graph.astream(
+        {"messages": [{"role": "user", "content": question}]},
+        config,
+        context=context,
+        stream_mode=["updates", "messages"],
+    ):
+        if mode == "updates":
+            for node, update in chunk.items():
+                if node == "resolve_coreference" and update:
+                    rewrite = update.get("rewrite", {})
+                    if rewrite.get("scenario") not in (None, "none"):
+                        print(f"  ↳ standalone question: {update.get('standalone_question')}"
+                              f"  ({rewrite.get('scenario')}, {rewrite.get('mode')})")
+                elif node == "retrieve" and update:
+                    for n, doc in enumerate(update.get("documents", []), start=1):
+                        print(f"  [{n}] {doc.metadata.get('title')} ({doc.metadata.get('id')})")
+        else:
+            message, metadata = chunk
+            if metadata.get("langgraph_node") != "answer":
+                continue
+            text = message.content if isinstance(message.content, str) else ""
+            if text:
+                if not streamed:
+                    sys.stdout.write("bot> ")
+                sys.stdout.write(text)
+                sys.stdout.flush()
+                streamed = True
+    print()
+
+
+def _demo(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    asyncio.run(_demo_async(settings))
+    return 0
+
+
+async def _demo_async(settings: Settings) -> None:
+    from convrag.knowledge.ingest import load_paths
+    from graph.builder import build_graph
+    from graph.persistence import open_checkpointer
+    from nodes.models import model_name
+
+    from graph.context import Context
+
+    sample = resources.files("convrag") / "samples" / "knowledge.jsonl"
+    with resources.as_file(sample) as path:
+        documents = load_paths([Path(path)])
+    kb = _open_kb(settings)
+    try:
+        report = kb.ingest(DEMO_COLLECTION, documents, progress=_progress(sys.stderr, "ingesting"))
+        print(
+            f"Knowledge base: collection '{DEMO_COLLECTION}' under "
+            f"{settings.qdrant_url or settings.qdrant_path} — {report.documents} documents, "
+            f"{report.chunks_added} chunks added, {report.chunks_unchanged} unchanged."
+        )
+        print(f"Chat model: {model_name(Context())}\n")
+        async with open_checkpointer(settings, "memory") as saver:
+            graph = build_graph(saver, knowledge=kb)
+            stamp = time.strftime("%H%M%S")
+            for lang, questions in DEMO_SCRIPT:
+                thread = f"demo-{lang}-{stamp}"
+                print(f"=== thread {thread} ===")
+                for question in questions:
+                    record = await _turn(graph, thread, question, DEMO_COLLECTION)
+                    state = await graph.aget_state({"configurable": {"thread_id": thread}})
+                    trace = state.values.get("rewrite", {})
+                    print(f"you> {question}")
+                    scenario = trace.get("scenario", "none")
+                    mentions = ", ".join(
+                        f"{m['mention'] or '∅'}→{m['antecedent']}" for m in trace.get("mentions", [])
+                    )
+                    print(f"  resolve_coreference: {record['standalone_question']!r} "
+                          f"[{scenario}{'; ' + mentions if mentions else ''}]")
+                    print(f"  decide_retrieval: {record['route']}")
+                    if record["route"] == "retrieve":
+                        cited = ", ".join(f"[{n}] {s['title']}" for n, s in
+                                          enumerate(record["sources"], start=1)) or "none"
+                        print(f"  retrieve: {cited}")
+                    print(f"bot> {record['answer']}\n")
+    finally:
+        kb.close()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,263 @@
+"""Discourse entities: the things a conversation talks about, tracked across turns.
+
+An entity is what a later "it", "她", "那…呢" can point back to. Chinese entities come
+from jieba's part-of-speech tags (place, person, organisation and other proper nouns,
+plus noun compounds); English ones from capitalised spans and the object of
+definitional questions ("What is X?"). Each carries the features pronouns agree with
+(person or not, gender, plural) and the turn it was last mentioned in, which together
+give its salience.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Literal
+
+import jieba.posseg as pseg
+
+from convrag.language.tokens import EN_STOPWORDS, Lang, detect_lang
+
+Kind = Literal["person", "place", "org", "thing"]
+Gender = Literal["female", "male", "unknown"]
+Role = Literal["subject", "object"]
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A discourse entity as stored in the graph state (see `to_dict`)."""
+
+    text: str
+    kind: Kind = "thing"
+    gender: Gender = "unknown"
+    plural: bool = False
+    turn: int = 0
+    role: Role = "object"
+    proper: bool = True
+    lang: Lang = "en"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form kept in the checkpointed state."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Entity:
+        """Inverse of `to_dict`; unknown keys are ignored so old checkpoints still load."""
+        fields = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        return cls(**fields)
+
+
+_ZH_KIND: dict[str, Kind] = {
+    "nr": "person",
+    "nrt": "person",
+    "nrfg": "person",
+    "ns": "place",
+    "nt": "org",
+    "nz": "thing",
+    "eng": "thing",
+}
+_ZH_NOUN_TAGS = {"n", "nr", "nrt", "nrfg", "ns", "nt", "nz", "eng", "vn"}
+_ZH_FEMALE = re.compile(r"(夫人|女士|小姐|女王|公主|皇后|王后|太后|妈妈|母亲|姐|妹|娘|奶奶|阿姨)$")
+_ZH_MALE = re.compile(r"(先生|国王|皇帝|王子|爸爸|父亲|哥|弟|爷爷|叔叔|大帝)$")
+# Nouns that name an attribute or a generic category: the thing asked about, not a referent.
+_ZH_GENERIC = frozenset(
+    """时候 时间 问题 东西 事情 情况 地方 方面 原因 意思 样子 人 多长 多大 多高 多远 多久 多少
+    名字 年 哪年 国家 历史 长度 面积 人口 总部 前身 专业 学费 分数线 成绩 特点 区别 作用 影响
+    意义 价格 位置 首都 成立 发展 结果 方法 办法 要求 条件 政策 信息 内容 资料 答案 能力 水平
+    目的 关系 部分 问题 数量 规模 类型 种类 全称 简称 代表 含义 定义""".split()
+)
+
+_EN_FEMALE_TITLES = re.compile(r"^(Mrs|Ms|Miss|Queen|Lady|Princess|Empress|Duchess|Madame|Saint)\b")
+_EN_MALE_TITLES = re.compile(r"^(Mr|King|Sir|Prince|Emperor|Duke|Lord|Pope)\b")
+_EN_CAP_SPAN = re.compile(
+    r"\b(?:[A-Z][\w'’.\-]*|[0-9]+)(?:\s+(?:of|the|and|de|von|van|da|du|la|le|for|in|on|&)?\s*"
+    r"(?:[A-Z][\w'’.\-]*|[0-9]+))*"
+)
+_EN_DEFINITION = re.compile(
+    r"^\s*(?:what|who|where)\s+(?:is|are|was|were)\s+(?P<x>.+?)\s*\??\s*$"
+    r"|^\s*(?:tell me about|explain|describe|define)\s+(?P<y>.+?)\s*[?.!]?\s*$",
+    re.IGNORECASE,
+)
+_EN_QUESTION_WORDS = frozenset(
+    "what who whom whose when where why how which is are was were do does did can could "
+    "will would should shall may might tell and but or so i you we it he she they".split()
+)
+
+
+def extract_entities(text: str, *, turn: int = 0, lang: Lang | None = None) -> list[Entity]:
+    """Entities mentioned in one utterance, in order of appearance, without duplicates."""
+    lang = lang or detect_lang(text)
+    found = _zh_entities(text, turn) if lang == "zh" else _en_entities(text, turn)
+    seen: set[str] = set()
+    unique: list[Entity] = []
+    for entity in found:
+        key = entity.text.lower()
+        if key not in seen:
+            seen.add(key)
+            unique.append(entity)
+    return unique
+
+
+def _zh_entities(text: str, turn: int) -> list[Entity]:
+    pairs = [(w, f) for w, f in pseg.cut(text)]
+    entities: list[Entity] = []
+    i = 0
+    seen_verb = False
+    while i < len(pairs):
+        word, flag = pairs[i]
+        if flag.startswith("v") and flag != "vn":
+            seen_verb = True
+        if flag not in _ZH_NOUN_TAGS:
+            i += 1
+            continue
+        # Merge runs of nouns: 中国人民大学 + 文学院 name one thing.
+        j = i
+        words = []
+        flags = []
+        while j < len(pairs) and pairs[j][1] in _ZH_NOUN_TAGS:
+            words.append(pairs[j][0])
+            flags.append(pairs[j][1])
+            j += 1
+        i = j
+        # Drop trailing generic heads ("长江 长度") and leading generic words.
+        while words and words[-1] in _ZH_GENERIC:
+            words.pop()
+            flags.pop()
+        while words and words[0] in _ZH_GENERIC:
+            words.pop(0)
+            flags.pop(0)
+        if not words:
+            continue
+        span = "".join(words).strip()
+        proper_flags = [f for f in flags if f in _ZH_KIND]
+        proper = bool(proper_flags)
+        if not proper and len(span) < 2:
+            continue
+        kind: Kind = _ZH_KIND.get(proper_flags[-1], "thing") if proper_flags else "thing"
+        gender: Gender = "unknown"
+        if _ZH_FEMALE.search(span):
+            kind, gender = "person", "female"
+        elif _ZH_MALE.search(span):
+            kind, gender = "person", "male"
+        entities.append(
+            Entity(
+                text=span,
+                kind=kind,
+                gender=gender,
+                turn=turn,
+                role="object" if seen_verb else "subject",
+                proper=proper,
+                lang="zh",
+            )
+        )
+    return entities
+
+
+def _en_entities(text: str, turn: int) -> list[Entity]:
+    entities: list[Entity] = []
+    definition = _EN_DEFINITION.match(text)
+    if definition:
+        target = (definition.group("x") or definition.group("y") or "").strip()
+        target = re.sub(r"^(?:the|a|an)\s+", "", target, flags=re.IGNORECASE)
+        words = target.split()
+        if target and len(words) <= 8 and not (set(w.lower() for w in words) <= EN_STOPWORDS):
+            entities.append(_en_entity(target, text, turn, "subject", proper=target[0].isupper()))
+    for match in _EN_CAP_SPAN.finditer(text):
+        span = _trim_en_span(match.group(0), at_start=match.start() == _first_word_start(text))
+        if not span:
+            continue
+        role: Role = "subject" if match.start() < max(1, len(text) // 3) else "object"
+        entities.append(_en_entity(span, text, turn, role, proper=True))
+    return entities
+
+
+def _first_word_start(text: str) -> int:
+    m = re.search(r"\S", text)
+    return m.start() if m else 0
+
+
+def _trim_en_span(span: str, *, at_start: bool) -> str:
+    words = span.split()
+    # A capitalised first word of a sentence is usually just grammar ("What", "The").
+    while words and (words[0].lower() in _EN_QUESTION_WORDS or words[0].lower() in EN_STOPWORDS):
+        words.pop(0)
+    while words and words[-1].lower() in EN_STOPWORDS:
+        words.pop()
+    if not words or all(w.isdigit() for w in words):
+        return ""
+    if at_start and len(words) == 1 and span.split()[0] == words[0] and words[0].istitle():
+        # "Paris is ..." keeps Paris; a lone title-cased opener that is a common word is dropped.
+        if words[0].lower() in EN_STOPWORDS:
+            return ""
+    return " ".join(words).strip(" ,.;:?!'\"’")
+
+
+def _en_entity(span: str, context: str, turn: int, role: Role, *, proper: bool) -> Entity:
+    gender: Gender = "unknown"
+    kind: Kind = "thing"
+    if _EN_FEMALE_TITLES.match(span):
+        kind, gender = "person", "female"
+    elif _EN_MALE_TITLES.match(span):
+        kind, gender = "person", "male"
+    plural = not proper and span.lower().endswith("s") and not span.lower().endswith("ss")
+    return Entity(
+        text=span, kind=kind, gender=gender, plural=plural, turn=turn, role=role,
+        proper=proper, lang="en",
+    )
+
+
+_EN_SHE = re.compile(r"\b(she|her|hers|herself)\b", re.IGNORECASE)
+_EN_HE = re.compile(r"\b(he|him|his|himself)\b", re.IGNORECASE)
+_EN_THEY = re.compile(r"\b(they|them|their|theirs)\b", re.IGNORECASE)
+_ZH_SHE = re.compile("她")
+_ZH_HE = re.compile("他(?!们|人)")
+
+
+def learn_features(entities: Sequence[Entity], answer: str) -> list[Entity]:
+    """Refine gender/person features from how an answer refers back to its subject.
+
+    "Marie Curie was a physicist. She won..." marks the entity female. Only the first
+    entity the answer names (its subject) is updated, and only when one gendered
+    pronoun family dominates the answer.
+    """
+    if not entities:
+        return list(entities)
+    she = len(_EN_SHE.findall(answer)) + len(_ZH_SHE.findall(answer))
+    he = len(_EN_HE.findall(answer)) + len(_ZH_HE.findall(answer))
+    if she == he:
+        return list(entities)
+    lowered = answer.lower()
+    positions = [(lowered.find(e.text.lower()), k) for k, e in enumerate(entities)]
+    named = [(pos, k) for pos, k in positions if pos >= 0]
+    if not named:
+        return list(entities)
+    _, k = min(named)
+    updated = list(entities)
+    if updated[k].kind in ("person", "thing") and updated[k].proper:
+        gender: Gender = "female" if she > he else "male"
+        updated[k] = replace(updated[k], kind="person", gender=gender)
+    return updated
+
+
+def merge_entities(
+    known: Iterable[Entity], new: Iterable[Entity], *, limit: int = 24
+) -> list[Entity]:
+    """Add newly mentioned entities to the known ones; a re-mention refreshes the turn.
+
+    Features learnt earlier (gender, kind) survive a re-mention that says less. The most
+    recent `limit` entities are kept, so the list stays bounded in long threads.
+    """
+    merged: dict[str, Entity] = {e.text.lower(): e for e in known}
+    for entity in new:
+        key = entity.text.lower()
+        old = merged.pop(key, None)
+        if old is not None:
+            entity = replace(
+                entity,
+                kind=entity.kind if entity.kind != "thing" else old.kind,
+                gender=entity.gender if entity.gender != "unknown" else old.gender,
+            )
+        merged[key] = entity
+    ordered = sorted(merged.values(), key=lambda e: e.turn)
+    return ordered[-limit:]

@@ -1,0 +1,161 @@
+"""Answers and summaries without a model: pick sentences, never invent them.
+
+The offline answer quotes the retrieved sentences that best cover the question's
+content words, each with its [n] citation, and says plainly when none covers enough
+of the question. The offline summary keeps each compacted turn as a question and the
+first sentence of its answer, within a token budget.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from convrag.language.tokens import count_tokens, search_terms
+
+_SENTENCE_END = re.compile(r"(?<=[。！？!?；;])|(?<=[.])(?=\s)|\n+")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split Chinese and English text into sentences, dropping empty pieces."""
+    return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
+
+
+@dataclass(frozen=True)
+class ExtractiveAnswer:
+    """The answer text, the 1-based passage numbers it cites, and whether it answers."""
+
+    text: str
+    cited: tuple[int, ...]
+    found: bool
+
+
+NOT_FOUND = {
+    "zh": "知识库中没有找到能回答“{q}”的内容。可以换个问法，或先导入相关文档。",
+    "en": "The knowledge base has nothing that answers “{q}”. Try rephrasing it, or "
+          "ingest documents that cover it.",
+}
+
+
+def extractive_answer(
+    question: str,
+    passages: Sequence[str],
+    *,
+    lang: str,
+    max_sentences: int = 3,
+    min_coverage: float = 0.4,
+) -> ExtractiveAnswer:
+    """Quote the passage sentences that best answer `question`, citing [n] per sentence.
+
+    A sentence scores by the IDF-weighted share of the question's content words it
+    contains (IDF over the retrieved sentences), with a small bonus for the passage's
+    rank. Below `min_coverage` of the question's weight the answer is "not found".
+    """
+    not_found = ExtractiveAnswer(NOT_FOUND["zh" if lang == "zh" else "en"].format(q=question),
+                                 (), False)
+    query = set(search_terms(question))
+    if not query or not passages:
+        return not_found
+    sentences: list[tuple[int, int, str, set[str]]] = []
+    passage_terms: dict[int, set[str]] = {}
+    for number, passage in enumerate(passages, start=1):
+        passage_terms[number] = set(search_terms(passage))
+        for position, sentence in enumerate(split_sentences(passage)):
+            sentences.append((number, position, sentence, set(search_terms(sentence))))
+    if not sentences:
+        return not_found
+    df = {term: sum(1 for *_, terms in sentences if term in terms) for term in query}
+    weight = {term: math.log(1 + len(sentences) / (1 + df[term])) + 0.1 for term in query}
+    total = sum(weight.values())
+    expects = _expected_answer(question)
+
+    def coverage(terms: set[str]) -> float:
+        return sum(weight[t] for t in query & terms) / total
+
+    def score(number: int, position: int, sentence: str, terms: set[str]) -> float:
+        # A sentence inherits half the credit of its passage's words: "She died in 1934"
+        # answers "When did Marie Curie die?" in a passage about Marie Curie.
+        inherited = coverage(passage_terms[number] - terms) / 2
+        typed = 0.25 if expects is not None and expects.search(sentence) else 0.0
+        return coverage(terms) + inherited + typed + 0.05 / number - 0.01 * position
+
+    scored = sorted(
+        ((score(number, position, sentence, terms), number, position, sentence, terms)
+         for number, position, sentence, terms in sentences),
+        key=lambda row: row[0],
+        reverse=True,
+    )
+    best_coverage = coverage(scored[0][4] | passage_terms[scored[0][1]])
+    if best_coverage < min_coverage:
+        return not_found
+    chosen = []
+    covered: set[str] = set()
+    for score, number, position, sentence, terms in scored:
+        if len(chosen) >= max_sentences or score < 0.5 * scored[0][0]:
+            break
+        if chosen and not (terms & query) - covered:
+            continue
+        chosen.append((number, position, sentence))
+        covered |= terms & query
+    # Keep the passages' own order so the quote reads naturally.
+    chosen.sort(key=lambda c: (c[0], c[1]))
+    joiner = "" if lang == "zh" else " "
+    text = joiner.join(_cite(sentence, number) for number, _, sentence in chosen)
+    cited = tuple(sorted({number for number, _, _ in chosen}))
+    return ExtractiveAnswer(text, cited, True)
+
+
+_EXPECTED = [
+    (re.compile(r"^\s*when\b|什么时候|哪一?年|何时|哪天|几月|几号|\bwhat (?:year|date)\b", re.I),
+     re.compile(r"\b1\d{3}\b|\b20\d{2}\b|\d+\s*(?:年|月|日|世纪)|\bcentury\b", re.I)),
+    (re.compile(r"how (?:long|many|much|far|big|tall|high|old|large)|多长|多少|多大|多高|多远|多久|几",
+                re.I),
+     re.compile(r"\d")),
+    (re.compile(r"^\s*where\b|哪里|在哪|位于哪", re.I),
+     re.compile(r"\b(?:in|at|near|located)\s+[A-Z]|位于|坐落|在[\u4e00-\u9fff]{2,}")),
+]
+
+
+def _expected_answer(question: str) -> re.Pattern[str] | None:
+    """A pattern for the form of answer the question asks for (a date, a number, a place)."""
+    for asks, answer in _EXPECTED:
+        if asks.search(question):
+            return answer
+    return None
+
+
+def _cite(sentence: str, number: int) -> str:
+    """Put the citation before the sentence's closing punctuation: "…之一[1]。"."""
+    m = re.search(r"[。！？!?.；;]+$", sentence)
+    if m:
+        return f"{sentence[:m.start()]} [{number}]{m.group(0)}" if not _is_cjk_end(sentence) \
+            else f"{sentence[:m.start()]}[{number}]{m.group(0)}"
+    return f"{sentence} [{number}]"
+
+
+def _is_cjk_end(sentence: str) -> bool:
+    return bool(re.search(r"[\u4e00-\u9fff\d][。！？；]*$", sentence)) and bool(
+        re.search(r"[。！？；]$", sentence))
+
+
+def extractive_summary(
+    previous: str, turns: Sequence[tuple[str, str]], *, lang: str, budget_tokens: int
+) -> str:
+    """Extend `previous` with one line per (question, answer) turn, within a budget.
+
+    When the budget is exceeded the oldest lines go first: the entities people refer
+    back to are kept separately in the graph state, so the summary can afford to forget.
+    """
+    lines = [line for line in previous.splitlines() if line.strip()]
+    for question, answer in turns:
+        first = split_sentences(answer)[:1]
+        gist = re.sub(r"\s*\[\d+\]", "", first[0]) if first else ""
+        if lang == "zh":
+            lines.append(f"用户问：{question.strip()} 答：{gist}".strip())
+        else:
+            lines.append(f"User asked: {question.strip()} Answer: {gist}".strip())
+    while len(lines) > 1 and count_tokens("\n".join(lines)) > budget_tokens:
+        lines.pop(0)
+    return "\n".join(lines)

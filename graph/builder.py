@@ -1,0 +1,60 @@
+"""Wire the chat graph: compact_history → resolve_coreference → decide_retrieval → …
+
+`build_graph()` with no checkpointer is what the LangGraph server and parent graphs use;
+the module-level `graph` is that, for langgraph.json.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Checkpointer
+
+from convrag.knowledge.store import KnowledgeBase
+from graph.context import Context
+from graph.routing import after_decision
+from graph.state import InputState, OutputState, State
+from nodes.answer import answer
+from nodes.compact_history import compact_history
+from nodes.decide_retrieval import decide_retrieval
+from nodes.resolve_coreference import resolve_coreference
+from nodes.retrieve import retrieve
+
+
+def build_graph(
+    checkpointer: Checkpointer = None,
+    *,
+    knowledge: KnowledgeBase | None = None,
+    name: str = "convrag",
+) -> CompiledStateGraph:
+    """Compile the chat graph.
+
+    Args:
+        checkpointer: where threads persist (None for the server or a parent graph,
+            which bring their own).
+        knowledge: the knowledge base to search; by default the process's store opened
+            from the environment (CONVRAG_HOME or QDRANT_URL) on first use.
+        name: the compiled graph's name (as a subgraph or in traces).
+    """
+    builder = StateGraph(
+        State, context_schema=Context, input_schema=InputState, output_schema=OutputState
+    )
+    builder.add_node("compact_history", compact_history)
+    builder.add_node("resolve_coreference", resolve_coreference)
+    builder.add_node("decide_retrieval", decide_retrieval)
+    builder.add_node(
+        "retrieve", partial(retrieve, knowledge=knowledge) if knowledge else retrieve
+    )
+    builder.add_node("answer", answer)
+    builder.add_edge(START, "compact_history")
+    builder.add_edge("compact_history", "resolve_coreference")
+    builder.add_edge("resolve_coreference", "decide_retrieval")
+    builder.add_conditional_edges("decide_retrieval", after_decision)
+    builder.add_edge("retrieve", "answer")
+    builder.add_edge("answer", END)
+    return builder.compile(checkpointer=checkpointer, name=name)
+
+
+graph = build_graph()

@@ -1,0 +1,87 @@
+"""What a conversation's state is: the input, the full state, the output, and reducers.
+
+Per-turn fields (standalone_question, rewrite, route, documents, llm_calls) are written
+on every turn, so nothing stale leaks into the next turn of a checkpointed thread.
+Thread-long fields (messages, summary, entities, turn) persist and stay bounded:
+compact_history folds old messages into the summary, and entities are capped.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Any, Literal
+
+from langchain_core.documents import Document
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
+from langgraph.graph.message import add_messages
+from typing_extensions import TypedDict
+
+Route = Literal["retrieve", "respond"]
+
+
+class InputState(TypedDict):
+    """What a caller sends: the new message(s) of this turn."""
+
+    messages: Annotated[list[AnyMessage], add_messages]
+
+
+class State(InputState):
+    """Everything the nodes read and write."""
+
+    summary: str
+    entities: list[dict[str, Any]]
+    turn: int
+    standalone_question: str
+    rewrite: dict[str, Any]
+    route: Route
+    documents: list[Document]
+    llm_calls: Annotated[int, operator.add]
+
+
+class OutputState(TypedDict):
+    """What a caller gets back."""
+
+    messages: list[AnyMessage]
+    standalone_question: str
+    rewrite: dict[str, Any]
+    route: Route
+    documents: list[Document]
+    llm_calls: int
+
+
+def message_text(message: AnyMessage) -> str:
+    """The plain text of a message whose content may be a list of content blocks."""
+    content = message.content
+    if isinstance(content, str):
+        return content
+    parts = []
+    for block in content:
+        if isinstance(block, str):
+            parts.append(block)
+        elif isinstance(block, dict) and block.get("type") == "text":
+            parts.append(str(block.get("text", "")))
+    return "".join(parts)
+
+
+def latest_question(state: State) -> str:
+    """The text of the newest human message ('' when there is none)."""
+    for message in reversed(state.get("messages", [])):
+        if isinstance(message, HumanMessage):
+            return message_text(message)
+    return ""
+
+
+def dialogue_turns(messages: list[AnyMessage]) -> list[tuple[str, str]]:
+    """(role, text) pairs of user and assistant messages, oldest first.
+
+    Tool calls and tool results are internal to an assistant turn and left out.
+    """
+    turns: list[tuple[str, str]] = []
+    for message in messages:
+        if isinstance(message, HumanMessage):
+            turns.append(("user", message_text(message)))
+        elif isinstance(message, AIMessage) and not message.tool_calls:
+            text = message_text(message)
+            if text:
+                turns.append(("assistant", text))
+    return turns

@@ -1,0 +1,150 @@
+"""answer: reply to the turn, grounded in this turn's documents.
+
+Retrieve route: with a model, a streamed answer that cites passages as [n] and says so
+when they lack the answer; offline, an extractive answer quoting the best passage
+sentences with their citations. Respond route: small talk and questions about the
+conversation, answered without the knowledge base. The reply carries its sources in
+`response_metadata["sources"]`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from langchain_core.documents import Document
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
+from langgraph.runtime import Runtime
+
+from convrag.language import intent
+from convrag.language.extractive import extractive_answer
+from convrag.language.tokens import count_tokens, detect_lang
+from graph.context import Context, get_context
+from graph.state import State, dialogue_turns, latest_question, message_text
+from nodes import prompts
+from nodes.models import chat_model
+
+PASSAGE_PROMPT_TOKENS = 2400
+RECENT_MESSAGES = 6
+
+
+def source_list(documents: list[Document]) -> list[dict[str, Any]]:
+    """The sources of an answer: document id, title and score, in citation order."""
+    return [
+        {
+            "id": doc.metadata.get("id"),
+            "title": doc.metadata.get("title"),
+            "score": doc.metadata.get("score"),
+        }
+        for doc in documents
+    ]
+
+
+def format_passages(documents: list[Document], budget: int) -> str:
+    """Numbered passages for the prompt; the least relevant are cut first to fit `budget`."""
+    blocks: list[str] = []
+    used = 0
+    for number, doc in enumerate(documents, start=1):
+        title = doc.metadata.get("title") or doc.metadata.get("id") or ""
+        block = f"[{number}] {title}\n{doc.page_content}"
+        cost = count_tokens(block)
+        if blocks and used + cost > budget:
+            break
+        blocks.append(block)
+        used += cost
+    return "\n\n".join(blocks)
+
+
+async def answer(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Write the assistant's reply for this turn."""
+    context = get_context(runtime)
+    raw = latest_question(state)
+    lang = detect_lang(raw or state.get("summary", "") or "en")
+    rewrite = state.get("rewrite", {})
+    if rewrite.get("error"):
+        return _reply(rewrite["error"], [], 0)
+    documents = state.get("documents", []) if state.get("route") == "retrieve" else []
+    model = chat_model(context)
+    if state.get("route") != "retrieve":
+        return await _respond(state, raw, lang, model, context)
+    standalone = state.get("standalone_question") or raw
+    if model is None:
+        return _extractive(standalone, documents, lang, note=None)
+    system = prompts.ANSWER_SYSTEM.format(
+        raw_question=raw,
+        standalone_question=standalone,
+        summary=state.get("summary") or "(none)",
+        passages=format_passages(documents, PASSAGE_PROMPT_TOKENS) or "(no passages found)",
+    )
+    messages: list[AnyMessage] = [SystemMessage(system), *_recent(state)]
+    try:
+        reply = await asyncio.wait_for(model.ainvoke(messages), timeout=context.model_timeout_s)
+    except Exception as exc:  # the user still gets an answer from the passages
+        note = (
+            f"(模型不可用：{type(exc).__name__}，以下为摘录。)" if lang == "zh"
+            else f"(The model is unavailable: {type(exc).__name__}; quoting the passages.)"
+        )
+        update = _extractive(standalone, documents, lang, note=note)
+        update["llm_calls"] = 1
+        return update
+    return _reply(message_text(reply), documents, 1)
+
+
+def _extractive(
+    question: str, documents: list[Document], lang: str, note: str | None
+) -> dict[str, Any]:
+    result = extractive_answer(question, [d.page_content for d in documents], lang=lang)
+    cited = [documents[n - 1] for n in result.cited]
+    text = f"{note}\n{result.text}" if note else result.text
+    # Citation numbers refer to the turn's document list, so all documents are listed.
+    return _reply(text, documents if cited else [], 0)
+
+
+async def _respond(
+    state: State, raw: str, lang: str, model: Any, context: Context
+) -> dict[str, Any]:
+    if model is not None:
+        system = prompts.RESPOND_SYSTEM.format(summary=state.get("summary") or "(none)")
+        try:
+            reply = await asyncio.wait_for(
+                model.ainvoke([SystemMessage(system), *_recent(state)]),
+                timeout=context.model_timeout_s,
+            )
+            return _reply(message_text(reply), [], 1)
+        except Exception:  # fall back to the rule-based reply below
+            pass
+    kind = intent.classify(raw)
+    if kind == "meta":
+        return _reply(_conversation_recap(state, lang), [], 0)
+    if kind == "knowledge":
+        kind = "help"
+    return _reply(intent.canned_reply(kind, lang), [], 0)
+
+
+def _conversation_recap(state: State, lang: str) -> str:
+    questions = [text for role, text in dialogue_turns(state.get("messages", [])) if role == "user"]
+    questions = questions[:-1]
+    summary = state.get("summary", "")
+    if not questions and not summary:
+        return "这是我们对话的开始。" if lang == "zh" else "This is the start of our conversation."
+    lines = []
+    if summary:
+        lines.append(("更早的对话摘要：\n" if lang == "zh" else "Earlier, in summary:\n") + summary)
+    if questions:
+        head = "你问过：" if lang == "zh" else "You asked:"
+        lines.append(head + "\n" + "\n".join(f"{i}. {q}" for i, q in enumerate(questions, 1)))
+    return "\n".join(lines)
+
+
+def _recent(state: State) -> list[AnyMessage]:
+    """The last few user/assistant messages, the newest being the question itself."""
+    kept = [
+        m for m in state.get("messages", [])
+        if isinstance(m, HumanMessage) or (isinstance(m, AIMessage) and not m.tool_calls)
+    ]
+    return kept[-RECENT_MESSAGES:]
+
+
+def _reply(text: str, documents: list[Document], calls: int) -> dict[str, Any]:
+    message = AIMessage(content=text, response_metadata={"sources": source_list(documents)})
+    return {"messages": [message], "llm_calls": calls}

@@ -1,0 +1,163 @@
+"""resolve_coreference: rewrite the latest question into a standalone one.
+
+The gate runs first and costs nothing: a question with no reference and a named subject
+passes through unchanged, with no model call. Otherwise, with a model configured, one
+structured-output call returns the rewrite, the scenario, the resolved mentions and the
+route; on an error, a timeout or unusable output the rule-based resolver takes over. In
+offline mode the rule-based resolver does the work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any, Literal
+
+from langchain_core.messages import HumanMessage, SystemMessage
+from langgraph.runtime import Runtime
+from pydantic import BaseModel, Field
+
+from convrag.language import resolver
+from convrag.language.checks import question_problem
+from convrag.language.entities import Entity
+from convrag.language.tokens import count_tokens
+from graph.context import Context, get_context
+from graph.state import State, dialogue_turns, latest_question
+from nodes import prompts
+from nodes.models import chat_model
+
+HISTORY_PROMPT_TOKENS = 1200
+
+
+class ResolvedMention(BaseModel):
+    """One reference in the latest message and what it stands for."""
+
+    mention: str = Field(description="The words in the latest message, e.g. '它' or 'she'.")
+    antecedent: str = Field(description="What they refer to, e.g. '尼罗河' or 'Marie Curie'.")
+
+
+class Rewrite(BaseModel):
+    """The structured decision of the resolve call."""
+
+    reasoning: str = Field(description="Brief step-by-step reasoning about the references.")
+    scenario: Literal[
+        "none", "pronoun", "ellipsis", "comparison", "topic_return", "clarification",
+        "relative_date", "no_subject",
+    ] = Field(description="Which reference scenario applies.")
+    mentions: list[ResolvedMention] = Field(default_factory=list)
+    standalone_question: str = Field(description="The rewritten, standalone question.")
+    route: Literal["retrieve", "respond"] = Field(
+        description="'retrieve' if answering needs the knowledge base, else 'respond'."
+    )
+
+
+def build_dialogue(state: State) -> resolver.Dialogue:
+    """The resolver's view of the thread before the latest question."""
+    entities = [Entity.from_dict(e) for e in state.get("entities", [])]
+    dialogue = resolver.Dialogue(
+        entities=entities,
+        previous_question=state.get("standalone_question") or None,
+        turn=state.get("turn", 0),
+    )
+    turns = dialogue_turns(state.get("messages", []))
+    if turns and turns[-1][0] == "user":
+        turns = turns[:-1]
+    if not entities and turns:
+        # A thread that arrived without our state (a parent graph, an imported history):
+        # rebuild the entities from the visible turns.
+        rebuilt = resolver.replay(turns)
+        rebuilt.turn += dialogue.turn
+        return rebuilt
+    if turns and turns[-1][0] == "assistant":
+        resolver.absorb_answer(dialogue, turns[-1][1])
+    return dialogue
+
+
+async def resolve_coreference(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Write this turn's standalone question, its trace, and the updated entities."""
+    context = get_context(runtime)
+    question = latest_question(state).strip()
+    problem = question_problem(question, context.max_question_chars)
+    if problem:
+        return {
+            "standalone_question": "",
+            "rewrite": {"raw": question[:200], "error": problem, "mode": "rejected"},
+            "llm_calls": 0,
+        }
+    dialogue = build_dialogue(state)
+    offline = resolver.resolve(question, dialogue)
+    trace: dict[str, Any] = {
+        "raw": question,
+        "gate": list(offline.gate_reasons),
+        "mode": "offline",
+    }
+    calls = 0
+    result = offline
+    model = chat_model(context)
+    if model is not None and offline.gate_reasons:
+        calls = 1
+        try:
+            decision = await asyncio.wait_for(
+                _ask_model(model, state, dialogue, question), timeout=context.model_timeout_s
+            )
+            result = resolver.Resolution(
+                standalone=decision.standalone_question.strip() or question,
+                scenario=decision.scenario,
+                mentions=tuple(
+                    resolver.Mention(m.mention, m.antecedent) for m in decision.mentions
+                ),
+                gate_reasons=offline.gate_reasons,
+            )
+            trace.update(mode="model", route=decision.route, reasoning=decision.reasoning)
+        except Exception as exc:  # timeouts, HTTP errors, unparsable output: rules take over
+            trace.update(mode="fallback", error=f"{type(exc).__name__}: {exc}"[:300])
+    trace.update(
+        standalone=result.standalone,
+        scenario=result.scenario,
+        mentions=[{"mention": m.mention, "antecedent": m.antecedent} for m in result.mentions],
+    )
+    resolver.note_question(dialogue, result.standalone)
+    return {
+        "standalone_question": result.standalone,
+        "rewrite": trace,
+        "entities": [e.to_dict() for e in dialogue.entities],
+        "turn": dialogue.turn,
+        "llm_calls": calls,
+    }
+
+
+async def _ask_model(model: Any, state: State, dialogue: resolver.Dialogue, question: str
+                     ) -> Rewrite:
+    structured = model.with_structured_output(Rewrite, include_raw=True)
+    turns = dialogue_turns(state.get("messages", []))[:-1]
+    history = _recent_history(turns, HISTORY_PROMPT_TOKENS)
+    entities = ", ".join(e.text for e in dialogue.entities) or "(none)"
+    messages = [
+        SystemMessage(prompts.RESOLVE_SYSTEM.format(today=dt.date.today().isoformat())),
+        HumanMessage(prompts.RESOLVE_USER.format(
+            summary=state.get("summary") or "(none)",
+            entities=entities,
+            history=history or "(none)",
+            question=question,
+        )),
+    ]
+    reply = await structured.ainvoke(messages)
+    parsed = reply.get("parsed") if isinstance(reply, dict) else reply
+    if not isinstance(parsed, Rewrite):
+        error = reply.get("parsing_error") if isinstance(reply, dict) else None
+        raise ValueError(f"the model returned no usable rewrite ({error})")
+    return parsed
+
+
+def _recent_history(turns: list[tuple[str, str]], budget: int) -> str:
+    """The newest turns that fit in `budget` tokens, oldest first; long answers clipped."""
+    lines: list[str] = []
+    used = 0
+    for role, text in reversed(turns):
+        line = f"{role}: {text if len(text) <= 600 else text[:600] + '…'}"
+        cost = count_tokens(line)
+        if lines and used + cost > budget:
+            break
+        lines.append(line)
+        used += cost
+    return "\n".join(reversed(lines))
