@@ -71,7 +71,7 @@ _ZH_GENERIC = frozenset(
 _EN_FEMALE_TITLES = re.compile(r"^(Mrs|Ms|Miss|Queen|Lady|Princess|Empress|Duchess|Madame|Saint)\b")
 _EN_MALE_TITLES = re.compile(r"^(Mr|King|Sir|Prince|Emperor|Duke|Lord|Pope)\b")
 _EN_CAP_SPAN = re.compile(
-    r"\b(?:[A-Z][\w'’.\-]*|[0-9]+)(?:\s+(?:of|the|and|de|von|van|da|du|la|le|for|in|on|&)?\s*"
+    r"\b(?:[A-Z][\w'’.\-]*|[0-9]+)(?:\s+(?:of|the|de|von|van|da|du|la|le|for|&)?\s*"
     r"(?:[A-Z][\w'’.\-]*|[0-9]+))*"
 )
 _EN_DEFINITION = re.compile(
@@ -163,12 +163,19 @@ def _en_entities(text: str, turn: int) -> list[Entity]:
         words = target.split()
         if target and len(words) <= 8 and not (set(w.lower() for w in words) <= EN_STOPWORDS):
             entities.append(_en_entity(target, text, turn, "subject", proper=target[0].isupper()))
+    previous: tuple[int, str] | None = None
     for match in _EN_CAP_SPAN.finditer(text):
         span = _trim_en_span(match.group(0), at_start=match.start() == _first_word_start(text))
         if not span:
             continue
         role: Role = "subject" if match.start() < max(1, len(text) // 3) else "object"
+        if previous and re.fullmatch(r"\s+(?:and|&)\s+(?:the\s+)?",
+                                     text[previous[0]:match.start()], re.IGNORECASE):
+            # "Zappa and the Mothers of Invention" is also one plural referent ("they").
+            group = f"{previous[1]} and {span}"
+            entities.append(replace(_en_entity(group, text, turn, role, proper=True), plural=True))
         entities.append(_en_entity(span, text, turn, role, proper=True))
+        previous = (match.end(), span)
     return entities
 
 
