@@ -17,6 +17,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TextIO
 
+from langchain_core.runnables import RunnableConfig
+
 from convrag.errors import UserError
 from convrag.language.checks import question_problem
 from convrag.settings import DEFAULT_COLLECTION, Settings
@@ -110,7 +112,7 @@ def _progress(stream: TextIO, label: str) -> Any:
 async def _turn(graph: Any, thread: str, question: str, collection: str) -> dict[str, Any]:
     from graph.context import Context
 
-    config = {"configurable": {"thread_id": thread}}
+    config: RunnableConfig = {"configurable": {"thread_id": thread}}
     result = await graph.ainvoke(
         {"messages": [{"role": "user", "content": question}]},
         config,
@@ -223,7 +225,7 @@ async def _chat_async(settings: Settings, thread: str, collection: str) -> None:
         _require_collection(kb, collection)
         async with open_checkpointer(settings) as saver:
             graph = build_graph(saver, knowledge=kb)
-            config = {"configurable": {"thread_id": thread}}
+            config: RunnableConfig = {"configurable": {"thread_id": thread}}
             state = await graph.aget_state(config)
             seen = len(state.values.get("messages", [])) if state.values else 0
             status = f"resuming ({seen} messages)" if seen else "new thread"
@@ -245,7 +247,7 @@ async def _chat_async(settings: Settings, thread: str, collection: str) -> None:
         kb.close()
 
 
-async def _stream_turn(graph: Any, config: dict[str, Any], question: str, context: Any) -> None:
+async def _stream_turn(graph: Any, config: RunnableConfig, question: str, context: Any) -> None:
     streamed = False
     async for mode, chunk in graph.astream(
         {"messages": [{"role": "user", "content": question}]},
@@ -286,10 +288,9 @@ def _demo(args: argparse.Namespace) -> int:
 async def _demo_async(settings: Settings) -> None:
     from convrag.knowledge.ingest import load_paths
     from graph.builder import build_graph
+    from graph.context import Context
     from graph.persistence import open_checkpointer
     from nodes.models import model_name
-
-    from graph.context import Context
 
     sample = resources.files("convrag") / "samples" / "knowledge.jsonl"
     with resources.as_file(sample) as path:
@@ -316,7 +317,8 @@ async def _demo_async(settings: Settings) -> None:
                     print(f"you> {question}")
                     scenario = trace.get("scenario", "none")
                     mentions = ", ".join(
-                        f"{m['mention'] or '∅'}→{m['antecedent']}" for m in trace.get("mentions", [])
+                        f"{m['mention'] or '∅'}→{m['antecedent']}"
+                        for m in trace.get("mentions", [])
                     )
                     print(f"  resolve_coreference: {record['standalone_question']!r} "
                           f"[{scenario}{'; ' + mentions if mentions else ''}]")

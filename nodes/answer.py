@@ -138,7 +138,7 @@ def _conversation_recap(state: State, lang: str) -> str:
 
 def _recent(state: State) -> list[AnyMessage]:
     """The last few user/assistant messages, the newest being the question itself."""
-    kept = [
+    kept: list[AnyMessage] = [
         m for m in state.get("messages", [])
         if isinstance(m, HumanMessage) or (isinstance(m, AIMessage) and not m.tool_calls)
     ]

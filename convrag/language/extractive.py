@@ -90,10 +90,10 @@ def extractive_answer(
     best_coverage = coverage(scored[0][4] | passage_terms[scored[0][1]])
     if best_coverage < min_coverage:
         return not_found
-    chosen = []
+    chosen: list[tuple[int, int, str]] = []
     covered: set[str] = set()
-    for score, number, position, sentence, terms in scored:
-        if len(chosen) >= max_sentences or score < 0.5 * scored[0][0]:
+    for value, number, position, sentence, terms in scored:
+        if len(chosen) >= max_sentences or value < 0.5 * scored[0][0]:
             break
         if chosen and not (terms & query) - covered:
             continue
@@ -110,8 +110,8 @@ def extractive_answer(
 _EXPECTED = [
     (re.compile(r"^\s*when\b|什么时候|哪一?年|何时|哪天|几月|几号|\bwhat (?:year|date)\b", re.I),
      re.compile(r"\b1\d{3}\b|\b20\d{2}\b|\d+\s*(?:年|月|日|世纪)|\bcentury\b", re.I)),
-    (re.compile(r"how (?:long|many|much|far|big|tall|high|old|large)|多长|多少|多大|多高|多远|多久|几",
-                re.I),
+    (re.compile(r"how (?:long|many|much|far|big|tall|high|old|large)|"
+                r"多长|多少|多大|多高|多远|多久|几", re.I),
      re.compile(r"\d")),
     (re.compile(r"^\s*where\b|哪里|在哪|位于哪", re.I),
      re.compile(r"\b(?:in|at|near|located)\s+[A-Z]|位于|坐落|在[\u4e00-\u9fff]{2,}")),

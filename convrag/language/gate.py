@@ -15,8 +15,12 @@ from convrag.language.tokens import Lang, detect_lang
 
 # Chinese third-person pronouns and demonstratives. 那/这 alone start many sentences
 # ("那我们走吧"), so they count when followed by a classifier or as "那…呢".
-_ZH_PRONOUN = re.compile(r"它们|他们|她们|它|他|她|其(?![他它实中次余])|该(?=[\u4e00-\u9fff])|此(?=[\u4e00-\u9fff])")
-_ZH_DEMONSTRATIVE = re.compile(r"(?:这|那)(?:个|些|位|条|座|家|所|本|部|种|项|件|次|里|儿|款|只|位)")
+_ZH_PRONOUN = re.compile(
+    r"它们|他们|她们|它|他|她|其(?![他它实中次余])|该(?=[\u4e00-\u9fff])|此(?=[\u4e00-\u9fff])"
+)
+_ZH_DEMONSTRATIVE = re.compile(
+    r"(?:这|那)(?:个|些|位|条|座|家|所|本|部|种|项|件|次|里|儿|款|只)"
+)
 _ZH_ELLIPSIS = re.compile(r"^(?:那|那么|还有|另外|而)?\s*(?P<x>.{1,24}?)\s*呢\s*[？?]?\s*$")
 _ZH_BARE = re.compile(
     r"^(?:那|那么|还有|所以|然后)?\s*(?:有多|多|几|哪|什么时候|为什么|怎么|如何|是不是|是什么|是谁|"

@@ -26,7 +26,8 @@ _META = re.compile(
     r"我(?:刚才|之前|前面|第一个|最开始|上一个)?(?:问|说)(?:了|过)(?:什么|哪些|啥)|"
     r"我们(?:刚才|之前)?(?:聊|谈|说)了(?:什么|哪些|啥)|(?:总结|回顾)一下(?:我们的)?(?:对话|聊天)|"
     r"我(?:的)?第一个问题|上一个问题是什么|"
-    r"\bwhat (?:did|have) (?:i|we) (?:just )?(?:ask|asked|say|said|discuss|discussed|talk|talked)\b|"
+    r"\bwhat (?:did|have) (?:i|we) (?:just )?"
+    r"(?:ask|asked|say|said|discuss|discussed|talk|talked)\b|"
     r"\bwhat was my (?:first|last|previous) question\b|"
     r"\b(?:summari[sz]e|recap) (?:our|this|the) (?:conversation|chat|discussion)\b",
     re.IGNORECASE,
@@ -36,8 +37,10 @@ _HELP = re.compile(
     r"what can you do|who are you|what are you|how do i use (?:you|this))\s*[？?]?\s*$",
     re.IGNORECASE,
 )
-_FILLER = re.compile(r"^[\s,，.。!！~～?？:：;；、…\-—]*(?:啊|呀|哦|嗯|了|的|so much|a lot|very much)?"
-                     r"[\s,，.。!！~～?？:：;；、…\-—]*$", re.IGNORECASE)
+_PUNCT = r"[\s,，.。!！~～?？:：;；、…\-—]*"
+_FILLER = re.compile(
+    rf"^{_PUNCT}(?:啊|呀|哦|嗯|了|的|so much|a lot|very much)?{_PUNCT}$", re.IGNORECASE
+)
 
 
 def classify(message: str) -> Intent:

@@ -256,7 +256,9 @@ def _substitute_pronouns(
 
         out = _ZH_PRONOUN_RE.sub(zh_pronoun, text)
         if not mentions:
-            out = _ZH_DEMONSTRATIVE_RE.sub(lambda m: _zh_demonstrative(m, pool, turn, mentions), out)
+            out = _ZH_DEMONSTRATIVE_RE.sub(
+                lambda m: _zh_demonstrative(m, pool, turn, mentions), out
+            )
         return out, mentions
 
     def en_pronoun(m: re.Match[str]) -> str:
