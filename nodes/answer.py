@@ -87,7 +87,7 @@ async def answer(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         update = _extractive(standalone, documents, lang, note=note)
         update["llm_calls"] = 1
         return update
-    return _reply(message_text(reply), documents, 1)
+    return _reply(message_text(reply), documents, 1, reply_id=reply.id)
 
 
 def _extractive(
@@ -110,7 +110,7 @@ async def _respond(
                 model.ainvoke([SystemMessage(system), *_recent(state)]),
                 timeout=context.model_timeout_s,
             )
-            return _reply(message_text(reply), [], 1)
+            return _reply(message_text(reply), [], 1, reply_id=reply.id)
         except Exception:  # fall back to the rule-based reply below
             pass
     kind = intent.classify(raw)
@@ -145,6 +145,11 @@ def _recent(state: State) -> list[AnyMessage]:
     return kept[-RECENT_MESSAGES:]
 
 
-def _reply(text: str, documents: list[Document], calls: int) -> dict[str, Any]:
-    message = AIMessage(content=text, response_metadata={"sources": source_list(documents)})
+def _reply(
+    text: str, documents: list[Document], calls: int, reply_id: str | None = None
+) -> dict[str, Any]:
+    # Keeping the model reply's id tells stream_mode="messages" it was already streamed.
+    message = AIMessage(
+        content=text, id=reply_id, response_metadata={"sources": source_list(documents)}
+    )
     return {"messages": [message], "llm_calls": calls}

@@ -110,7 +110,7 @@ async def resolve_coreference(state: State, runtime: Runtime[Context]) -> dict[s
             )
             trace.update(mode="model", route=decision.route, reasoning=decision.reasoning)
         except Exception as exc:  # timeouts, HTTP errors, unparsable output: rules take over
-            trace.update(mode="fallback", error=f"{type(exc).__name__}: {exc}"[:300])
+            trace.update(mode="fallback", model_error=f"{type(exc).__name__}: {exc}"[:300])
     trace.update(
         standalone=result.standalone,
         scenario=result.scenario,

@@ -60,6 +60,9 @@ _ZH_KIND: dict[str, Kind] = {
 _ZH_NOUN_TAGS = {"n", "nr", "nrt", "nrfg", "ns", "nt", "nz", "eng", "vn"}
 _ZH_FEMALE = re.compile(r"(夫人|女士|小姐|女王|公主|皇后|王后|太后|妈妈|母亲|姐|妹|娘|奶奶|阿姨)$")
 _ZH_MALE = re.compile(r"(先生|国王|皇帝|王子|爸爸|父亲|哥|弟|爷爷|叔叔|大帝)$")
+# Heads that make a name a place or an organisation whatever jieba's tag says (拉丹冬峰).
+_ZH_PLACE_HEAD = re.compile(r"(山|峰|河|江|湖|海|洋|岛|省|市|县|州|镇|村|国|洲|湾|峡|原|谷|川|港)$")
+_ZH_ORG_HEAD = re.compile(r"(大学|学院|公司|集团|银行|医院|协会|委员会|政府|部|局|所|院|校|队|党)$")
 # Nouns that name an attribute or a generic category: the thing asked about, not a referent.
 _ZH_GENERIC = frozenset(
     """时候 时间 问题 东西 事情 情况 地方 方面 原因 意思 样子 人 多长 多大 多高 多远 多久 多少
@@ -140,6 +143,10 @@ def _zh_entities(text: str, turn: int) -> list[Entity]:
             kind, gender = "person", "female"
         elif _ZH_MALE.search(span):
             kind, gender = "person", "male"
+        elif _ZH_PLACE_HEAD.search(span) and kind in ("person", "thing"):
+            kind = "place"
+        elif _ZH_ORG_HEAD.search(span) and kind in ("person", "thing"):
+            kind = "org"
         entities.append(
             Entity(
                 text=span,

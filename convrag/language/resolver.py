@@ -221,6 +221,10 @@ def _salience(entity: Entity, turn: int) -> float:
 
 
 def _best_antecedent(pool: Sequence[Entity], wanted: str, turn: int) -> Entity | None:
+    if wanted in ("female", "male"):
+        # An entity known to have the pronoun's gender beats a closer one of unknown gender.
+        known = [e for e in pool if e.gender == wanted]
+        pool = known or pool
     best: tuple[float, Entity] | None = None
     for entity in pool:
         agreement = _agreement_score(entity, wanted)

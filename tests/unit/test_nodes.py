@@ -142,6 +142,6 @@ def test_retrieve_node_returns_documents_with_ids(kb):
     update = run(lambda s, r: retrieve(s, r, knowledge=kb), state,
                  _ctx(collection=COLLECTION, top_k=3))
     docs: list[Document] = update["documents"]
-    assert len(docs) == 3
-    assert docs[0].metadata["id"] == "zh-nile"
+    # Only documents sharing a term with either query come back, best first.
+    assert [d.metadata["id"] for d in docs] == ["zh-nile", "zh-amazon"]
     assert docs[0].metadata["score"] > 0
