@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from functools import partial
 
-from convrag.knowledge.store import KnowledgeBase
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer
 
+from convrag.knowledge.store import KnowledgeBase
 from graph.context import Context
 from graph.routing import after_decision
 from graph.state import InputState, OutputState, State

@@ -9,7 +9,6 @@ from __future__ import annotations
 import threading
 
 from convrag.knowledge.store import KnowledgeBase
-
 from convrag.settings import Settings
 
 _lock = threading.Lock()

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from convrag.knowledge.store import KnowledgeBase, SearchHit
 from langchain_core.documents import Document
 from langgraph.runtime import Runtime
 
+from convrag.knowledge.store import KnowledgeBase, SearchHit
 from graph.context import Context, get_context
 from graph.state import State, latest_question
 from nodes.resources import knowledge_base

@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from convrag.knowledge.ingest import SourceDocument
-from convrag.knowledge.store import KnowledgeBase
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
+
+from convrag.knowledge.ingest import SourceDocument
+from convrag.knowledge.store import KnowledgeBase
 
 SAMPLES = Path(__file__).resolve().parents[1] / "convrag" / "samples" / "knowledge.jsonl"
 COLLECTION = "test"
