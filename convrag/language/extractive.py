@@ -97,6 +97,10 @@ def extractive_answer(
             break
         if chosen and not (terms & query) - covered:
             continue
+        if chosen and number != chosen[0][0]:
+            # Quote one passage: a sentence from another one is usually about something
+            # else that shares a word ("It is 6,400 km long", of the Amazon).
+            continue
         chosen.append((number, position, sentence))
         covered |= terms & query
     # Keep the passages' own order so the quote reads naturally.

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from convrag.language import gate
+from convrag.language import gate, intent
 from convrag.language.entities import (
     Entity,
     extract_entities,
@@ -117,6 +117,9 @@ def replay(history: Sequence[tuple[str, str]], topic: str | None = None) -> Dial
 def resolve(question: str, dialogue: Dialogue) -> Resolution:
     """Rewrite `question` into a standalone question using `dialogue`."""
     text = question.strip()
+    if intent.classify(text) != "knowledge":
+        # Small talk and questions about the chat itself refer to nothing to resolve.
+        return Resolution(text, "none", (), ())
     lang = detect_lang(text)
     own = extract_entities(text, lang=lang)
     candidates = dialogue.entities or dialogue.topic_entities()
@@ -131,8 +134,10 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
         if target and dialogue.previous_question:
             rewritten = _carry_predicate(dialogue.previous_question, target, pool, lang)
             if rewritten:
+                # The mention is the elliptical question; it stands for the previous one.
                 return Resolution(
-                    rewritten[0], "ellipsis", (Mention(text, rewritten[1]),), verdict.reasons
+                    rewritten, "ellipsis", (Mention(text, dialogue.previous_question),),
+                    verdict.reasons,
                 )
 
     rewritten_text, mentions = _substitute_pronouns(text, pool, lang, dialogue.turn)
@@ -315,8 +320,8 @@ def _zh_demonstrative(
 
 def _carry_predicate(
     previous: str, target: str, pool: Sequence[Entity], lang: Lang
-) -> tuple[str, str] | None:
-    """"长江有多长？" + "亚马逊河" → "亚马逊河有多长？"; returns (rewrite, replaced entity)."""
+) -> str | None:
+    """"长江有多长？" + "亚马逊河" → "亚马逊河有多长？"."""
     mentioned = [e for e in extract_entities(previous, lang=lang)]
     mentioned += [e for e in pool if e.text.lower() in previous.lower() and e not in mentioned]
     if not mentioned:
@@ -332,8 +337,7 @@ def _carry_predicate(
         before = previous[:pos].lower()
         if before.endswith("the ") and new.lower().startswith("the "):
             new = new[4:]
-    rewritten = previous[:pos] + new + previous[pos + len(old.text):]
-    return rewritten, old.text
+    return previous[:pos] + new + previous[pos + len(old.text):]
 
 
 def _attach_subject(text: str, subject: str, lang: Lang) -> str:
