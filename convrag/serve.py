@@ -35,8 +35,7 @@ def main() -> int:
     url = f"http://127.0.0.1:{port}"
     print(f"convrag server: {url}  (API docs {url}/docs; Studio connects to this URL)", flush=True)
     args = [langgraph, "dev", "--no-browser", "--host", "127.0.0.1", "--port", str(port)]
-    os.execv(langgraph, args)
-    return 0  # not reached: execv replaces the process
+    os.execv(langgraph, args)  # replaces this process; returns only by raising
 
 
 if __name__ == "__main__":
