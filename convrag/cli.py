@@ -74,6 +74,23 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="ingest the sample corpus and play a scripted conversation")
     demo.set_defaults(run=_demo)
+
+    evaluate = sub.add_parser("eval", help="measure rewriting or retrieval on JSONL data")
+    kinds = evaluate.add_subparsers(required=True, metavar="KIND")
+    rewrite = kinds.add_parser("rewrite", help="score standalone rewrites of follow-ups")
+    rewrite.add_argument("--data", required=True, type=Path, metavar="FILE")
+    rewrite.add_argument("--out", required=True, type=Path, metavar="PRED")
+    rewrite.add_argument("--limit", type=int, default=None, help="only the first N rows")
+    rewrite.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    rewrite.set_defaults(run=_eval_rewrite)
+    retrieval = kinds.add_parser("retrieval", help="run every turn through the graph, score hits")
+    retrieval.add_argument("--conversations", required=True, type=Path, metavar="FILE")
+    retrieval.add_argument("--passages", required=True, type=Path, metavar="FILE")
+    retrieval.add_argument("--k", type=int, default=5)
+    retrieval.add_argument("--out", required=True, type=Path, metavar="RUN")
+    retrieval.add_argument("--limit", type=int, default=None, help="only the first N rows")
+    retrieval.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    retrieval.set_defaults(run=_eval_retrieval)
     return parser
 
 
@@ -277,6 +294,30 @@ async def _stream_turn(graph: Any, config: RunnableConfig, question: str, contex
                 sys.stdout.flush()
                 streamed = True
     print()
+
+
+def _eval_rewrite(args: argparse.Namespace) -> int:
+    from convrag.evaluation import format_metrics, run_rewrite_eval
+
+    settings = Settings.from_env()
+    metrics = run_rewrite_eval(
+        args.data, args.out, limit=args.limit, progress=_progress(sys.stderr, "rewriting"),
+        model_name=settings.chat_model,
+    )
+    print(json.dumps(metrics, ensure_ascii=False) if args.json else format_metrics(metrics))
+    return 0
+
+
+def _eval_retrieval(args: argparse.Namespace) -> int:
+    from convrag.evaluation import format_metrics, run_retrieval_eval
+
+    settings = Settings.from_env()
+    metrics = run_retrieval_eval(
+        args.conversations, args.passages, args.out, k=args.k, limit=args.limit,
+        progress=_progress(sys.stderr, "evaluating"), model_name=settings.chat_model,
+    )
+    print(json.dumps(metrics, ensure_ascii=False) if args.json else format_metrics(metrics))
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -57,4 +57,19 @@ def build_graph(
     return builder.compile(checkpointer=checkpointer, name=name)
 
 
+def build_rewrite_graph() -> CompiledStateGraph[State, Context, InputState, State]:
+    """The front half of the chat graph: resolve_coreference → decide_retrieval.
+
+    Evaluations use it to score the rewrite with the very nodes a conversation runs,
+    without retrieving or answering.
+    """
+    builder = StateGraph(State, context_schema=Context, input_schema=InputState)
+    builder.add_node("resolve_coreference", resolve_coreference)
+    builder.add_node("decide_retrieval", decide_retrieval)
+    builder.add_edge(START, "resolve_coreference")
+    builder.add_edge("resolve_coreference", "decide_retrieval")
+    builder.add_edge("decide_retrieval", END)
+    return builder.compile(name="convrag_rewrite")
+
+
 graph = build_graph()

@@ -14,15 +14,20 @@ from typing import Annotated, Any, Literal
 from langchain_core.documents import Document
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 from langgraph.graph.message import add_messages
-from typing_extensions import TypedDict
+from typing_extensions import NotRequired, TypedDict
 
 Route = Literal["retrieve", "respond"]
 
 
 class InputState(TypedDict):
-    """What a caller sends: the new message(s) of this turn."""
+    """What a caller sends: the new message(s) of this turn.
+
+    `topic` is optional background the conversation is about (the page or subject it
+    happens on); it is kept for the thread and helps resolve references.
+    """
 
     messages: Annotated[list[AnyMessage], add_messages]
+    topic: NotRequired[str]
 
 
 class State(InputState):

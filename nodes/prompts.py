@@ -36,6 +36,8 @@ greetings, thanks, farewells, small talk, and questions about this conversation 
 """
 
 RESOLVE_USER = """\
+Background topic of the conversation: {topic}
+
 Conversation summary (older turns):
 {summary}
 

@@ -58,6 +58,7 @@ def build_dialogue(state: State) -> resolver.Dialogue:
         entities=entities,
         previous_question=state.get("standalone_question") or None,
         turn=state.get("turn", 0),
+        topic=state.get("topic") or None,
     )
     turns = dialogue_turns(state.get("messages", []))
     if turns and turns[-1][0] == "user":
@@ -65,7 +66,7 @@ def build_dialogue(state: State) -> resolver.Dialogue:
     if not entities and turns:
         # A thread that arrived without our state (a parent graph, an imported history):
         # rebuild the entities from the visible turns.
-        rebuilt = resolver.replay(turns)
+        rebuilt = resolver.replay(turns, dialogue.topic)
         rebuilt.turn += dialogue.turn
         return rebuilt
     if turns and turns[-1][0] == "assistant":
@@ -135,6 +136,7 @@ async def _ask_model(model: Any, state: State, dialogue: resolver.Dialogue, ques
     messages = [
         SystemMessage(prompts.RESOLVE_SYSTEM.format(today=dt.date.today().isoformat())),
         HumanMessage(prompts.RESOLVE_USER.format(
+            topic=state.get("topic") or "(none)",
             summary=state.get("summary") or "(none)",
             entities=entities,
             history=history or "(none)",
