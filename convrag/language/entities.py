@@ -36,6 +36,7 @@ class Entity:
     role: Role = "object"
     proper: bool = True
     lang: Lang = "en"
+    topic: bool = False  # the conversation's background topic: never goes stale
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form kept in the checkpointed state."""
@@ -81,6 +82,13 @@ _EN_DEFINITION = re.compile(
     r"^\s*(?:what|who|where)\s+(?:is|are|was|were)\s+(?P<x>.+?)\s*\??\s*$"
     r"|^\s*(?:tell me about|explain|describe|define)\s+(?P<y>.+?)\s*[?.!]?\s*$",
     re.IGNORECASE,
+)
+# Heads of definitional questions that ask for an attribute, not about a thing:
+# "What was the name of an album?" names no subject.
+_EN_GENERIC_HEADS = frozenset(
+    "name names title reason reasons result results purpose cause outcome role meaning point "
+    "number date year age population size length price cost most best first last next other "
+    "main biggest largest highest significance importance difference story plot status".split()
 )
 _EN_QUESTION_WORDS = frozenset(
     "what who whom whose when where why how which is are was were do does did can could "
@@ -168,12 +176,20 @@ def _en_entities(text: str, turn: int) -> list[Entity]:
         target = (definition.group("x") or definition.group("y") or "").strip()
         target = re.sub(r"^(?:the|a|an)\s+", "", target, flags=re.IGNORECASE)
         words = target.split()
-        if target and len(words) <= 8 and not (set(w.lower() for w in words) <= EN_STOPWORDS):
+        generic = bool(words) and words[0].lower() in _EN_GENERIC_HEADS
+        if (target and len(words) <= 8 and not generic
+                and not (set(w.lower() for w in words) <= EN_STOPWORDS)):
             entities.append(_en_entity(target, text, turn, "subject", proper=target[0].isupper()))
     previous: tuple[int, str] | None = None
+    starts = _sentence_starts(text)
     for match in _EN_CAP_SPAN.finditer(text):
-        span = _trim_en_span(match.group(0), at_start=match.start() == _first_word_start(text))
+        span = _trim_en_span(match.group(0), at_start=match.start() in starts)
         if not span:
+            continue
+        if (match.start() in starts and " " not in span and span == match.group(0).strip()
+                and not re.search(rf"(?<![.!?]\s)(?<!^)\b{re.escape(span)}\b", text[1:])):
+            # A lone capitalised word opening a sentence ("Several", "Sure", "South") is
+            # usually grammar, not a name, unless the text capitalises it elsewhere too.
             continue
         role: Role = "subject" if match.start() < max(1, len(text) // 3) else "object"
         if previous and re.fullmatch(r"\s+(?:and|&)\s+(?:the\s+)?",
@@ -186,9 +202,9 @@ def _en_entities(text: str, turn: int) -> list[Entity]:
     return entities
 
 
-def _first_word_start(text: str) -> int:
-    m = re.search(r"\S", text)
-    return m.start() if m else 0
+def _sentence_starts(text: str) -> set[int]:
+    """Offsets where a sentence (or a quoted utterance) begins."""
+    return {m.end() for m in re.finditer(r"(?:^|[.!?:;\n\"“]\s*)\s*", text)}
 
 
 def _trim_en_span(span: str, *, at_start: bool) -> str:
@@ -204,7 +220,9 @@ def _trim_en_span(span: str, *, at_start: bool) -> str:
         # "Paris is ..." keeps Paris; a lone title-cased opener that is a common word is dropped.
         if words[0].lower() in EN_STOPWORDS:
             return ""
-    return " ".join(words).strip(" ,.;:?!'\"’")
+    joined = " ".join(words).strip(" ,.;:?!'\"’")
+    # "Ozzie Smith's batting average" names Ozzie Smith.
+    return re.sub(r"['’]s?$", "", joined)
 
 
 def _en_entity(span: str, context: str, turn: int, role: Role, *, proper: bool) -> Entity:
@@ -244,9 +262,14 @@ def learn_features(entities: Sequence[Entity], answer: str) -> list[Entity]:
     lowered = answer.lower()
     positions = [(lowered.find(e.text.lower()), k) for k, e in enumerate(entities)]
     named = [(pos, k) for pos, k in positions if pos >= 0]
-    if not named:
+    topics = [k for k, e in enumerate(entities) if e.topic]
+    if named:
+        _, k = min(named)
+    elif topics:
+        # An answer that names nobody we know is about the conversation's topic.
+        k = topics[0]
+    else:
         return list(entities)
-    _, k = min(named)
     updated = list(entities)
     if updated[k].kind in ("person", "thing") and updated[k].proper:
         gender: Gender = "female" if she > he else "male"
@@ -271,7 +294,11 @@ def merge_entities(
                 entity,
                 kind=entity.kind if entity.kind != "thing" else old.kind,
                 gender=entity.gender if entity.gender != "unknown" else old.gender,
+                topic=old.topic or entity.topic,
+                text=old.text if old.proper and not entity.proper else entity.text,
             )
         merged[key] = entity
     ordered = sorted(merged.values(), key=lambda e: e.turn)
-    return ordered[-limit:]
+    topics = [e for e in ordered if e.topic]
+    rest = [e for e in ordered if not e.topic]
+    return topics + rest[-max(0, limit - len(topics)):]

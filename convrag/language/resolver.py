@@ -65,13 +65,14 @@ class Dialogue:
     turn: int = 0
     topic: str | None = None
 
-    def topic_entities(self) -> list[Entity]:
-        """Entities of the background topic (e.g. "Frank Zappa — Disbandment")."""
-        if not self.topic:
-            return []
-        head = re.split(r"\s+[—–-]\s+|\s*[:：|]\s*", self.topic.strip())[0]
-        lang = detect_lang(head)
-        return [Entity(text=head, turn=-1, role="subject", proper=True, lang=lang)]
+    def __post_init__(self) -> None:
+        # The background topic ("Frank Zappa — Disbandment") is an entity from the start.
+        if self.topic and not any(e.topic for e in self.entities):
+            head = re.split(r"\s+[—–-]\s+|\s*[:：|]\s*", self.topic.strip())[0].strip()
+            if head:
+                topic = Entity(text=head, role="subject", proper=True, lang=detect_lang(head),
+                               topic=True)
+                self.entities = merge_entities([topic], self.entities)
 
 
 def absorb_answer(dialogue: Dialogue, answer: str) -> None:
@@ -122,15 +123,24 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
         return Resolution(text, "none", (), ())
     lang = detect_lang(text)
     own = extract_entities(text, lang=lang)
-    candidates = dialogue.entities or dialogue.topic_entities()
-    has_history = bool(candidates) or dialogue.previous_question is not None
-    verdict = gate.check(text, has_history=has_history, names_subject=bool(own), lang=lang)
-    if not verdict.needs_resolution or not (candidates or dialogue.previous_question):
+    pool = dialogue.entities
+    in_dialogue = dialogue.previous_question is not None
+    # Before the first question only pronouns can refer (to the topic): a question that
+    # names nothing then is not elliptical.
+    names_subject = bool(own) or _mentions_known(text, pool, dialogue.topic, lang) or (
+        lang == "en" and _has_definite_description(text)
+    )
+    verdict = gate.check(
+        text, has_history=bool(pool) or in_dialogue,
+        names_subject=names_subject or not in_dialogue, lang=lang,
+    )
+    if not verdict.needs_resolution or not pool:
         return Resolution(text, "none", (), verdict.reasons)
-    pool = candidates + [e for e in dialogue.topic_entities() if e not in candidates]
 
     if "ellipsis" in verdict.reasons:
         target = gate.ellipsis_target(text, lang)
+        if target and lang == "zh" and not extract_entities(target, lang="zh"):
+            target = None  # "喜不喜欢呢" drops a predicate's object, not a new entity
         if target and dialogue.previous_question:
             rewritten = _carry_predicate(dialogue.previous_question, target, pool, lang)
             if rewritten:
@@ -140,11 +150,11 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
                     verdict.reasons,
                 )
 
-    rewritten_text, mentions = _substitute_pronouns(text, pool, lang, dialogue.turn)
+    rewritten_text, mentions = _substitute_pronouns(text, pool, lang, dialogue.turn, own)
     if mentions:
         return Resolution(rewritten_text, "pronoun", tuple(mentions), verdict.reasons)
 
-    if not own:
+    if not names_subject and in_dialogue:
         best = _most_salient(pool, dialogue.turn)
         if best is not None:
             return Resolution(
@@ -188,7 +198,15 @@ _EN_PRONOUNS: dict[str, tuple[str, str]] = {
     "hers": ("female", "{}'s"),
 }
 _EN_PRONOUN_RE = re.compile(r"\b(" + "|".join(_EN_PRONOUNS) + r")\b", re.IGNORECASE)
-_EN_DEMONSTRATIVE_RE = re.compile(r"\b(that|this)\b(?=\s*[?.!]?\s*$)", re.IGNORECASE)
+# "this"/"that" standing for a thing: at the end, before a verb, or after a preposition
+# and not before a noun ("this time frame" is left alone).
+_EN_DEMONSTRATIVE_RE = re.compile(
+    r"(?P<p>\b(?:about|of|in|for|with|after|before|during|from)\s+)?\b(?P<d>that|this)\b"
+    r"(?(p)(?!\s+[a-z])|(?=\s*[?.!]?\s*$|\s+(?:is|was|are|were|be|been|start|started|begin|"
+    r"began|happen|happened|mean|means|meant|do|does|did|have|has|had|become|became|come|"
+    r"came|lead|led|cause|caused|end|ended|take|took|get|got|work|worked|affect|affected)\b))",
+    re.IGNORECASE,
+)
 _EN_NOUNISH_NEXT = re.compile(r"\s+(?!(?:to|in|on|at|for|with|by|from|and|or|as|about|\?|\.))[a-z]")
 
 
@@ -221,8 +239,27 @@ def _agreement_score(entity: Entity, wanted: str) -> float:
 
 
 def _salience(entity: Entity, turn: int) -> float:
-    recency = -1.5 * max(0, turn - entity.turn) if entity.turn >= 0 else -4.0
+    if entity.topic:
+        # As salient as anything the previous answer named, however long ago it was set.
+        return 1.0
+    recency = -1.5 * max(0, turn - entity.turn)
     return recency + (1.0 if entity.role == "subject" else 0.0) + (1.0 if entity.proper else 0.0)
+
+
+def _fullest_name(entity: Entity, pool: Sequence[Entity]) -> Entity:
+    """The longest known mention of the same referent: "Hunter" → "Duncan Hunter".
+
+    A coreference chain is best named by its most complete mention; answers often
+    shorten a name the topic or an earlier turn gave in full.
+    """
+    if entity.lang == "zh":
+        longer = [e for e in pool if entity.text in e.text and len(e.text) > len(entity.text)
+                  and e.kind == entity.kind]
+    else:
+        words = set(entity.text.lower().split())
+        longer = [e for e in pool if words < set(e.text.lower().split())
+                  and " and " not in e.text]
+    return max(longer, key=lambda e: len(e.text)) if longer else entity
 
 
 def _best_antecedent(pool: Sequence[Entity], wanted: str, turn: int) -> Entity | None:
@@ -238,7 +275,7 @@ def _best_antecedent(pool: Sequence[Entity], wanted: str, turn: int) -> Entity |
         score = _salience(entity, turn) + agreement
         if best is None or score > best[0]:
             best = (score, entity)
-    return best[1] if best else None
+    return _fullest_name(best[1], pool) if best else None
 
 
 def _most_salient(pool: Sequence[Entity], turn: int) -> Entity | None:
@@ -247,16 +284,35 @@ def _most_salient(pool: Sequence[Entity], turn: int) -> Entity | None:
     return max(pool, key=lambda e: _salience(e, turn))
 
 
+def _already_named(entity: Entity, mentions: Sequence[Mention]) -> bool:
+    """Name a referent once; later pronouns for it read naturally ("…do after his film")."""
+    return any(m.antecedent == entity.text for m in mentions)
+
+
+def _named_before(text: str, position: int, own: Sequence[Entity], wanted: str) -> bool:
+    """Whether the question itself names a fitting antecedent before `position`.
+
+    "What did Ballmer do next in his life?": "his" is Ballmer, already in the question.
+    """
+    lowered = text.lower()
+    return any(
+        0 <= lowered.find(e.text.lower()) < position and _agreement_score(e, wanted) >= 0
+        for e in own if e.proper
+    )
+
+
 def _substitute_pronouns(
-    text: str, pool: Sequence[Entity], lang: Lang, turn: int
+    text: str, pool: Sequence[Entity], lang: Lang, turn: int, own: Sequence[Entity] = ()
 ) -> tuple[str, list[Mention]]:
     mentions: list[Mention] = []
 
     if lang == "zh":
         def zh_pronoun(m: re.Match[str]) -> str:
             wanted, template = _ZH_PRONOUNS[m.group(0)]
+            if _named_before(text, m.start(), own, wanted):
+                return m.group(0)
             entity = _best_antecedent(pool, wanted, turn)
-            if entity is None:
+            if entity is None or _already_named(entity, mentions):
                 return m.group(0)
             if template == "{}的" and text[m.end():m.end() + 1] == "的":
                 template = "{}"
@@ -277,8 +333,10 @@ def _substitute_pronouns(
             template = "{}"
         elif word == "her":
             template = "{}'s"
+        if _named_before(text, m.start(), own, wanted):
+            return m.group(0)
         entity = _best_antecedent(pool, wanted, turn)
-        if entity is None:
+        if entity is None or _already_named(entity, mentions):
             return m.group(0)
         mentions.append(Mention(m.group(0), entity.text))
         name = entity.text if entity.proper or m.start() > 0 else entity.text[:1].upper() + \
@@ -291,8 +349,8 @@ def _substitute_pronouns(
             entity = _best_antecedent(pool, "thing", turn) or _most_salient(pool, turn)
             if entity is None:
                 return m.group(0)
-            mentions.append(Mention(m.group(0), entity.text))
-            return entity.text
+            mentions.append(Mention(m.group("d"), entity.text))
+            return (m.group("p") or "") + entity.text
 
         out = _EN_DEMONSTRATIVE_RE.sub(en_demonstrative, out)
     return out, mentions
@@ -340,9 +398,34 @@ def _carry_predicate(
     return previous[:pos] + new + previous[pos + len(old.text):]
 
 
+_EN_DEFINITE = re.compile(
+    r"\bthe\s+(?!same\b|other\b|first\b|last\b|next\b|most\b|best\b|rest\b|end\b|"
+    r"time\b|year\b|show\b|name\b)[a-z]{3,}", re.IGNORECASE
+)
+
+
+def _has_definite_description(text: str) -> bool:
+    """Whether an English question names its subject with a definite description.
+
+    "Why are the amplifiers important?" refers to something the reader can identify;
+    "Were there any controversies?" leaves the subject to the conversation.
+    """
+    return bool(_EN_DEFINITE.search(text))
+
+
+def _mentions_known(text: str, pool: Sequence[Entity], topic: str | None, lang: Lang) -> bool:
+    """Whether the question names a known entity, even partly or in lower case ("wambach")."""
+    lowered = text.lower()
+    names = [e.text for e in pool] + ([topic] if topic else [])
+    if lang == "zh":
+        return any(e.text in text for e in pool if len(e.text) >= 2)
+    words = {w for name in names for w in re.findall(r"[a-z0-9]{4,}", name.lower())}
+    return any(re.search(rf"\b{re.escape(w)}\b", lowered) for w in words)
+
+
 def _attach_subject(text: str, subject: str, lang: Lang) -> str:
     if lang == "zh":
-        body = re.sub(r"^(?:那么|那|还有|所以|然后)\s*", "", text)
+        body = re.sub(r"^(?:那么|那)\s*", "", text)
         return f"{subject}{body}"
     body = text.rstrip(" ?.!")
     return f"{body} about {subject}?"
