@@ -512,7 +512,8 @@ def run_retrieval_eval(
     `mrr` (over rows with gold ids), `gate_skip_rate` (share of rows whose gate reported
     no reason), `respond_rate` (share routed past retrieval), `llm_calls`,
     `index_seconds`, `seconds` (the graph runs), and `baselines` with the same scores
-    for the raw question and for the last user question prepended to it, searched
+    for the raw question, for the last user question prepended to it, and for the
+    graph's standalone question alone (what fusing in the raw question adds), searched
     directly on the same store with the same k.
     """
     rows = read_jsonl(conversations, limit)
@@ -530,12 +531,16 @@ def run_retrieval_eval(
         started = time.perf_counter()
         results = asyncio.run(_run_graph(rows, kb, collection, k, model_name, progress))
         seconds = time.perf_counter() - started
-        raw, prepend = [], []
-        for row in rows:
+        raw, prepend, standalone = [], [], []
+        for row, result in zip(rows, results, strict=True):
             question = str(row["question"])
             last = _last_user(history_pairs(row))
             raw.append(_search_ids(kb, collection, question, k))
             prepend.append(_search_ids(kb, collection, f"{last} {question}".strip(), k))
+            # The graph's rewrite alone, without fusing in the raw question.
+            standalone.append(_search_ids(
+                kb, collection, result["standalone_question"] or question, k
+            ))
     finally:
         if knowledge is None:
             kb.close()
@@ -557,6 +562,7 @@ def run_retrieval_eval(
         baselines={
             "raw": retrieval_scores(raw, golds, k),
             "prepend_last_user": retrieval_scores(prepend, golds, k),
+            "standalone_only": retrieval_scores(standalone, golds, k),
         },
     )
     return metrics
