@@ -1,4 +1,4 @@
-"""The `convrag` command: ingest, ask, chat, demo, eval.
+"""The `convrag` command: ingest, delete, ask, chat, demo, eval.
 
 User-fixable problems end in one sentence on stderr and exit status 1 (2 for usage
 errors); tracebacks are left for bugs.
@@ -54,11 +54,24 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
     ingest = sub.add_parser("ingest", help="add files or folders to the knowledge base")
-    ingest.add_argument("paths", nargs="+", metavar="PATH", help=".txt .md .jsonl files or folders")
+    ingest.add_argument(
+        "paths", nargs="+", metavar="PATH", help=".txt .md .html .pdf .jsonl files or folders"
+    )
     ingest.add_argument("--collection", default=DEFAULT_COLLECTION)
     ingest.add_argument("--tenant", default=None, help="tag the documents with a tenant id")
+    ingest.add_argument(
+        "--prune", action="store_true",
+        help="remove documents (of this tenant) that are not among the PATHs any more",
+    )
     ingest.add_argument("--json", action="store_true", help="print one JSON object")
     ingest.set_defaults(run=_ingest)
+
+    delete = sub.add_parser("delete", help="remove documents from the knowledge base by id")
+    delete.add_argument("ids", nargs="+", metavar="ID", help="document ids, as `sources[].id`")
+    delete.add_argument("--collection", default=DEFAULT_COLLECTION)
+    delete.add_argument("--tenant", default=None, help="only the documents of this tenant")
+    delete.add_argument("--json", action="store_true", help="print one JSON object")
+    delete.set_defaults(run=_delete)
 
     ask = sub.add_parser("ask", help="one turn on a thread (created if new, resumed if not)")
     ask.add_argument("--thread", required=True, metavar="ID")
@@ -128,13 +141,17 @@ def _progress(stream: TextIO, label: str) -> Any:
 
 async def _turn(graph: Any, thread: str, question: str, collection: str) -> dict[str, Any]:
     from graph.context import Context
+    from graph.retention import TURN_DURABILITY, prune_thread
 
     config: RunnableConfig = {"configurable": {"thread_id": thread}}
+    context = Context(collection=collection)
     result = await graph.ainvoke(
         {"messages": [{"role": "user", "content": question}]},
         config,
-        context=Context(collection=collection),
+        context=context,
+        durability=TURN_DURABILITY,
     )
+    await prune_thread(graph.checkpointer, thread, context.keep_checkpoints)
     return _turn_record(thread, result)
 
 
@@ -171,12 +188,27 @@ def _ingest(args: argparse.Namespace) -> int:
     kb = _open_kb(settings)
     try:
         report = kb.ingest(
-            args.collection, documents, tenant=args.tenant,
+            args.collection, documents, tenant=args.tenant, prune=args.prune,
             progress=_progress(sys.stderr, "ingesting"),
         )
     finally:
         kb.close()
-    if args.json:
+    _print_report(report, args.json)
+    return 0
+
+
+def _delete(args: argparse.Namespace) -> int:
+    kb = _open_kb(Settings.from_env())
+    try:
+        report = kb.delete(args.collection, args.ids, tenant=args.tenant)
+    finally:
+        kb.close()
+    _print_report(report, args.json)
+    return 0
+
+
+def _print_report(report: Any, as_json: bool) -> None:
+    if as_json:
         print(json.dumps(report.as_dict(), ensure_ascii=False))
     else:
         print(
@@ -184,7 +216,6 @@ def _ingest(args: argparse.Namespace) -> int:
             f"added, {report.chunks_unchanged} unchanged, {report.chunks_removed} removed, "
             f"{report.total_chunks} in total"
         )
-    return 0
 
 
 def _ask(args: argparse.Namespace) -> int:
@@ -265,12 +296,15 @@ async def _chat_async(settings: Settings, thread: str, collection: str) -> None:
 
 
 async def _stream_turn(graph: Any, config: RunnableConfig, question: str, context: Any) -> None:
+    from graph.retention import TURN_DURABILITY, prune_thread
+
     streamed = False
     async for mode, chunk in graph.astream(
         {"messages": [{"role": "user", "content": question}]},
         config,
         context=context,
         stream_mode=["updates", "messages"],
+        durability=TURN_DURABILITY,
     ):
         if mode == "updates":
             for node, update in chunk.items():
@@ -294,6 +328,8 @@ async def _stream_turn(graph: Any, config: RunnableConfig, question: str, contex
                 sys.stdout.flush()
                 streamed = True
     print()
+    await prune_thread(graph.checkpointer, config["configurable"]["thread_id"],
+                       context.keep_checkpoints)
 
 
 def _eval_rewrite(args: argparse.Namespace) -> int:

@@ -29,7 +29,13 @@ def main() -> int:
     if langgraph is None:
         print("convrag: `langgraph` is not installed: run `make install`.", file=sys.stderr)
         return 1
-    port = int(os.environ.get("PORT") or free_port())
+    requested = os.environ.get("PORT")
+    port = int(requested) if requested else free_port()
+    if requested and free_port(port) != port:
+        # langgraph dev would quietly move to another port, and the URL below would be wrong.
+        print(f"convrag: port {port} (PORT) is in use: pick another, or unset PORT.",
+              file=sys.stderr)
+        return 1
     os.environ.setdefault("LANGGRAPH_CLI_NO_ANALYTICS", "1")
     os.environ.setdefault("LANGGRAPH_NO_VERSION_CHECK", "true")
     url = f"http://127.0.0.1:{port}"

@@ -1,7 +1,8 @@
-"""Wire the chat graph: compact_history → resolve_coreference → decide_retrieval → …
+"""Wire the graphs: the chat graph and the indexing graph.
 
 `build_graph()` with no checkpointer is what the LangGraph server and parent graphs use;
-the module-level `graph` is that, for langgraph.json.
+the module-level `graph` (chat, `convrag` in langgraph.json) and `index_graph`
+(`convrag_index`, documents in, the ingestion report out) are compiled that way.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from langgraph.types import Checkpointer
 from convrag.knowledge.store import KnowledgeBase
 from graph.context import Context
 from graph.routing import after_decision
-from graph.state import InputState, OutputState, State
+from graph.state import IndexInput, IndexOutput, IndexState, InputState, OutputState, State
 from nodes.answer import answer
 from nodes.compact_history import compact_history
 from nodes.decide_retrieval import decide_retrieval
+from nodes.index_documents import index_documents
 from nodes.resolve_coreference import resolve_coreference
 from nodes.retrieve import retrieve
 
@@ -73,3 +75,26 @@ def build_rewrite_graph() -> CompiledStateGraph[State, Context, InputState, Stat
 
 
 graph = build_graph()
+
+
+def build_index_graph(
+    *, knowledge: KnowledgeBase | None = None, name: str = "convrag_index"
+) -> CompiledStateGraph[IndexState, None, IndexInput, IndexOutput]:
+    """Compile the indexing graph.
+
+    Args:
+        knowledge: the knowledge base to write to; by default the process's store opened
+            from the environment (CONVRAG_HOME or QDRANT_URL), shared with the chat graph.
+        name: the compiled graph's name.
+    """
+    builder = StateGraph(IndexState, input_schema=IndexInput, output_schema=IndexOutput)
+    builder.add_node(
+        "index_documents",
+        partial(index_documents, knowledge=knowledge) if knowledge else index_documents,
+    )
+    builder.add_edge(START, "index_documents")
+    builder.add_edge("index_documents", END)
+    return builder.compile(name=name)
+
+
+index_graph = build_index_graph()

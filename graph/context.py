@@ -7,7 +7,8 @@ environment's default (an empty `chat_model` means "use CONVRAG_CHAT_MODEL").
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from langgraph.runtime import Runtime
 
@@ -30,6 +31,14 @@ class Context:
     top_k: int = field(
         default=5, metadata={"description": "How many documents to retrieve per turn."}
     )
+    score_threshold: float = field(
+        default=0.0,
+        metadata={
+            "description": "Minimum BM25 score a passage must reach for the question to be "
+            "retrieved (0: off). In hybrid search it applies to the BM25 side; dense matches "
+            "are kept by rank."
+        },
+    )
     tenant: str = field(
         default="",
         metadata={"description": "Only retrieve documents ingested for this tenant (empty: all)."},
@@ -39,10 +48,10 @@ class Context:
         metadata={"description": "Longest question accepted, in characters."},
     )
     max_history_tokens: int = field(
-        default=2000,
+        default=1200,
         metadata={
             "description": "When the thread's messages pass this many tokens, older turns are "
-            "folded into the running summary."
+            "folded into the running summary (about what the rewrite prompt shows of them)."
         },
     )
     keep_recent_turns: int = field(
@@ -51,6 +60,29 @@ class Context:
     )
     max_summary_tokens: int = field(
         default=400, metadata={"description": "Token budget of the running summary."}
+    )
+    summary_every_turns: int = field(
+        default=3,
+        metadata={
+            "description": "A compaction folds at least this many turns, so the summary (a "
+            "model call) runs at most once every this many turns; meanwhile the history may "
+            "pass max_history_tokens by a few turns (prompts stay within max_prompt_tokens)."
+        },
+    )
+    max_prompt_tokens: int = field(
+        default=4000,
+        metadata={
+            "description": "Token budget of the rewrite and answer prompts: summary, recent "
+            "turns and passages are cut in that order to fit (passages last, least "
+            "relevant first)."
+        },
+    )
+    keep_checkpoints: int = field(
+        default=20,
+        metadata={
+            "description": "Checkpoints kept per thread after each turn of the CLI (one per "
+            "turn: the window time travel can reach); 0 keeps all."
+        },
     )
     model_timeout_s: float = field(
         default=60.0,
@@ -62,12 +94,36 @@ DEFAULT_CONTEXT = Context()
 
 
 def get_context(runtime: Runtime[Context] | None) -> Context:
-    """The run's Context, or the defaults when the caller passed none."""
+    """The run's Context, or the defaults when the caller passed none.
+
+    On the LangGraph server, an authenticated user's tenant (see convrag/auth.py) replaces
+    whatever tenant the run asked for, so a user cannot read another tenant's documents.
+    """
     context = getattr(runtime, "context", None)
     if context is None:
-        return DEFAULT_CONTEXT
-    if isinstance(context, dict):
+        context = DEFAULT_CONTEXT
+    elif isinstance(context, dict):
         # The server API passes context as a plain mapping.
         known = {k: v for k, v in context.items() if k in Context.__dataclass_fields__}
-        return Context(**known)
+        context = Context(**known)
+    tenant = user_tenant(runtime)
+    if tenant is not None and tenant != context.tenant:
+        context = replace(context, tenant=tenant)
     return context
+
+
+def user_tenant(runtime: Runtime[Any] | None) -> str | None:
+    """The tenant of the user the LangGraph server authenticated for this run, if any.
+
+    The server hands the user to the graph as `runtime.server_info.user` (from
+    `config["configurable"]["langgraph_auth_user"]`); convrag's auth handler gives each
+    user with a token a "tenant" field. Anonymous and in-process runs have none.
+    """
+    user = getattr(getattr(runtime, "server_info", None), "user", None)
+    if user is None:
+        return None
+    try:
+        tenant = user["tenant"]
+    except (KeyError, TypeError):
+        return None
+    return str(tenant) if tenant else None

@@ -2,19 +2,19 @@
 
 Per-turn fields (standalone_question, rewrite, route, documents, llm_calls) are written
 on every turn, so nothing stale leaks into the next turn of a checkpointed thread.
-Thread-long fields (messages, summary, entities, turn) persist and stay bounded:
-compact_history folds old messages into the summary, and entities are capped.
+Thread-long fields (messages, summary, summary_calls, entities, turn) persist and stay
+bounded: compact_history folds old messages into the summary, and entities are capped.
 """
 
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
 from langchain_core.documents import Document
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 from langgraph.graph.message import add_messages
-from typing_extensions import NotRequired, TypedDict
+from typing_extensions import TypedDict
 
 Route = Literal["retrieve", "respond"]
 
@@ -34,6 +34,7 @@ class State(InputState):
     """Everything the nodes read and write."""
 
     summary: str
+    summary_calls: int
     entities: list[dict[str, Any]]
     turn: int
     standalone_question: str
@@ -90,3 +91,43 @@ def dialogue_turns(messages: list[AnyMessage]) -> list[tuple[str, str]]:
             if text:
                 turns.append(("assistant", text))
     return turns
+
+
+# --- the indexing graph (convrag_index) -------------------------------------------
+
+
+class IndexInput(TypedDict):
+    """What the convrag_index graph takes."""
+
+    documents: list[dict[str, Any]]
+    """`[{"id", "text", "title"?, "metadata"?}]`, the records of a .jsonl file."""
+    collection: NotRequired[str]
+    """The Qdrant collection (default `convrag`)."""
+    tenant: NotRequired[str]
+    """Tag the documents with this tenant; only runs with this tenant retrieve them."""
+    prune: NotRequired[bool]
+    """Also remove this tenant's documents of the collection that are not in `documents`."""
+
+
+class IndexOutput(TypedDict):
+    """The `convrag ingest --json` object."""
+
+    collection: str
+    documents: int
+    chunks_added: int
+    chunks_unchanged: int
+    chunks_removed: int
+    total_chunks: int
+
+
+class IndexState(IndexInput):
+    """Input and report together: the node reads the one and writes the other.
+
+    `documents` holds the records going in and the report's count coming out (DESIGN's
+    ingest object names that count "documents" too).
+    """
+
+    chunks_added: NotRequired[int]
+    chunks_unchanged: NotRequired[int]
+    chunks_removed: NotRequired[int]
+    total_chunks: NotRequired[int]

@@ -10,6 +10,7 @@ conversation, answered without the knowledge base. The reply carries its sources
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from langchain_core.documents import Document
@@ -17,15 +18,13 @@ from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemM
 from langgraph.runtime import Runtime
 
 from convrag.language import intent
+from convrag.language.budget import PER_MESSAGE_TOKENS, fit_prompt
 from convrag.language.extractive import extractive_answer
 from convrag.language.tokens import count_tokens, detect_lang
 from graph.context import Context, get_context
 from graph.state import State, dialogue_turns, latest_question, message_text
 from nodes import prompts
 from nodes.models import chat_model
-
-PASSAGE_PROMPT_TOKENS = 2400
-RECENT_MESSAGES = 6
 
 
 def source_list(documents: list[Document]) -> list[dict[str, Any]]:
@@ -40,19 +39,55 @@ def source_list(documents: list[Document]) -> list[dict[str, Any]]:
     ]
 
 
-def format_passages(documents: list[Document], budget: int) -> str:
-    """Numbered passages for the prompt; the least relevant are cut first to fit `budget`."""
-    blocks: list[str] = []
-    used = 0
-    for number, doc in enumerate(documents, start=1):
-        title = doc.metadata.get("title") or doc.metadata.get("id") or ""
-        block = f"[{number}] {title}\n{doc.page_content}"
-        cost = count_tokens(block)
-        if blocks and used + cost > budget:
-            break
-        blocks.append(block)
-        used += cost
-    return "\n\n".join(blocks)
+def passage_blocks(documents: list[Document]) -> list[str]:
+    """Numbered passages for the prompt, most relevant first, as retrieved."""
+    return [
+        f"[{number}] {doc.metadata.get('title') or doc.metadata.get('id') or ''}\n"
+        f"{doc.page_content}"
+        for number, doc in enumerate(documents, start=1)
+    ]
+
+
+def prompt_tokens(messages: list[AnyMessage]) -> int:
+    """Tokens of a prompt's messages, counted as the budget counts them."""
+    return sum(count_tokens(message_text(m)) + PER_MESSAGE_TOKENS for m in messages)
+
+
+def answer_prompt(state: State, context: Context) -> list[AnyMessage]:
+    """The messages of the answer call on the retrieve route, within max_prompt_tokens."""
+    raw = latest_question(state)
+    standalone = state.get("standalone_question") or raw
+
+    def system(summary: str, passages: str) -> str:
+        return prompts.ANSWER_SYSTEM.format(
+            raw_question=raw, standalone_question=standalone, summary=summary,
+            passages=passages,
+        )
+
+    return _fit(state, context, system, passage_blocks(state.get("documents", [])))
+
+
+def _fit(
+    state: State, context: Context, system: Callable[[str, str], str], passages: list[str]
+) -> list[AnyMessage]:
+    """System prompt + recent turns + the question, cut to fit the prompt budget.
+
+    The question and the instructions always go; the summary and turns share
+    max_history_tokens; older turns, the summary and passages are cut in that order
+    (see convrag.language.budget).
+    """
+    recent = _recent(state)
+    history, question = recent[:-1], recent[-1:]
+    plan = fit_prompt(
+        context.max_prompt_tokens,
+        fixed=[system("(none)", "(no passages found)"), *(message_text(m) for m in question)],
+        summary=state.get("summary", ""),
+        turns=[message_text(m) for m in history],
+        passages=passages,
+        conversation_budget=context.max_history_tokens,
+    )
+    prompt = system(plan.summary or "(none)", "\n\n".join(plan.passages) or "(no passages found)")
+    return [SystemMessage(prompt), *history[len(history) - plan.turns:], *question]
 
 
 async def answer(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -70,15 +105,10 @@ async def answer(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     standalone = state.get("standalone_question") or raw
     if model is None:
         return _extractive(standalone, documents, lang, note=None)
-    system = prompts.ANSWER_SYSTEM.format(
-        raw_question=raw,
-        standalone_question=standalone,
-        summary=state.get("summary") or "(none)",
-        passages=format_passages(documents, PASSAGE_PROMPT_TOKENS) or "(no passages found)",
-    )
-    messages: list[AnyMessage] = [SystemMessage(system), *_recent(state)]
     try:
-        reply = await asyncio.wait_for(model.ainvoke(messages), timeout=context.model_timeout_s)
+        reply = await asyncio.wait_for(
+            model.ainvoke(answer_prompt(state, context)), timeout=context.model_timeout_s
+        )
     except Exception as exc:  # the user still gets an answer from the passages
         note = (
             f"(模型不可用：{type(exc).__name__}，以下为摘录。)" if lang == "zh"
@@ -104,10 +134,12 @@ async def _respond(
     state: State, raw: str, lang: str, model: Any, context: Context
 ) -> dict[str, Any]:
     if model is not None:
-        system = prompts.RESPOND_SYSTEM.format(summary=state.get("summary") or "(none)")
+        def system(summary: str, passages: str) -> str:
+            return prompts.RESPOND_SYSTEM.format(summary=summary)
+
         try:
             reply = await asyncio.wait_for(
-                model.ainvoke([SystemMessage(system), *_recent(state)]),
+                model.ainvoke(_fit(state, context, system, [])),
                 timeout=context.model_timeout_s,
             )
             return _reply(message_text(reply), [], 1, reply_id=reply.id)
@@ -137,12 +169,14 @@ def _conversation_recap(state: State, lang: str) -> str:
 
 
 def _recent(state: State) -> list[AnyMessage]:
-    """The last few user/assistant messages, the newest being the question itself."""
-    kept: list[AnyMessage] = [
+    """The thread's user/assistant messages, the newest being the question itself.
+
+    compact_history keeps them few; the prompt budget cuts the oldest when they are not.
+    """
+    return [
         m for m in state.get("messages", [])
         if isinstance(m, HumanMessage) or (isinstance(m, AIMessage) and not m.tool_calls)
     ]
-    return kept[-RECENT_MESSAGES:]
 
 
 def _reply(

@@ -1,20 +1,28 @@
-"""compact_history: keep the thread within its token budget.
+"""compact_history: keep the thread within its token budget, at an amortized cost.
 
 When the messages pass `max_history_tokens`, every turn but the last
 `keep_recent_turns` is folded into the running summary and removed from the thread
 with RemoveMessage, so the checkpointed state stays bounded too. Turns are cut only at
 a human message, which keeps the latest question and keeps an assistant's tool calls
-together with their results. Entities live in their own field and are not touched.
+together with their results; system messages stay. The summary has its own budget,
+`max_summary_tokens`, and is extended at most once every `summary_every_turns` turns:
+a compaction folds at least that many turns at once and cuts back to the recent ones,
+so the next one waits for that many new turns instead of firing on every turn once
+the budget is reached.
+Entities live in their own field and are not touched, so references to what was
+compacted away still resolve.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from langchain_core.messages import AnyMessage, HumanMessage, RemoveMessage, SystemMessage
 from langgraph.runtime import Runtime
 from langgraph.types import Overwrite
 
+from convrag.language.budget import PER_MESSAGE_TOKENS, clip_summary
 from convrag.language.extractive import extractive_summary
 from convrag.language.tokens import count_tokens, detect_lang
 from graph.context import Context, get_context
@@ -25,11 +33,15 @@ from nodes.models import chat_model
 
 def history_tokens(messages: list[AnyMessage]) -> int:
     """Tokens of the messages' text, counted CJK-aware, plus a little per message."""
-    return sum(count_tokens(message_text(m)) + 4 for m in messages)
+    return sum(count_tokens(message_text(m)) + PER_MESSAGE_TOKENS for m in messages)
 
 
 def compaction_cut(messages: list[AnyMessage], keep_recent_turns: int) -> int:
-    """Index of the first message to keep: the start of the last `keep_recent_turns` turns."""
+    """Index of the first message to keep: the start of the last `keep_recent_turns` turns.
+
+    A turn starts at a human message, so the latest question is always kept (even with
+    `keep_recent_turns=0`) and tool calls are never parted from their results.
+    """
     starts = [i for i, m in enumerate(messages) if isinstance(m, HumanMessage)]
     if not starts:
         return 0
@@ -46,44 +58,48 @@ async def compact_history(state: State, runtime: Runtime[Context]) -> dict[str, 
     if history_tokens(messages) <= context.max_history_tokens:
         return update
     cut = compaction_cut(messages, context.keep_recent_turns)
-    old = messages[:cut]
-    if not old:
+    old: list[AnyMessage] = [m for m in messages[:cut] if not isinstance(m, SystemMessage)]
+    folded = sum(1 for m in old if isinstance(m, HumanMessage))
+    if not old or folded < max(1, context.summary_every_turns):
+        # Too few turns to fold: wait, so the summary is not rewritten every turn.
         return update
     turns = dialogue_turns(old)
-    pairs = _pairs(turns)
     summary = state.get("summary", "")
     lang = detect_lang(" ".join(text for _, text in turns[-4:]))
     model = chat_model(context)
-    calls = 0
+    new_summary = ""
     if model is not None:
-        try:
-            reply = await model.ainvoke(
-                [
-                    SystemMessage(prompts.SUMMARY_SYSTEM.format(
-                        max_tokens=context.max_summary_tokens)),
-                    HumanMessage(prompts.SUMMARY_USER.format(
-                        summary=summary or "(none)",
-                        turns="\n".join(f"{role}: {text}" for role, text in turns),
-                    )),
-                ]
-            )
-            calls = 1
-            new_summary = message_text(reply).strip()
-        except Exception:  # any model failure: fall back to the extractive summary
-            calls = 1
-            new_summary = ""
-        if not new_summary or count_tokens(new_summary) > 2 * context.max_summary_tokens:
-            new_summary = extractive_summary(
-                summary, pairs, lang=lang, budget_tokens=context.max_summary_tokens
-            )
-    else:
+        update["llm_calls"] = Overwrite(1)
+        new_summary = await _model_summary(model, summary, turns, context)
+    if not new_summary:
         new_summary = extractive_summary(
-            summary, pairs, lang=lang, budget_tokens=context.max_summary_tokens
+            summary, _pairs(turns), lang=lang, budget_tokens=context.max_summary_tokens
         )
-    update["llm_calls"] = Overwrite(calls)
-    update["summary"] = new_summary
+    update["summary"] = clip_summary(new_summary, context.max_summary_tokens)
+    update["summary_calls"] = state.get("summary_calls", 0) + 1
     update["messages"] = [RemoveMessage(id=m.id) for m in old if m.id]
     return update
+
+
+async def _model_summary(
+    model: Any, summary: str, turns: list[tuple[str, str]], context: Context
+) -> str:
+    """The model's extended summary, or '' when the call fails (the caller falls back)."""
+    try:
+        reply = await asyncio.wait_for(
+            model.ainvoke([
+                SystemMessage(prompts.SUMMARY_SYSTEM.format(
+                    max_tokens=context.max_summary_tokens)),
+                HumanMessage(prompts.SUMMARY_USER.format(
+                    summary=summary or "(none)",
+                    turns="\n".join(f"{role}: {text}" for role, text in turns),
+                )),
+            ]),
+            timeout=context.model_timeout_s,
+        )
+    except Exception:  # any model failure: the extractive summary takes over
+        return ""
+    return message_text(reply).strip()
 
 
 def _pairs(turns: list[tuple[str, str]]) -> list[tuple[str, str]]:

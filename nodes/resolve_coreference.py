@@ -18,15 +18,14 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
 from convrag.language import resolver
+from convrag.language.budget import fit_prompt
 from convrag.language.checks import question_problem
 from convrag.language.entities import Entity
-from convrag.language.tokens import count_tokens
 from graph.context import Context, get_context
 from graph.state import State, dialogue_turns, latest_question
 from nodes import prompts
 from nodes.models import chat_model
-
-HISTORY_PROMPT_TOKENS = 1200
+from nodes.resources import load_language
 
 
 class ResolvedMention(BaseModel):
@@ -85,6 +84,7 @@ async def resolve_coreference(state: State, runtime: Runtime[Context]) -> dict[s
             "rewrite": {"raw": question[:200], "error": problem, "mode": "rejected"},
             "llm_calls": 0,
         }
+    await load_language()
     dialogue = build_dialogue(state)
     offline = resolver.resolve(question, dialogue)
     trace: dict[str, Any] = {
@@ -99,7 +99,8 @@ async def resolve_coreference(state: State, runtime: Runtime[Context]) -> dict[s
         calls = 1
         try:
             decision = await asyncio.wait_for(
-                _ask_model(model, state, dialogue, question), timeout=context.model_timeout_s
+                _ask_model(model, state, dialogue, question, context),
+                timeout=context.model_timeout_s,
             )
             result = resolver.Resolution(
                 standalone=decision.standalone_question.strip() or question,
@@ -127,22 +128,11 @@ async def resolve_coreference(state: State, runtime: Runtime[Context]) -> dict[s
     }
 
 
-async def _ask_model(model: Any, state: State, dialogue: resolver.Dialogue, question: str
-                     ) -> Rewrite:
+async def _ask_model(
+    model: Any, state: State, dialogue: resolver.Dialogue, question: str, context: Context
+) -> Rewrite:
     structured = model.with_structured_output(Rewrite, include_raw=True)
-    turns = dialogue_turns(state.get("messages", []))[:-1]
-    history = _recent_history(turns, HISTORY_PROMPT_TOKENS)
-    entities = ", ".join(e.text for e in dialogue.entities) or "(none)"
-    messages = [
-        SystemMessage(prompts.RESOLVE_SYSTEM.format(today=dt.date.today().isoformat())),
-        HumanMessage(prompts.RESOLVE_USER.format(
-            topic=state.get("topic") or "(none)",
-            summary=state.get("summary") or "(none)",
-            entities=entities,
-            history=history or "(none)",
-            question=question,
-        )),
-    ]
+    messages = rewrite_prompt(state, dialogue, question, context)
     reply = await structured.ainvoke(messages)
     parsed = reply.get("parsed") if isinstance(reply, dict) else reply
     if not isinstance(parsed, Rewrite):
@@ -151,15 +141,36 @@ async def _ask_model(model: Any, state: State, dialogue: resolver.Dialogue, ques
     return parsed
 
 
-def _recent_history(turns: list[tuple[str, str]], budget: int) -> str:
-    """The newest turns that fit in `budget` tokens, oldest first; long answers clipped."""
-    lines: list[str] = []
-    used = 0
-    for role, text in reversed(turns):
-        line = f"{role}: {text if len(text) <= 600 else text[:600] + '…'}"
-        cost = count_tokens(line)
-        if lines and used + cost > budget:
-            break
-        lines.append(line)
-        used += cost
-    return "\n".join(reversed(lines))
+def rewrite_prompt(
+    state: State, dialogue: resolver.Dialogue, question: str, context: Context
+) -> list[SystemMessage | HumanMessage]:
+    """The rewrite call's messages, within max_prompt_tokens.
+
+    The instructions, entities and question always go; the oldest turns and then the
+    summary's oldest lines are cut to fit, the two together within max_history_tokens.
+    """
+    system = prompts.RESOLVE_SYSTEM.format(today=dt.date.today().isoformat())
+    lines = _history_lines(dialogue_turns(state.get("messages", []))[:-1])
+
+    def user(summary: str, history: str) -> str:
+        return prompts.RESOLVE_USER.format(
+            topic=state.get("topic") or "(none)",
+            summary=summary,
+            entities=", ".join(e.text for e in dialogue.entities) or "(none)",
+            history=history,
+            question=question,
+        )
+
+    plan = fit_prompt(context.max_prompt_tokens, fixed=[system, user("(none)", "(none)")],
+                      summary=state.get("summary", ""), turns=lines, passages=[],
+                      conversation_budget=context.max_history_tokens)
+    history = "\n".join(lines[len(lines) - plan.turns:])
+    return [
+        SystemMessage(system),
+        HumanMessage(user(plan.summary or "(none)", history or "(none)")),
+    ]
+
+
+def _history_lines(turns: list[tuple[str, str]]) -> list[str]:
+    """One line per turn, oldest first; long answers clipped."""
+    return [f"{role}: {text if len(text) <= 600 else text[:600] + '…'}" for role, text in turns]

@@ -1,12 +1,20 @@
-"""Process-wide resources the nodes share: the knowledge base.
+"""Process-wide resources the nodes share: the knowledge base and jieba's dictionary.
 
 The embedded Qdrant store admits one client per folder, so a process opens it once and
 every graph in the process shares it. A host application may install its own.
+
+Both are loaded on first use from disk. Inside a server's event loop that first load
+must not block the loop (`langgraph dev` rejects blocking calls outright), so async
+nodes go through `open_knowledge_base` and `load_language`, which load in a thread.
 """
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import threading
+
+import jieba
 
 from convrag.knowledge.store import KnowledgeBase
 from convrag.settings import Settings
@@ -21,7 +29,23 @@ def knowledge_base() -> KnowledgeBase:
     with _lock:
         if _knowledge is None:
             _knowledge = KnowledgeBase.open(Settings.from_env())
+            # Closed before the interpreter tears modules down, which the client's own
+            # finalizer would otherwise trip over (a traceback on every exit).
+            atexit.register(_knowledge.close)
         return _knowledge
+
+
+async def open_knowledge_base() -> KnowledgeBase:
+    """`knowledge_base()` for async nodes: the first call opens the store in a thread."""
+    if _knowledge is not None:
+        return _knowledge
+    return await asyncio.to_thread(knowledge_base)
+
+
+async def load_language() -> None:
+    """Load jieba's dictionary in a thread on first use (file I/O, about half a second)."""
+    if not jieba.dt.initialized:
+        await asyncio.to_thread(jieba.initialize)
 
 
 def use_knowledge_base(kb: KnowledgeBase | None) -> None:

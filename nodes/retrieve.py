@@ -14,7 +14,7 @@ from langgraph.runtime import Runtime
 from convrag.knowledge.store import KnowledgeBase, SearchHit
 from graph.context import Context, get_context
 from graph.state import State, latest_question
-from nodes.resources import knowledge_base
+from nodes.resources import open_knowledge_base
 
 
 def to_document(hit: SearchHit) -> Document:
@@ -29,10 +29,13 @@ async def retrieve(
 ) -> dict[str, Any]:
     """Write this turn's documents: the top_k hits for both queries, fused."""
     context = get_context(runtime)
-    kb = knowledge or knowledge_base()
+    kb = knowledge or await open_knowledge_base()
     queries = [state.get("standalone_question", ""), latest_question(state)]
     unique = list(dict.fromkeys(q.strip() for q in queries if q and q.strip()))
     if not unique or not kb.collection_exists(context.collection):
         return {"documents": []}
-    hits = kb.search(context.collection, unique, k=context.top_k, tenant=context.tenant or None)
+    hits = kb.search(
+        context.collection, unique, k=context.top_k, tenant=context.tenant or None,
+        score_threshold=context.score_threshold or None,
+    )
     return {"documents": [to_document(hit) for hit in hits]}

@@ -1,17 +1,22 @@
 """Turning files into documents and documents into chunks.
 
-Loaders are looked up by file suffix in `LOADERS`; supporting another format (.html,
-.pdf) means adding one function there, and the messages listing supported files follow.
+Loaders are looked up by file suffix in `LOADERS`; supporting another format means adding
+one function there, and the messages listing supported files follow. HTML and PDF go
+through langchain-community's loaders (BeautifulSoup and pypdf).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from convrag.errors import UserError
 from convrag.language.tokens import count_tokens
@@ -79,18 +84,30 @@ def load_jsonl_file(path: Path, doc_id: str) -> list[SourceDocument]:
     """One document per line of `{"id", "text", "title"?, "metadata"?}`; `doc_id` is unused."""
     documents = []
     for number, line in enumerate(_read_text(path).splitlines(), start=1):
-        if line.strip():
-            documents.append(_jsonl_record(line, f"{path}:{number}", str(path)))
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{where} is not valid JSON ({exc.msg}): {_FIX_LINE}") from exc
+        documents.append(document_from_record(record, where, str(path), fix=_FIX_LINE))
     return documents
 
 
-def _jsonl_record(line: str, where: str, source: str) -> SourceDocument:
-    fix = 'fix that line so it is one JSON object {"id", "text", "title"?, "metadata"?}.'
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{where} is not valid JSON ({exc.msg}): {fix}") from exc
-    if not isinstance(record, dict):
+_FIX_LINE = 'fix that line so it is one JSON object {"id", "text", "title"?, "metadata"?}.'
+
+
+def document_from_record(
+    record: Any, where: str, source: str | None = None, *, fix: str | None = None
+) -> SourceDocument:
+    """A document from one `{"id", "text", "title"?, "metadata"?}` object.
+
+    `where` names the record in messages (a file and line, or a list position) and
+    `fix` says how to repair it. Raises UserError for a malformed record.
+    """
+    fix = fix or 'give one object {"id", "text", "title"?, "metadata"?} per document.'
+    if not isinstance(record, Mapping):
         raise UserError(f"{where} is not a JSON object: {fix}")
     doc_id, text = record.get("id"), record.get("text")
     # Integer ids are common in public data sets; they cite the same as their string form.
@@ -108,9 +125,66 @@ def _jsonl_record(line: str, where: str, source: str) -> SourceDocument:
     return SourceDocument(id=doc_id, text=text, title=title, source=source, metadata=metadata)
 
 
+def _tidy(text: str) -> str:
+    # Extracted HTML and PDF text is full of indentation and runs of blank lines; keep
+    # one blank line between blocks so the splitter still sees paragraphs.
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def _community_loader(name: str) -> Any:
+    # langchain-community warns on import that it is being sunset; the loaders work, and
+    # the warning would reach every `convrag ingest` user who cannot act on it.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "`langchain-community` is being sunset")
+        from langchain_community import document_loaders
+
+        return getattr(document_loaders, name)
+
+
+def load_html_file(path: Path, doc_id: str) -> list[SourceDocument]:
+    """An .html file as one document: its visible text, titled by <title>, <h1> or its stem."""
+    from bs4 import BeautifulSoup
+
+    BSHTMLLoader = _community_loader("BSHTMLLoader")
+
+    # html.parser ships with Python; BSHTMLLoader's default (lxml) would be one more package.
+    loader = BSHTMLLoader(path, open_encoding="utf-8", bs_kwargs={"features": "html.parser"},
+                          get_text_separator="\n")
+    try:
+        (loaded,) = loader.load()
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path} is not UTF-8 text: convert it to UTF-8 and try again.") from exc
+    title = (loaded.metadata.get("title") or "").strip()
+    if not title or title == "None":  # BSHTMLLoader writes str(None) for an empty <title>
+        heading = BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser").find("h1")
+        title = heading.get_text(" ", strip=True) if heading else path.stem
+    title = " ".join(title.split())
+    return [SourceDocument(id=doc_id, text=_tidy(loaded.page_content), title=title,
+                           source=str(path))]
+
+
+def load_pdf_file(path: Path, doc_id: str) -> list[SourceDocument]:
+    """A .pdf file as one document (pages joined), titled by its metadata title or its stem."""
+    from pypdf.errors import PdfReadError
+
+    PyPDFLoader = _community_loader("PyPDFLoader")
+
+    try:
+        (loaded,) = PyPDFLoader(str(path), mode="single", pages_delimiter="\n\n").load()
+    except (PdfReadError, ValueError) as exc:
+        raise UserError(f"{path} could not be read as a PDF ({exc}): check the file.") from exc
+    title = str(loaded.metadata.get("title") or "").strip() or path.stem
+    return [SourceDocument(id=doc_id, text=_tidy(loaded.page_content), title=title,
+                           source=str(path))]
+
+
 LOADERS: dict[str, Loader] = {
     ".txt": load_text_file,
     ".md": load_text_file,
+    ".html": load_html_file,
+    ".htm": load_html_file,
+    ".pdf": load_pdf_file,
     ".jsonl": load_jsonl_file,
 }
 
@@ -173,93 +247,34 @@ def load_paths(paths: Sequence[str | Path]) -> list[SourceDocument]:
 
 # --- chunking ------------------------------------------------------------------------------
 
-# A sentence ends at Chinese end punctuation (no space follows it in Chinese text) or at
-# English end punctuation followed by whitespace; closing quotes stay with their sentence.
-_SENTENCE = re.compile(
-    r"\S.*?(?:[。！？；]+[”’\"'」』）)]*|[!?.]+[”’\"'」』）)]*(?=\s)|$)", re.DOTALL
-)
-_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
-# Atoms for hard-splitting an over-long sentence: a word with its trailing space, or one
-# character (a CJK ideograph is roughly a word).
-_ATOM = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?\s*|\S\s*|\s+")
+# Paragraphs first, then lines, then sentence ends (Chinese ones need no space after them,
+# English ones do, so "3.14" stays whole), then clauses, words, and characters last.
+SEPARATORS = [
+    "\n\n", "\n", "。", "！", "？", "；", ". ", "! ", "? ", "; ", "，", ", ", " ", "",
+]
 
 
-def _is_wide(char: str) -> bool:
-    # CJK ideographs and full-width punctuation live above U+2E80; they join without spaces.
-    return ord(char) >= 0x2E80
-
-
-def _pieces(text: str) -> list[tuple[str, str]]:
-    """(separator before it, sentence) pairs; paragraphs are separated by a newline."""
-    pieces: list[tuple[str, str]] = []
-    for paragraph in _PARAGRAPH_BREAK.split(text):
-        for number, match in enumerate(_SENTENCE.finditer(paragraph)):
-            sentence = match.group().strip()
-            if sentence:
-                pieces.append(("\n" if number == 0 else " ", sentence))
-    return pieces
-
-
-def _hard_split(sentence: str, max_tokens: int) -> list[str]:
-    parts: list[str] = []
-    current = ""
-    for atom in _ATOM.findall(sentence):
-        if current and count_tokens(current + atom) > max_tokens:
-            parts.append(current.strip())
-            current = ""
-        current += atom
-    if current.strip():
-        parts.append(current.strip())
-    return parts
-
-
-def _join(parts: list[tuple[str, str]]) -> str:
-    text = parts[0][1]
-    for separator, sentence in parts[1:]:
-        if separator == " " and _is_wide(text[-1]) and _is_wide(sentence[0]):
-            separator = ""
-        text += separator + sentence
-    return text
+@lru_cache(maxsize=16)
+def _splitter(max_tokens: int, overlap_tokens: int) -> RecursiveCharacterTextSplitter:
+    return RecursiveCharacterTextSplitter(
+        separators=SEPARATORS,
+        keep_separator="end",  # a sentence keeps its full stop
+        chunk_size=max_tokens,
+        chunk_overlap=overlap_tokens,
+        length_function=count_tokens,
+        strip_whitespace=True,
+    )
 
 
 def chunk_text(text: str, max_tokens: int = 200, overlap_tokens: int = 40) -> list[str]:
-    """Split `text` into chunks of at most `max_tokens` (convrag's token estimate).
+    """Split `text` into chunks of at most `max_tokens` (convrag's CJK-aware token count).
 
-    Sentences end at 。！？； or at !?. before whitespace, and at blank lines. Whole
-    sentences are packed into chunks; each chunk after the first repeats the last sentences
-    of the previous one, up to `overlap_tokens`, so a fact split across a boundary is still
-    found. A sentence longer than `max_tokens` is cut into pieces on word/character bounds.
+    langchain-text-splitters' recursive splitter cuts at paragraphs, then lines, then
+    sentence ends (。！？； or .!?; before a space), then clauses, words and characters,
+    and packs the pieces into chunks; each chunk after the first starts with the last
+    pieces of the previous one, up to `overlap_tokens`, so a fact split across a boundary
+    is still found.
     """
     if max_tokens < 1 or not 0 <= overlap_tokens < max_tokens:
         raise ValueError("chunk_text needs max_tokens >= 1 and 0 <= overlap_tokens < max_tokens")
-    units: list[tuple[str, str, int]] = []
-    for separator, sentence in _pieces(text):
-        tokens = count_tokens(sentence)
-        if tokens <= max_tokens:
-            units.append((separator, sentence, tokens))
-            continue
-        for number, part in enumerate(_hard_split(sentence, max_tokens)):
-            units.append((separator if number == 0 else " ", part, count_tokens(part)))
-
-    chunks: list[str] = []
-    current: list[tuple[str, str, int]] = []
-    size = 0
-    for unit in units:
-        if current and size + unit[2] > max_tokens:
-            chunks.append(_join([(s, t) for s, t, _ in current]))
-            # Carry trailing sentences over while they fit the overlap and leave room for
-            # the sentence that did not fit.
-            carried: list[tuple[str, str, int]] = []
-            carried_size = 0
-            for previous in reversed(current):
-                grown = carried_size + previous[2]
-                if grown > overlap_tokens or grown + unit[2] > max_tokens:
-                    break
-                carried.insert(0, previous)
-                carried_size = grown
-            current, size = carried, carried_size
-        current.append(unit)
-        size += unit[2]
-    if current:
-        chunks.append(_join([(s, t) for s, t, _ in current]))
-    return chunks
+    return [c for c in _splitter(max_tokens, overlap_tokens).split_text(text) if c.strip()]

@@ -54,8 +54,8 @@ def test_chunks_respect_max_tokens(text: str, max_tokens: int, overlap_tokens: i
 
 
 def test_overlap_repeats_the_last_sentence() -> None:
-    text = "".join(f"第{i}句话很短。" for i in range(20))  # about 10 tokens a sentence
-    chunks = chunk_text(text, max_tokens=40, overlap_tokens=12)
+    text = "".join(f"第{i}句话很短。" for i in range(20))  # about 7 tokens a sentence
+    chunks = chunk_text(text, max_tokens=28, overlap_tokens=12)
     assert len(chunks) > 5
     for previous, current in zip(chunks, chunks[1:], strict=False):
         last_sentence = re.findall(r"[^。]+。", previous)[-1]
@@ -156,7 +156,7 @@ def test_bad_jsonl_line_names_file_and_line(tmp_path: Path, content: str, reason
 @pytest.mark.parametrize(
     ("files", "given", "message"),
     [
-        ({}, "missing", "does not exist: give a .txt, .md or .jsonl file or a folder"),
+        ({}, "missing", "does not exist: give a .txt, .md, .html, .htm, .pdf or .jsonl file"),
         ({"a.csv": "x"}, ".", "No supported files found"),
         ({"a.csv": "x"}, "a.csv", "is not a supported file"),
         ({"a.md": "  \n", "b.jsonl": '{"id": "b", "text": ""}'}, ".", "is empty"),
@@ -189,3 +189,117 @@ def test_report_as_dict_has_the_cli_keys() -> None:
         "chunks_removed": 5,
         "total_chunks": 7,
     }
+
+
+# --- chunking tuned for Chinese and English ------------------------------------------------
+
+
+@pytest.mark.parametrize("end", ["。", "！", "？", "；"])
+def test_chinese_sentence_ends_keep_their_punctuation(end: str) -> None:
+    text = f"尼罗河在非洲很长很长{end}" * 6
+    chunks = chunk_text(text, max_tokens=20, overlap_tokens=0)
+    assert len(chunks) > 1
+    assert all(chunk.endswith(end) for chunk in chunks)
+
+
+@pytest.mark.parametrize("end", [".", "!", "?"])
+def test_english_sentence_ends_keep_their_punctuation(end: str) -> None:
+    text = " ".join([f"The Nile river is very long{end}"] * 6)
+    chunks = chunk_text(text, max_tokens=12, overlap_tokens=0)
+    assert len(chunks) > 1
+    assert all(chunk.endswith(end) for chunk in chunks)
+
+
+def test_mixed_text_prefers_sentence_ends_to_commas() -> None:
+    text = "长江，又名扬子江，是中国最长的河流。" + "The Yangtze, or Chang Jiang, is long. " * 2
+    chunks = chunk_text(text, max_tokens=30, overlap_tokens=0)
+    assert chunks[0] == "长江，又名扬子江，是中国最长的河流。"
+    assert all(chunk.endswith(("。", ".")) for chunk in chunks)
+
+
+# --- HTML and PDF --------------------------------------------------------------------------
+
+
+def minimal_pdf(lines: list[str], title: str | None = None) -> bytes:
+    """A one-page PDF showing `lines` in Helvetica (ASCII only), with a correct xref."""
+    stream = "BT /F1 12 Tf 72 720 Td 14 TL " + " ".join(
+        f"({line}) Tj T*" for line in lines
+    ) + " ET"
+    objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        "/Resources << /Font << /F1 5 0 R >> >> >>",
+        f"<< /Length {len(stream)} >>\nstream\n{stream}\nendstream",
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    if title:
+        objects.append(f"<< /Title ({title}) >>")
+    out = b"%PDF-1.4\n"
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n{body}\nendobj\n".encode("latin-1")
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
+    info = f" /Info {len(objects)} 0 R" if title else ""
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R{info} >>\n".encode()
+    out += f"startxref\n{xref}\n%%EOF\n".encode()
+    return out
+
+
+HTML = """<!doctype html>
+<html><head><title>尼罗河 Nile</title><style>p { color: red; }</style></head>
+<body>
+  <h1>尼罗河</h1>
+  <p>尼罗河是非洲东北部的一条大河。</p>
+  <p>The Nile is about <b>6,650 km</b> long.</p>
+</body></html>
+"""
+
+
+def test_html_file_is_its_visible_text_titled_by_title(tmp_path: Path) -> None:
+    path = write(tmp_path / "site" / "nile.html", HTML)
+    (document,) = load_paths([tmp_path / "site"])
+    assert (document.id, document.title, document.source) == ("nile.html", "尼罗河 Nile", str(path))
+    assert "尼罗河是非洲东北部的一条大河。" in document.text
+    assert "6,650 km" in document.text
+    assert "<p>" not in document.text and "\n\n\n" not in document.text
+
+
+def test_html_without_title_is_titled_by_its_first_heading(tmp_path: Path) -> None:
+    write(tmp_path / "a.htm", "<html><body><h1>Yangtze  River</h1><p>Long.</p></body></html>")
+    write(tmp_path / "b.html", "<p>No heading at all.</p>")
+    titles = {d.id: d.title for d in load_paths([tmp_path])}
+    assert titles == {"a.htm": "Yangtze River", "b.html": "b"}
+
+
+def test_pdf_file_is_its_text_titled_by_its_metadata(tmp_path: Path) -> None:
+    (tmp_path / "curie.pdf").write_bytes(
+        minimal_pdf(["Marie Curie discovered polonium.", "She won two Nobel Prizes."],
+                    title="Marie Curie")
+    )
+    (tmp_path / "plain.pdf").write_bytes(minimal_pdf(["No title here."]))
+    by_id = {d.id: d for d in load_paths([tmp_path])}
+    assert by_id["curie.pdf"].title == "Marie Curie"
+    assert "Marie Curie discovered polonium." in by_id["curie.pdf"].text
+    assert "two Nobel Prizes" in by_id["curie.pdf"].text
+    assert by_id["plain.pdf"].title == "plain"
+
+
+def test_broken_pdf_is_a_user_error(tmp_path: Path) -> None:
+    (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4\nnot really a pdf")
+    with pytest.raises(UserError, match="could not be read as a PDF"):
+        load_paths([tmp_path / "broken.pdf"])
+
+
+def test_html_and_pdf_documents_are_searchable(tmp_path: Path) -> None:
+    from convrag.knowledge.store import KnowledgeBase
+
+    write(tmp_path / "nile.html", HTML)
+    (tmp_path / "curie.pdf").write_bytes(minimal_pdf(["Marie Curie discovered polonium."]))
+    kb = KnowledgeBase.in_memory()
+    kb.ingest("kb", load_paths([tmp_path]))
+    assert kb.search("kb", ["尼罗河在哪里"])[0].doc_id == "nile.html"
+    assert kb.search("kb", ["Who discovered polonium?"])[0].doc_id == "curie.pdf"

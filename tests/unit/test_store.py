@@ -251,3 +251,87 @@ def test_unreachable_server_is_a_user_error() -> None:
         f"Cannot reach the Qdrant server at {url}: start it, fix QDRANT_URL, or unset "
         "QDRANT_URL to use the embedded store."
     )
+
+
+def test_prune_removes_documents_that_are_gone(kb: KnowledgeBase) -> None:
+    kept = [d for d in CORPUS if d.id != "amazon"]
+    before = kb.count(NAME)
+    report = kb.ingest(NAME, kept, prune=True)
+    assert report.chunks_added == 0
+    assert report.chunks_removed == before - report.total_chunks > 0
+    assert "amazon" not in ids(kb.search(NAME, ["南美洲的雨林"]))
+    # Without --prune, a document missing from the run stays.
+    again = kb.ingest(NAME, kept[:1])
+    assert again.chunks_removed == 0 and again.total_chunks == report.total_chunks
+
+
+def test_prune_is_scoped_to_the_tenant() -> None:
+    kb = KnowledgeBase.in_memory()
+    kb.ingest(NAME, [SourceDocument(id="shared", text="Nile notes for everyone.")])
+    kb.ingest(NAME, [SourceDocument(id="a1", text="Nile notes of a.")], tenant="a")
+    kb.ingest(NAME, [SourceDocument(id="b1", text="Nile notes of b.")], tenant="b")
+    report = kb.ingest(NAME, [SourceDocument(id="a2", text="Other notes of a.")], tenant="a",
+                       prune=True)
+    assert (report.chunks_added, report.chunks_removed, report.total_chunks) == (1, 1, 3)
+    assert sorted(ids(kb.search(NAME, ["notes"]))) == ["a2", "b1", "shared"]
+
+
+def test_delete_removes_a_documents_chunks(kb: KnowledgeBase) -> None:
+    before = kb.count(NAME)
+    report = kb.delete(NAME, ["curie", "no-such-id"])
+    assert report.as_dict() == {
+        "collection": NAME, "documents": 1, "chunks_added": 0, "chunks_unchanged": 0,
+        "chunks_removed": before - report.total_chunks, "total_chunks": report.total_chunks,
+    }
+    assert report.chunks_removed > 0
+    assert kb.search(NAME, ["polonium"]) == []
+    assert kb.delete(NAME, ["curie"]).chunks_removed == 0
+
+
+def test_delete_only_touches_the_given_tenant() -> None:
+    kb = KnowledgeBase.in_memory()
+    for tenant in ("a", "b"):
+        kb.ingest(NAME, [SourceDocument(id="doc", text=f"Nile notes of {tenant}.")], tenant=tenant)
+    assert kb.delete(NAME, ["doc"], tenant="a").chunks_removed == 1
+    assert [h.text for h in kb.search(NAME, ["Nile"])] == ["Nile notes of b."]
+
+
+def test_delete_from_a_missing_collection_is_a_user_error() -> None:
+    with pytest.raises(UserError, match="does not exist yet"):
+        KnowledgeBase.in_memory().delete("nope", ["x"])
+
+
+def test_repeated_document_id_is_a_user_error(kb: KnowledgeBase) -> None:
+    with pytest.raises(UserError, match="'nile' is given twice"):
+        kb.ingest(NAME, [CORPUS[0], CORPUS[0]])
+
+
+@pytest.mark.parametrize("queries", [["Nile river Egypt"], ["Nile river Egypt", "尼罗河"]])
+def test_score_threshold_drops_weak_matches(kb: KnowledgeBase, queries: list[str]) -> None:
+    strong = SourceDocument(id="nile", text="The Nile river flows north through Egypt.")
+    weak = SourceDocument(id="weak", text="A long text " + "about many other things. " * 30
+                          + "It mentions the Nile once.")
+    kb.ingest(NAME, [strong, weak])
+    scores = {h.doc_id: h.score for h in kb.search(NAME, ["Nile"], k=10)}
+    assert {"nile", "weak"} <= set(scores) and scores["weak"] < scores["nile"]
+    cut = (scores["weak"] + scores["nile"]) / 2
+    assert "weak" in ids(kb.search(NAME, queries, k=10))
+    assert "weak" not in ids(kb.search(NAME, queries, k=10, score_threshold=cut))
+    assert "nile" in ids(kb.search(NAME, queries, k=10, score_threshold=cut))
+    assert ids(kb.search(NAME, queries, k=10, score_threshold=0)) == ids(
+        kb.search(NAME, queries, k=10)
+    )
+
+
+def test_server_lookups_are_batched_by_document_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    kb = KnowledgeBase.in_memory()
+    kb._local = False  # behave as against a server: look up this run's documents only
+    documents = [SourceDocument(id=f"d{i}", text=f"Document number {i}.") for i in range(600)]
+    first = kb.ingest(NAME, documents)
+    calls: list[Any] = []
+    scroll = kb.client.scroll
+    monkeypatch.setattr(kb.client, "scroll", lambda *a, **kw: calls.append(kw) or scroll(*a, **kw))
+    second = kb.ingest(NAME, documents)
+    assert (second.chunks_added, second.chunks_unchanged) == (0, first.total_chunks)
+    assert len(calls) == 3  # 600 ids in lookups of 256
+    assert all(c["scroll_filter"] is not None for c in calls)

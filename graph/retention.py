@@ -1,0 +1,201 @@
+"""Retention: a thread keeps its newest checkpoints, not every one it ever wrote.
+
+A checkpointer saves a full copy of the state each time it saves, so even a bounded
+state leaves a store that grows with every turn. Two things keep it flat:
+
+- `TURN_DURABILITY = "exit"`: a turn saves one checkpoint, when the run ends, instead of
+  one per step (about seven per turn of the chat graph). A crash mid-turn then loses
+  that turn's question, which the user simply asks again; the graph has no interrupts
+  that would need a checkpoint mid-run.
+- `prune_thread` after each turn deletes all but the newest `keep` checkpoints of the
+  thread with their pending writes (and, in PostgreSQL, the channel blobs no kept
+  checkpoint uses). The kept ones are the window time travel can reach.
+
+It is for graphs without `DeltaChannel`s (the chat graph has none): each checkpoint
+here holds or references its full channel values, so any kept one can be loaded alone.
+Call it between runs of a thread, not during one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph.types import Durability
+
+TURN_DURABILITY: Durability = "exit"
+
+# SQLite's auto_vacuum mode number for INCREMENTAL.
+_INCREMENTAL = 2
+
+
+async def prune_thread(checkpointer: BaseCheckpointSaver[Any] | None, thread_id: str,
+                       keep: int) -> int:
+    """Delete all but the newest `keep` checkpoints of a thread; return how many went.
+
+    Works per checkpoint namespace (a subgraph's checkpoints are pruned like the root's).
+    `keep <= 0` keeps everything. Supports InMemorySaver, AsyncSqliteSaver and
+    AsyncPostgresSaver; a SQLite file gives the freed pages back to the file system.
+    """
+    if checkpointer is None or keep <= 0:
+        return 0
+    if isinstance(checkpointer, InMemorySaver):
+        return _prune_memory(checkpointer, thread_id, keep)
+    if isinstance(checkpointer, AsyncSqliteSaver):
+        return await _prune_sqlite(checkpointer, thread_id, keep)
+    if _is_async_postgres(checkpointer):
+        return await _prune_postgres(checkpointer, thread_id, keep)
+    raise TypeError(f"prune_thread does not support {type(checkpointer).__name__}")
+
+
+def _is_async_postgres(checkpointer: BaseCheckpointSaver[Any]) -> bool:
+    try:
+        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+    except ImportError:  # the optional PostgreSQL checkpointer is not installed
+        return False
+    return isinstance(checkpointer, AsyncPostgresSaver)
+
+
+def _doomed(rows: Iterable[Sequence[str]], keep: int) -> dict[str, list[str]]:
+    """Per namespace, the checkpoint ids past the newest `keep` (ids sort by time)."""
+    by_ns: dict[str, list[str]] = {}
+    for ns, checkpoint_id in rows:
+        by_ns.setdefault(ns, []).append(checkpoint_id)
+    return {
+        ns: sorted(ids, reverse=True)[keep:]
+        for ns, ids in by_ns.items()
+        if len(ids) > keep
+    }
+
+
+def _prune_memory(saver: InMemorySaver, thread_id: str, keep: int) -> int:
+    namespaces = saver.storage.get(thread_id, {})
+    doomed = _doomed(((ns, cid) for ns, stored in namespaces.items() for cid in stored), keep)
+    for ns, ids in doomed.items():
+        stored = namespaces[ns]
+        freed: set[tuple[str, str]] = set()
+        for checkpoint_id in ids:
+            checkpoint, _, _ = stored.pop(checkpoint_id)
+            freed |= _versions(saver, checkpoint)
+            saver.writes.pop((thread_id, ns, checkpoint_id), None)
+        used: set[tuple[str, str]] = set()
+        for checkpoint, _, _ in stored.values():
+            used |= _versions(saver, checkpoint)
+        for channel, version in freed - used:
+            saver.blobs.pop((thread_id, ns, channel, version), None)
+        for checkpoint_id, (checkpoint, metadata, parent) in list(stored.items()):
+            if parent in ids:
+                stored[checkpoint_id] = (checkpoint, metadata, None)
+    return sum(len(ids) for ids in doomed.values())
+
+
+def _versions(saver: InMemorySaver, checkpoint: Any) -> set[tuple[str, str]]:
+    versions = saver.serde.loads_typed(checkpoint).get("channel_versions", {})
+    return {(channel, version) for channel, version in versions.items()}
+
+
+async def _prune_sqlite(saver: AsyncSqliteSaver, thread_id: str, keep: int) -> int:
+    await saver.setup()
+    async with saver.lock:
+        conn = saver.conn
+        async with conn.execute(
+            "SELECT checkpoint_ns, checkpoint_id FROM checkpoints WHERE thread_id = ?",
+            (thread_id,),
+        ) as cursor:
+            doomed = _doomed(await cursor.fetchall(), keep)
+        for ns, ids in doomed.items():
+            # Batches stay under SQLite's limit on bound parameters.
+            for start in range(0, len(ids), 500):
+                batch = ids[start:start + 500]
+                marks = ",".join("?" * len(batch))
+                params = (thread_id, ns, *batch)
+                await conn.execute(
+                    "DELETE FROM writes WHERE thread_id = ? AND checkpoint_ns = ? "
+                    f"AND checkpoint_id IN ({marks})", params)
+                await conn.execute(
+                    "DELETE FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = ? "
+                    f"AND checkpoint_id IN ({marks})", params)
+                await conn.execute(
+                    "UPDATE checkpoints SET parent_checkpoint_id = NULL WHERE thread_id = ? "
+                    f"AND checkpoint_ns = ? AND parent_checkpoint_id IN ({marks})", params)
+        await conn.commit()
+        if doomed:
+            await _reclaim_sqlite_space(saver)
+    return sum(len(ids) for ids in doomed.values())
+
+
+async def _reclaim_sqlite_space(saver: AsyncSqliteSaver) -> None:
+    """Give freed pages back to the file system, so the file shrinks, not just its contents.
+
+    The saver creates its file without auto_vacuum; the first prune switches the file to
+    incremental auto_vacuum, which takes one VACUUM. From then on each prune only truncates
+    the free pages (cheap), and the write-ahead log is checkpointed and truncated.
+    """
+    conn = saver.conn
+    async with conn.execute("PRAGMA auto_vacuum") as cursor:
+        row = await cursor.fetchone()
+    if row is None or row[0] != _INCREMENTAL:
+        await conn.execute(f"PRAGMA auto_vacuum = {_INCREMENTAL}")
+        await conn.execute("VACUUM")
+    else:
+        # As a script, so it runs to the end: a plain execute frees only one page.
+        await conn.executescript("PRAGMA incremental_vacuum;")
+    async with conn.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cursor:
+        await cursor.fetchall()
+
+
+async def _prune_postgres(saver: Any, thread_id: str, keep: int) -> int:
+    async with saver._cursor() as cur:
+        if saver.pipe:
+            # A transaction has to start clean; pipeline mode holds what ran before.
+            await saver.pipe.sync()
+        async with cur.connection.transaction():
+            await cur.execute(
+                "SELECT checkpoint_ns, checkpoint_id FROM checkpoints WHERE thread_id = %s",
+                (thread_id,),
+            )
+            rows = await cur.fetchall()
+            doomed = _doomed(((r["checkpoint_ns"], r["checkpoint_id"]) for r in rows), keep)
+            for ns, ids in doomed.items():
+                await cur.execute(
+                    "DELETE FROM checkpoint_writes WHERE thread_id = %s AND checkpoint_ns = %s "
+                    "AND checkpoint_id = ANY(%s)", (thread_id, ns, ids))
+                await cur.execute(_PG_DELETE_CHECKPOINTS, (thread_id, ns, ids))
+                freed = {(r["channel"], r["version"]) for r in await cur.fetchall()}
+                await cur.execute(
+                    "UPDATE checkpoints SET parent_checkpoint_id = NULL WHERE thread_id = %s "
+                    "AND checkpoint_ns = %s AND parent_checkpoint_id = ANY(%s)",
+                    (thread_id, ns, ids))
+                await cur.execute(_PG_USED_BLOBS, (thread_id, ns))
+                used = {(r["channel"], r["version"]) for r in await cur.fetchall()}
+                # Blobs are shared by version between checkpoints: only those that a
+                # deleted checkpoint used and no kept one does are garbage.
+                garbage: dict[str, list[str]] = {}
+                for channel, version in freed - used:
+                    garbage.setdefault(channel, []).append(version)
+                for channel, versions in garbage.items():
+                    await cur.execute(
+                        "DELETE FROM checkpoint_blobs WHERE thread_id = %s "
+                        "AND checkpoint_ns = %s AND channel = %s AND version = ANY(%s)",
+                        (thread_id, ns, channel, versions))
+    return sum(len(ids) for ids in doomed.values())
+
+
+_PG_DELETE_CHECKPOINTS = """
+WITH deleted AS (
+    DELETE FROM checkpoints
+    WHERE thread_id = %s AND checkpoint_ns = %s AND checkpoint_id = ANY(%s)
+    RETURNING checkpoint -> 'channel_versions' AS versions
+)
+SELECT DISTINCT v.key AS channel, v.value AS version
+FROM deleted CROSS JOIN LATERAL jsonb_each_text(deleted.versions) AS v
+"""
+
+_PG_USED_BLOBS = """
+SELECT DISTINCT v.key AS channel, v.value AS version
+FROM checkpoints c CROSS JOIN LATERAL jsonb_each_text(c.checkpoint -> 'channel_versions') AS v
+WHERE c.thread_id = %s AND c.checkpoint_ns = %s
+"""

@@ -1,0 +1,215 @@
+"""Loopback servers for integration tests: `langgraph dev` and PostgreSQL 15.
+
+Both are real processes on free 127.0.0.1 ports, started once per test module (starting
+either takes seconds) and stopped at its end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from convrag.serve import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "convrag" / "samples" / "knowledge.jsonl"
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+# Variables of the developer's shell that must not reach a server under test.
+SCRUBBED = ("CONVRAG_", "OPENAI_", "QDRANT_", "LANGSMITH_", "LANGCHAIN_", "LANGGRAPH_")
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """os.environ without convrag/model/LangSmith settings, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(SCRUBBED)}
+    env.update(extra)
+    return env
+
+
+def ingest_samples(home: Path, collection: str = "convrag") -> None:
+    """Ingest the bundled sample corpus under `home`, closing the store afterwards.
+
+    The embedded Qdrant store admits one process at a time, so it must be closed before a
+    server opens it.
+    """
+    from convrag.knowledge.ingest import load_paths
+    from convrag.knowledge.store import KnowledgeBase
+    from convrag.settings import Settings
+
+    kb = KnowledgeBase.open(Settings.from_env({"CONVRAG_HOME": str(home)}))
+    try:
+        kb.ingest(collection, load_paths([SAMPLES]))
+    finally:
+        kb.close()
+
+
+@dataclass
+class LangGraphServer:
+    """A running `langgraph dev`: its URL and log file."""
+
+    url: str
+    log: Path
+    process: subprocess.Popen[bytes]
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The end of the server's log, for failure messages."""
+        text = self.log.read_text(encoding="utf-8", errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def _server_config(workdir: Path) -> Path:
+    """The project's langgraph.json with absolute paths, so the server runs in `workdir`.
+
+    `langgraph dev` keeps its state under `.langgraph_api/` in its working directory; a
+    working directory per server keeps test servers apart from each other and from a
+    developer's `make serve`. The `.env` file is left out: tests set the environment.
+    """
+    config = json.loads((ROOT / "langgraph.json").read_text(encoding="utf-8"))
+
+    def absolute(spec: str) -> str:
+        path, sep, attr = spec.partition(":")
+        return f"{(ROOT / path).resolve()}{sep}{attr}"
+
+    config["dependencies"] = [str(ROOT)]
+    config["graphs"] = {name: absolute(spec) for name, spec in config["graphs"].items()}
+    if "auth" in config:
+        config["auth"]["path"] = absolute(config["auth"]["path"])
+    config.pop("env", None)
+    path = workdir / "langgraph.json"
+    path.write_text(json.dumps(config, indent=2), encoding="utf-8")
+    return path
+
+
+def start_langgraph_dev(
+    workdir: Path, env: Mapping[str, str], timeout_s: float = 90.0
+) -> LangGraphServer:
+    """Start `langgraph dev` on a free loopback port and wait until it answers /ok."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = _server_config(workdir)
+    port = free_port(0)
+    log = workdir / "server.log"
+    langgraph = Path(sys.executable).parent / "langgraph"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [str(langgraph), "dev", "--config", str(config), "--host", "127.0.0.1",
+             "--port", str(port), "--no-browser", "--no-reload"],
+            cwd=workdir,
+            env={**env, "LANGGRAPH_CLI_NO_ANALYTICS": "1", "LANGGRAPH_NO_VERSION_CHECK": "true"},
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    server = LangGraphServer(f"http://127.0.0.1:{port}", log, process)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"langgraph dev exited with {process.returncode}:\n"
+                               f"{server.log_tail()}")
+        try:
+            with urllib.request.urlopen(f"{server.url}/ok", timeout=2) as response:
+                if response.status == 200:
+                    return server
+        except OSError:
+            time.sleep(0.25)
+    stop_langgraph_dev(server)
+    raise RuntimeError(f"langgraph dev did not answer within {timeout_s:.0f} s:\n"
+                       f"{server.log_tail()}")
+
+
+def stop_langgraph_dev(server: LangGraphServer) -> None:
+    """Stop the server and the worker processes it started."""
+    if server.process.poll() is None:
+        os.killpg(server.process.pid, signal.SIGTERM)
+        try:
+            server.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.process.pid, signal.SIGKILL)
+            server.process.wait(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def langgraph_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LangGraphServer]:
+    """`langgraph dev` in offline mode over the sample corpus (collection "convrag")."""
+    workdir = tmp_path_factory.mktemp("langgraph-dev")
+    home = workdir / "home"
+    ingest_samples(home)
+    server = start_langgraph_dev(workdir, clean_env(CONVRAG_HOME=str(home)))
+    yield server
+    stop_langgraph_dev(server)
+
+
+# --- PostgreSQL --------------------------------------------------------------------
+
+
+@dataclass
+class PostgresServer:
+    """A PostgreSQL 15 cluster of its own, on a loopback port."""
+
+    uri: str
+    data: Path
+    log: Path
+    port: int
+
+    def pg_ctl(self, *args: str) -> None:
+        """Run pg_ctl on this cluster (as the postgres user when we are root)."""
+        _as_postgres(
+            str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w",
+            "-o", f"-p {self.port} -k {self.data.parent} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c full_page_writes=off",
+            *args,
+        )
+
+    def restart(self) -> None:
+        """Restart the server: every open connection is dropped."""
+        self.pg_ctl("restart", "-m", "fast")
+
+
+def _as_postgres(*command: str) -> None:
+    """Run a PostgreSQL tool; PostgreSQL refuses to run as root, so root runs it via runuser."""
+    if os.geteuid() == 0:
+        command = ("runuser", "-u", "postgres", "--", *command)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[PostgresServer]:
+    """A fresh PostgreSQL 15 cluster on a free loopback port, removed afterwards.
+
+    The binaries are required, not optional: without them the tests fail and say how to
+    install them (CI's .ci/run does).
+    """
+    if not (PG_BIN / "pg_ctl").exists():
+        pytest.fail(
+            f"PostgreSQL 15 is not installed ({PG_BIN}/pg_ctl is missing): run "
+            "`apt-get install -y postgresql-15` (.ci/run does) to run the PostgreSQL tests.",
+            pytrace=False,
+        )
+    # Not under pytest's tmp folder: the postgres user cannot enter root's private one.
+    root = Path(tempfile.mkdtemp(prefix="convrag-pg-"))
+    data, log = root / "data", root / "postgres.log"
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres", "postgres")
+    root.chmod(0o755)
+    _as_postgres(str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
+                 "--no-sync", "-E", "UTF8", "--locale=C")
+    port = free_port(0)
+    server = PostgresServer(f"postgresql://postgres@127.0.0.1:{port}/postgres", data, log, port)
+    server.pg_ctl("start")
+    try:
+        yield server
+    finally:
+        try:
+            server.pg_ctl("stop", "-m", "immediate")
+        finally:
+            shutil.rmtree(root, ignore_errors=True)

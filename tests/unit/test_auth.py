@@ -1,0 +1,44 @@
+"""The server's auth handler and how the graph sees the authenticated user."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from convrag.auth import parse_tokens
+from graph.context import Context, get_context
+
+
+@pytest.mark.parametrize(
+    ("spec", "tokens"),
+    [
+        ("", {}),
+        ("t1:alice", {"t1": "alice"}),
+        (" t1:alice , t2:bob ,", {"t1": "alice", "t2": "bob"}),
+    ],
+)
+def test_token_map(spec, tokens):
+    assert parse_tokens(spec) == tokens
+
+
+@pytest.mark.parametrize("spec", ["secret", "t1:", ":alice", "t1:alice,t2"])
+def test_malformed_token_map_is_one_clear_error(spec):
+    with pytest.raises(ValueError, match="token1:user1,token2:user2"):
+        parse_tokens(spec)
+
+
+def runtime(context: object, user: object = None) -> SimpleNamespace:
+    info = SimpleNamespace(user=user) if user is not None else None
+    return SimpleNamespace(context=context, server_info=info)
+
+
+def test_authenticated_users_tenant_wins_over_the_runs_context():
+    user = {"identity": "bob", "tenant": "bob"}
+    assert get_context(runtime({"tenant": "alice", "top_k": 3}, user)).tenant == "bob"
+    assert get_context(runtime(None, user)) == Context(tenant="bob")
+
+
+@pytest.mark.parametrize("user", [None, {"identity": "anonymous"}, object()])
+def test_without_a_tenant_the_context_decides(user):
+    assert get_context(runtime(Context(tenant="acme"), user)).tenant == "acme"

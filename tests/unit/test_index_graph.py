@@ -1,0 +1,91 @@
+"""The convrag_index graph: documents in, the ingest report out, searchable by the chat graph."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.messages import HumanMessage
+
+from convrag.errors import UserError
+from convrag.knowledge.store import KnowledgeBase
+from graph.builder import build_graph, build_index_graph
+from graph.context import Context
+from tests.conftest import SAMPLES
+
+ROOT = Path(__file__).resolve().parents[2]
+REPORT_KEYS = {"collection", "documents", "chunks_added", "chunks_unchanged", "chunks_removed",
+               "total_chunks"}
+RECORDS: list[dict[str, Any]] = [
+    json.loads(line) for line in SAMPLES.read_text(encoding="utf-8").splitlines()
+]
+
+
+def test_indexes_documents_and_returns_the_ingest_report() -> None:
+    asyncio.run(_index_then_chat())
+
+
+async def _index_then_chat() -> None:
+    # ainvoke, as the LangGraph server runs it (the node runs in a worker thread).
+    kb = KnowledgeBase.in_memory()
+    index = build_index_graph(knowledge=kb)
+    first = await index.ainvoke({"documents": RECORDS, "collection": "api"})
+    assert set(first) == REPORT_KEYS
+    assert first["collection"] == "api" and first["documents"] == len(RECORDS)
+    assert first["chunks_added"] == first["total_chunks"] == kb.count("api") > 0
+    second = await index.ainvoke({"documents": RECORDS, "collection": "api"})
+    assert (second["chunks_added"], second["chunks_unchanged"]) == (0, first["total_chunks"])
+
+    chat = build_graph(knowledge=kb)
+    out = await chat.ainvoke(
+        {"messages": [HumanMessage("尼罗河有多长？")]}, context=Context(collection="api")
+    )
+    assert out["documents"][0].metadata["id"] == "zh-nile"
+
+
+def test_tenant_and_prune_reach_the_knowledge_base() -> None:
+    kb = KnowledgeBase.in_memory()
+    index = build_index_graph(knowledge=kb)
+    _run(index, {"documents": RECORDS[:3], "tenant": "t1"})
+    report = _run(index, {"documents": RECORDS[:1], "tenant": "t1", "prune": True})
+    assert report["collection"] == "convrag"
+    assert report["chunks_removed"] > 0 and report["total_chunks"] == kb.count("convrag")
+    assert [h.doc_id for h in kb.search("convrag", [RECORDS[0]["text"]], tenant="t1")] == [
+        RECORDS[0]["id"]
+    ]
+    assert kb.search("convrag", [RECORDS[0]["text"]], tenant="t2") == []
+
+
+def _run(index: Any, payload: Any) -> Any:
+    return asyncio.run(index.ainvoke(payload))
+
+
+@pytest.mark.parametrize(
+    ("documents", "message"),
+    [
+        ([{"id": "a", "text": "ok"}, {"text": "no id"}], r'documents\[1\] has no string "id"'),
+        ([{"id": "a"}], r'documents\[0\] has no string "text"'),
+        (["text"], r"documents\[0\] is not a JSON object"),
+        ("not a list", r'"documents" must be a list'),
+    ],
+)
+def test_malformed_documents_are_a_user_error(documents: Any, message: str) -> None:
+    index = build_index_graph(knowledge=KnowledgeBase.in_memory())
+    with pytest.raises(UserError, match=message):
+        _run(index, {"documents": documents})
+
+
+def test_module_graph_is_compiled_without_a_checkpointer_and_listed_for_the_server() -> None:
+    from graph.builder import index_graph as compiled
+
+    assert compiled.checkpointer is None
+    assert compiled.name == "convrag_index"
+    schema = compiled.get_input_jsonschema()
+    assert schema["required"] == ["documents"]
+    assert set(schema["properties"]) == {"documents", "collection", "tenant", "prune"}
+    assert set(compiled.get_output_jsonschema()["properties"]) == REPORT_KEYS
+    graphs = json.loads((ROOT / "langgraph.json").read_text())["graphs"]
+    assert graphs["convrag_index"] == "./graph/builder.py:index_graph"
