@@ -173,15 +173,18 @@ def test_cli_turns_save_once_per_turn_and_prune(kb, tmp_path: Path,
 
 @pytest.fixture(scope="module")
 def postgres_uri() -> Iterator[str]:
-    """A throwaway PostgreSQL cluster on a Unix socket (skipped without the binaries)."""
-    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
+    """A throwaway PostgreSQL cluster on a Unix socket.
+
+    The binaries are required: without them the test fails and says how to get them
+    (`.ci/run` installs them).
+    """
+    pg_bin = os.pathsep.join(["/usr/lib/postgresql/15/bin", os.environ.get("PATH", "")])
+    initdb, pg_ctl = shutil.which("initdb", path=pg_bin), shutil.which("pg_ctl", path=pg_bin)
     if not initdb or not pg_ctl:
-        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) are not installed")
+        pytest.fail("PostgreSQL 15 is not installed: apt-get install postgresql-15")
     prefix: list[str] = []
     if os.geteuid() == 0:
         # initdb refuses to run as root: run the cluster as the postgres user.
-        if not shutil.which("runuser"):
-            pytest.skip("running as root without runuser to start PostgreSQL")
         prefix = ["runuser", "-u", "postgres", "--"]
     folder = tempfile.mkdtemp(prefix="convrag-pg-")
     if prefix:
@@ -195,7 +198,7 @@ def postgres_uri() -> Iterator[str]:
                        check=True, capture_output=True, timeout=120)
     except (subprocess.CalledProcessError, OSError, KeyError) as exc:
         shutil.rmtree(folder, ignore_errors=True)
-        pytest.skip(f"cannot start a PostgreSQL cluster here: {exc}")
+        pytest.fail(f"cannot start a PostgreSQL cluster: {exc}")
     try:
         yield f"postgresql://postgres@/postgres?host={folder}"
     finally:
@@ -206,8 +209,9 @@ def postgres_uri() -> Iterator[str]:
 
 @asynccontextmanager
 async def postgres_saver(uri: str) -> AsyncIterator[Any]:
-    postgres = pytest.importorskip("langgraph.checkpoint.postgres.aio")
-    async with postgres.AsyncPostgresSaver.from_conn_string(uri) as saver:
+    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+
+    async with AsyncPostgresSaver.from_conn_string(uri) as saver:
         await saver.setup()
         yield saver
 
