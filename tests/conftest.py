@@ -65,3 +65,16 @@ def scripted_model(*replies: AIMessage | str) -> ScriptedChatModel:
     return ScriptedChatModel(
         messages=iter(r if isinstance(r, AIMessage) else AIMessage(content=r) for r in replies)
     )
+
+
+def spy_queries(kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Record the keyword arguments of every Qdrant `query_points` call `kb` makes."""
+    calls: list[dict[str, Any]] = []
+    query_points = kb.client.query_points
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs)
+        return query_points(*args, **kwargs)
+
+    monkeypatch.setattr(kb.client, "query_points", spy)
+    return calls

@@ -15,7 +15,7 @@ from convrag.knowledge.dense import load_embeddings
 from convrag.knowledge.ingest import SourceDocument
 from convrag.knowledge.store import DENSE_VECTOR, SPARSE_VECTOR, KnowledgeBase
 from convrag.settings import Settings
-from tests.conftest import sample_documents
+from tests.conftest import sample_documents, spy_queries
 from tests.hash_embeddings import HashEmbeddings
 
 NAME = "hybrid"
@@ -28,16 +28,6 @@ def hybrid_kb() -> KnowledgeBase:
     return kb
 
 
-def spy_queries(kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    calls: list[dict[str, Any]] = []
-    query_points = kb.client.query_points
-
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        calls.append(kwargs)
-        return query_points(*args, **kwargs)
-
-    monkeypatch.setattr(kb.client, "query_points", spy)
-    return calls
 
 
 def test_collection_gets_a_named_dense_vector(hybrid_kb: KnowledgeBase) -> None:

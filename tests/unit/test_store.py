@@ -17,6 +17,7 @@ from convrag.errors import UserError
 from convrag.knowledge.ingest import SourceDocument
 from convrag.knowledge.store import KnowledgeBase
 from convrag.settings import Settings
+from tests.conftest import spy_queries
 
 ROOT = Path(__file__).resolve().parents[2]
 NAME = "kb"
@@ -132,14 +133,7 @@ def test_search_keeps_the_best_chunk_per_document() -> None:
 def test_several_queries_are_fused_in_one_qdrant_call(
     kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    calls: list[dict[str, Any]] = []
-    query_points = kb.client.query_points
-
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        calls.append(kwargs)
-        return query_points(*args, **kwargs)
-
-    monkeypatch.setattr(kb.client, "query_points", spy)
+    calls = spy_queries(kb, monkeypatch)
     hits = kb.search(NAME, ["尼罗河有多长？", "Who discovered polonium?", "的 the"], k=4)
     assert set(ids(hits)[:2]) == {"nile", "curie"}
     (call,) = calls
