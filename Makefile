@@ -23,7 +23,7 @@ test: install
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy convrag graph nodes
+	$(BIN)/mypy convrag
 
 serve: install
 	$(BIN)/python -m convrag.serve

@@ -41,12 +41,12 @@ sys.path.insert(0, str(ROOT))
 
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver  # noqa: E402
 
+from convrag.graph.builder import build_graph  # noqa: E402
+from convrag.graph.context import Context  # noqa: E402
+from convrag.graph.retention import TURN_DURABILITY, prune_thread  # noqa: E402
 from convrag.knowledge.ingest import load_paths  # noqa: E402
 from convrag.knowledge.store import KnowledgeBase  # noqa: E402
-from graph.builder import build_graph  # noqa: E402
-from graph.context import Context  # noqa: E402
-from graph.retention import TURN_DURABILITY, prune_thread  # noqa: E402
-from nodes.answer import answer_prompt, prompt_tokens  # noqa: E402
+from convrag.nodes.answer import answer_prompt, prompt_tokens  # noqa: E402
 
 SAMPLES = ROOT / "convrag" / "samples" / "knowledge.jsonl"
 COLLECTION = "bench"

@@ -31,9 +31,9 @@ from langchain_core.messages import HumanMessage  # noqa: E402
 from langgraph.checkpoint.memory import InMemorySaver  # noqa: E402
 from langgraph_sdk import get_client  # noqa: E402
 
+from convrag.graph.builder import build_graph  # noqa: E402
 from convrag.knowledge.store import KnowledgeBase  # noqa: E402
 from convrag.settings import Settings  # noqa: E402
-from graph.builder import build_graph  # noqa: E402
 from tests.integration.conftest import (  # noqa: E402
     clean_env,
     ingest_samples,

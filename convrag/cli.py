@@ -140,8 +140,8 @@ def _progress(stream: TextIO, label: str) -> Any:
 
 
 async def _turn(graph: Any, thread: str, question: str, collection: str) -> dict[str, Any]:
-    from graph.context import Context
-    from graph.retention import TURN_DURABILITY, prune_thread
+    from convrag.graph.context import Context
+    from convrag.graph.retention import TURN_DURABILITY, prune_thread
 
     config: RunnableConfig = {"configurable": {"thread_id": thread}}
     context = Context(collection=collection)
@@ -235,8 +235,8 @@ def _ask(args: argparse.Namespace) -> int:
 async def _ask_async(
     settings: Settings, thread: str, question: str, collection: str
 ) -> dict[str, Any]:
-    from graph.builder import build_graph
-    from graph.persistence import open_checkpointer
+    from convrag.graph.builder import build_graph
+    from convrag.graph.persistence import open_checkpointer
 
     kb = _open_kb(settings)
     try:
@@ -264,9 +264,9 @@ def _chat(args: argparse.Namespace) -> int:
 
 
 async def _chat_async(settings: Settings, thread: str, collection: str) -> None:
-    from graph.builder import build_graph
-    from graph.context import Context
-    from graph.persistence import open_checkpointer
+    from convrag.graph.builder import build_graph
+    from convrag.graph.context import Context
+    from convrag.graph.persistence import open_checkpointer
 
     kb = _open_kb(settings)
     try:
@@ -296,7 +296,7 @@ async def _chat_async(settings: Settings, thread: str, collection: str) -> None:
 
 
 async def _stream_turn(graph: Any, config: RunnableConfig, question: str, context: Any) -> None:
-    from graph.retention import TURN_DURABILITY, prune_thread
+    from convrag.graph.retention import TURN_DURABILITY, prune_thread
 
     streamed = False
     async for mode, chunk in graph.astream(
@@ -363,11 +363,11 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 async def _demo_async(settings: Settings) -> None:
+    from convrag.graph.builder import build_graph
+    from convrag.graph.context import Context
+    from convrag.graph.persistence import open_checkpointer
     from convrag.knowledge.ingest import load_paths
-    from graph.builder import build_graph
-    from graph.context import Context
-    from graph.persistence import open_checkpointer
-    from nodes.models import model_name
+    from convrag.nodes.models import model_name
 
     sample = resources.files("convrag") / "samples" / "knowledge.jsonl"
     with resources.as_file(sample) as path:

@@ -31,11 +31,11 @@ from typing import Any
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 
 from convrag.errors import UserError
+from convrag.graph.builder import build_graph, build_rewrite_graph
+from convrag.graph.context import Context
 from convrag.knowledge.ingest import SourceDocument
 from convrag.knowledge.store import KnowledgeBase
 from convrag.settings import OFFLINE
-from graph.builder import build_graph, build_rewrite_graph
-from graph.context import Context
 
 Progress = Callable[[int, int], None]
 

@@ -13,16 +13,16 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer
 
+from convrag.graph.context import Context
+from convrag.graph.routing import after_decision
+from convrag.graph.state import IndexInput, IndexOutput, IndexState, InputState, OutputState, State
 from convrag.knowledge.store import KnowledgeBase
-from graph.context import Context
-from graph.routing import after_decision
-from graph.state import IndexInput, IndexOutput, IndexState, InputState, OutputState, State
-from nodes.answer import answer
-from nodes.compact_history import compact_history
-from nodes.decide_retrieval import decide_retrieval
-from nodes.index_documents import index_documents
-from nodes.resolve_coreference import resolve_coreference
-from nodes.retrieve import retrieve
+from convrag.nodes.answer import answer
+from convrag.nodes.compact_history import compact_history
+from convrag.nodes.decide_retrieval import decide_retrieval
+from convrag.nodes.index_documents import index_documents
+from convrag.nodes.resolve_coreference import resolve_coreference
+from convrag.nodes.retrieve import retrieve
 
 
 def build_graph(

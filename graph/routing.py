@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from graph.state import State
+from convrag.graph.state import State
 
 
 def after_decision(state: State) -> Literal["retrieve", "answer"]:

@@ -12,9 +12,9 @@ from langchain_core.messages import HumanMessage
 from langchain_core.tools import BaseTool, tool
 from langgraph.graph.state import CompiledStateGraph
 
-from graph.builder import build_graph
-from graph.context import Context
-from graph.state import message_text
+from convrag.graph.builder import build_graph
+from convrag.graph.context import Context
+from convrag.graph.state import message_text
 
 DESCRIPTION = (
     "Answer a question from the knowledge base, with numbered sources. Ask one "

@@ -17,14 +17,14 @@ from langchain_core.documents import Document
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
+from convrag.graph.context import Context, get_context
+from convrag.graph.state import State, dialogue_turns, latest_question, message_text
 from convrag.language import intent
 from convrag.language.budget import PER_MESSAGE_TOKENS, fit_prompt
 from convrag.language.extractive import extractive_answer
 from convrag.language.tokens import count_tokens, detect_lang
-from graph.context import Context, get_context
-from graph.state import State, dialogue_turns, latest_question, message_text
-from nodes import prompts
-from nodes.models import chat_model
+from convrag.nodes import prompts
+from convrag.nodes.models import chat_model
 
 
 def source_list(documents: list[Document]) -> list[dict[str, Any]]:

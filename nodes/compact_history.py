@@ -22,13 +22,13 @@ from langchain_core.messages import AnyMessage, HumanMessage, RemoveMessage, Sys
 from langgraph.runtime import Runtime
 from langgraph.types import Overwrite
 
+from convrag.graph.context import Context, get_context
+from convrag.graph.state import State, dialogue_turns, message_text
 from convrag.language.budget import PER_MESSAGE_TOKENS, clip_summary
 from convrag.language.extractive import extractive_summary
 from convrag.language.tokens import count_tokens, detect_lang
-from graph.context import Context, get_context
-from graph.state import State, dialogue_turns, message_text
-from nodes import prompts
-from nodes.models import chat_model
+from convrag.nodes import prompts
+from convrag.nodes.models import chat_model
 
 
 def history_tokens(messages: list[AnyMessage]) -> int:

@@ -11,9 +11,9 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
+from convrag.graph.context import Context
+from convrag.graph.state import State, latest_question
 from convrag.language import intent
-from graph.context import Context
-from graph.state import State, latest_question
 
 
 async def decide_retrieval(state: State, runtime: Runtime[Context]) -> dict[str, Any]:

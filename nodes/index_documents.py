@@ -10,11 +10,11 @@ import asyncio
 from typing import Any
 
 from convrag.errors import UserError
+from convrag.graph.state import IndexInput
 from convrag.knowledge.ingest import document_from_record
 from convrag.knowledge.store import KnowledgeBase
+from convrag.nodes.resources import open_knowledge_base
 from convrag.settings import DEFAULT_COLLECTION
-from graph.state import IndexInput
-from nodes.resources import open_knowledge_base
 
 
 async def index_documents(

@@ -13,8 +13,8 @@ import threading
 from langchain_core.language_models import BaseChatModel
 
 from convrag.errors import UserError
+from convrag.graph.context import Context
 from convrag.settings import OFFLINE, Settings
-from graph.context import Context
 
 _lock = threading.Lock()
 _models: dict[str, BaseChatModel] = {}

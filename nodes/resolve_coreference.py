@@ -17,15 +17,15 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
+from convrag.graph.context import Context, get_context
+from convrag.graph.state import State, dialogue_turns, latest_question
 from convrag.language import resolver
 from convrag.language.budget import fit_prompt
 from convrag.language.checks import question_problem
 from convrag.language.entities import Entity
-from graph.context import Context, get_context
-from graph.state import State, dialogue_turns, latest_question
-from nodes import prompts
-from nodes.models import chat_model
-from nodes.resources import load_language
+from convrag.nodes import prompts
+from convrag.nodes.models import chat_model
+from convrag.nodes.resources import load_language
 
 
 class ResolvedMention(BaseModel):

@@ -11,10 +11,10 @@ from typing import Any
 from langchain_core.documents import Document
 from langgraph.runtime import Runtime
 
+from convrag.graph.context import Context, get_context
+from convrag.graph.state import State, latest_question
 from convrag.knowledge.store import KnowledgeBase, SearchHit
-from graph.context import Context, get_context
-from graph.state import State, latest_question
-from nodes.resources import open_knowledge_base
+from convrag.nodes.resources import open_knowledge_base
 
 
 def to_document(hit: SearchHit) -> Document:

@@ -10,9 +10,9 @@ from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import START, MessagesState, StateGraph
 
-from graph.builder import build_graph
-from graph.context import Context
-from graph.tools import as_tool
+from convrag.graph.builder import build_graph
+from convrag.graph.context import Context
+from convrag.graph.tools import as_tool
 from tests.conftest import COLLECTION, scripted_model, tool_reply
 
 CTX = Context(collection=COLLECTION)

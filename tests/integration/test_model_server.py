@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
-from graph.builder import build_graph
-from graph.context import Context
-from nodes.models import unregister_chat_model
+from convrag.graph.builder import build_graph
+from convrag.graph.context import Context
+from convrag.nodes.models import unregister_chat_model
 from tests.conftest import COLLECTION
 
 from .openai_stub import OpenAIStub, Reply, Text

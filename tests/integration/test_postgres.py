@@ -15,10 +15,10 @@ import pytest
 from langchain_core.messages import HumanMessage
 
 from convrag.errors import UserError
+from convrag.graph.builder import build_graph
+from convrag.graph.context import Context
+from convrag.graph.persistence import open_checkpointer
 from convrag.settings import Settings
-from graph.builder import build_graph
-from graph.context import Context
-from graph.persistence import open_checkpointer
 from tests.conftest import COLLECTION
 from tests.integration.conftest import ROOT, PostgresServer, ingest_samples
 

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from convrag.auth import parse_tokens
-from graph.context import Context, get_context
+from convrag.graph.context import Context, get_context
 
 
 @pytest.mark.parametrize(

@@ -19,15 +19,15 @@ from langchain_core.messages import (
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 
+from convrag.graph.builder import build_graph
+from convrag.graph.context import Context
+from convrag.graph.state import InputState, OutputState, State
 from convrag.language.budget import clip_summary, fit_prompt
 from convrag.language.tokens import count_tokens
-from graph.builder import build_graph
-from graph.context import Context
-from graph.state import InputState, OutputState, State
-from nodes import prompts
-from nodes.answer import answer_prompt, prompt_tokens
-from nodes.compact_history import compact_history, history_tokens
-from nodes.models import register_chat_model, unregister_chat_model
+from convrag.nodes import prompts
+from convrag.nodes.answer import answer_prompt, prompt_tokens
+from convrag.nodes.compact_history import compact_history, history_tokens
+from convrag.nodes.models import register_chat_model, unregister_chat_model
 from tests.conftest import COLLECTION, ScriptedChatModel, scripted_model, tool_reply
 
 

@@ -30,7 +30,7 @@ from convrag.evaluation import (
     tokenize,
 )
 from convrag.language.resolver import replay, resolve
-from nodes.models import register_chat_model, unregister_chat_model
+from convrag.nodes.models import register_chat_model, unregister_chat_model
 from tests.conftest import scripted_model, tool_reply
 
 

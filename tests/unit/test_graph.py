@@ -10,8 +10,8 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
-from graph.builder import build_graph
-from graph.context import Context
+from convrag.graph.builder import build_graph
+from convrag.graph.context import Context
 from tests.conftest import COLLECTION
 
 CTX = Context(collection=COLLECTION)

@@ -11,9 +11,9 @@ import pytest
 from langchain_core.messages import HumanMessage
 
 from convrag.errors import UserError
+from convrag.graph.builder import build_graph, build_index_graph
+from convrag.graph.context import Context
 from convrag.knowledge.store import KnowledgeBase
-from graph.builder import build_graph, build_index_graph
-from graph.context import Context
 from tests.conftest import SAMPLES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,7 +79,7 @@ def test_malformed_documents_are_a_user_error(documents: Any, message: str) -> N
 
 
 def test_module_graph_is_compiled_without_a_checkpointer_and_listed_for_the_server() -> None:
-    from graph.builder import index_graph as compiled
+    from convrag.graph.builder import index_graph as compiled
 
     assert compiled.checkpointer is None
     assert compiled.name == "convrag_index"

@@ -10,9 +10,9 @@ import pytest
 from langchain_core.messages import AIMessage
 from langgraph.checkpoint.memory import InMemorySaver
 
-from graph.builder import build_graph
-from graph.context import Context
-from nodes.models import register_chat_model, unregister_chat_model
+from convrag.graph.builder import build_graph
+from convrag.graph.context import Context
+from convrag.nodes.models import register_chat_model, unregister_chat_model
 from tests.conftest import COLLECTION, scripted_model, tool_reply
 
 MODEL = "scripted:test"

@@ -9,11 +9,11 @@ import pytest
 from langchain_core.documents import Document
 from langchain_core.messages import AIMessage, HumanMessage, RemoveMessage, ToolMessage
 
+from convrag.graph.routing import after_decision
 from convrag.language.intent import classify
-from graph.routing import after_decision
-from nodes.compact_history import compact_history, compaction_cut
-from nodes.decide_retrieval import decide_retrieval
-from nodes.resolve_coreference import resolve_coreference
+from convrag.nodes.compact_history import compact_history, compaction_cut
+from convrag.nodes.decide_retrieval import decide_retrieval
+from convrag.nodes.resolve_coreference import resolve_coreference
 
 
 class FakeRuntime:
@@ -129,13 +129,13 @@ def test_compaction_never_splits_tool_calls_from_results():
 
 
 def _ctx(**overrides: Any) -> Any:
-    from graph.context import Context
+    from convrag.graph.context import Context
 
     return Context(**overrides)
 
 
 def test_retrieve_node_returns_documents_with_ids(kb):
-    from nodes.retrieve import retrieve
+    from convrag.nodes.retrieve import retrieve
     from tests.conftest import COLLECTION
 
     state = {"messages": [HumanMessage("它有多长？")], "standalone_question": "尼罗河有多长？"}

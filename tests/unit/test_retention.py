@@ -18,9 +18,9 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
-from graph.builder import build_graph
-from graph.context import Context
-from graph.retention import TURN_DURABILITY, prune_thread
+from convrag.graph.builder import build_graph
+from convrag.graph.context import Context
+from convrag.graph.retention import TURN_DURABILITY, prune_thread
 from tests.conftest import COLLECTION
 
 CTX = Context(collection=COLLECTION)
@@ -147,10 +147,10 @@ def test_sqlite_prune_drops_writes_and_shrinks_the_file(kb, tmp_path: Path) -> N
 
 def test_cli_turns_save_once_per_turn_and_prune(kb, tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    import graph.context
+    import convrag.graph.context
     from convrag import cli
 
-    monkeypatch.setattr(graph.context, "Context",
+    monkeypatch.setattr(convrag.graph.context, "Context",
                         functools.partial(Context, keep_checkpoints=2))
 
     async def scenario() -> list[Any]:
@@ -160,7 +160,7 @@ def test_cli_turns_save_once_per_turn_and_prune(kb, tmp_path: Path,
             assert len(await history(chat, "t")) == 1
             await cli._turn(chat, "t", "它有多长？", COLLECTION)
             await cli._stream_turn(chat, config("t"), "那亚马逊河呢？",
-                                   graph.context.Context(collection=COLLECTION))
+                                   convrag.graph.context.Context(collection=COLLECTION))
             return await history(chat, "t")
 
     kept = asyncio.run(scenario())
