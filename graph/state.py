@@ -2,8 +2,9 @@
 
 Per-turn fields (standalone_question, rewrite, route, documents, llm_calls) are written
 on every turn, so nothing stale leaks into the next turn of a checkpointed thread.
-Thread-long fields (messages, summary, summary_calls, entities, turn) persist and stay
-bounded: compact_history folds old messages into the summary, and entities are capped.
+Thread-long fields (messages, summary, summary_calls, entities, turn, questions) persist
+and stay bounded: compact_history folds old messages into the summary, and entities and
+questions are capped.
 """
 
 from __future__ import annotations
@@ -16,7 +17,21 @@ from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict
 
+from convrag.language.resolver import REMEMBERED_QUESTIONS
+
 Route = Literal["retrieve", "respond"]
+
+def remember_questions(
+    known: list[dict[str, Any]] | None, new: list[dict[str, Any]] | None
+) -> list[dict[str, Any]]:
+    """Reducer of `questions`: add this turn's knowledge questions, keep the latest few.
+
+    Entries are `{"turn", "question"}`; one per turn (a later write for the same turn
+    replaces the earlier one), in turn order. A thread checkpointed before this field
+    existed starts from an empty record.
+    """
+    by_turn = {int(q["turn"]): q for q in [*(known or []), *(new or [])]}
+    return [by_turn[t] for t in sorted(by_turn)][-REMEMBERED_QUESTIONS:]
 
 
 class InputState(TypedDict):
@@ -37,6 +52,10 @@ class State(InputState):
     summary_calls: int
     entities: list[dict[str, Any]]
     turn: int
+    questions: Annotated[list[dict[str, Any]], remember_questions]
+    """The thread's knowledge questions (standalone form), oldest first: what an
+    ellipsis carries over and what the history-aware query is built from. Small talk,
+    meta questions and rejected input never enter it."""
     standalone_question: str
     rewrite: dict[str, Any]
     route: Route

@@ -53,9 +53,17 @@ class Rewrite(BaseModel):
 def build_dialogue(state: State) -> resolver.Dialogue:
     """The resolver's view of the thread before the latest question."""
     entities = [Entity.from_dict(e) for e in state.get("entities", [])]
+    remembered = state.get("questions")
+    if remembered is None:
+        # A thread checkpointed before `questions` existed: its last standalone question
+        # is the best record it has.
+        previous = state.get("standalone_question")
+        questions = [previous] if previous else []
+    else:
+        questions = [str(q["question"]) for q in remembered]
     dialogue = resolver.Dialogue(
         entities=entities,
-        previous_question=state.get("standalone_question") or None,
+        questions=questions,
         turn=state.get("turn", 0),
         topic=state.get("topic") or None,
     )
@@ -68,7 +76,10 @@ def build_dialogue(state: State) -> resolver.Dialogue:
         rebuilt = resolver.replay(turns, dialogue.topic)
         rebuilt.turn += dialogue.turn
         return rebuilt
-    if turns and turns[-1][0] == "assistant":
+    if (len(turns) >= 2 and turns[-1][0] == "assistant" and turns[-2][0] == "user"
+            and resolver.is_knowledge_turn(turns[-2][1])):
+        # Only an answer to a knowledge question introduces entities; a canned reply
+        # to "谢谢" or an error message does not.
         resolver.absorb_answer(dialogue, turns[-1][1])
     return dialogue
 
@@ -84,7 +95,8 @@ async def resolve_coreference(state: State, runtime: Runtime[Context]) -> dict[s
             "rewrite": {"raw": question[:200], "error": problem, "mode": "rejected"},
             "llm_calls": 0,
         }
-    await load_language()
+    await load_language(" ".join([question, state.get("topic") or "", *(
+        text for _, text in dialogue_turns(state.get("messages", [])))]))
     dialogue = build_dialogue(state)
     offline = resolver.resolve(question, dialogue)
     trace: dict[str, Any] = {
@@ -118,14 +130,20 @@ async def resolve_coreference(state: State, runtime: Runtime[Context]) -> dict[s
         scenario=result.scenario,
         mentions=[{"mention": m.mention, "antecedent": m.antecedent} for m in result.mentions],
     )
-    resolver.note_question(dialogue, result.standalone)
-    return {
+    update: dict[str, Any] = {
         "standalone_question": result.standalone,
         "rewrite": trace,
-        "entities": [e.to_dict() for e in dialogue.entities],
-        "turn": dialogue.turn,
         "llm_calls": calls,
     }
+    if resolver.is_knowledge_turn(question):
+        resolver.note_question(dialogue, result.standalone)
+        update.update(
+            entities=[e.to_dict() for e in dialogue.entities],
+            turn=dialogue.turn,
+            questions=[{"turn": dialogue.turn - len(dialogue.questions) + 1 + i, "question": q}
+                       for i, q in enumerate(dialogue.questions)],
+        )
+    return update
 
 
 async def _ask_model(

@@ -15,9 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
-import jieba.posseg as pseg
-
-from convrag.language.tokens import EN_STOPWORDS, Lang, detect_lang
+from convrag.language.tokens import EN_STOPWORDS, Lang, detect_lang, zh_cut
 
 Kind = Literal["person", "place", "org", "thing"]
 Gender = Literal["female", "male", "unknown"]
@@ -37,6 +35,7 @@ class Entity:
     proper: bool = True
     lang: Lang = "en"
     topic: bool = False  # the conversation's background topic: never goes stale
+    asked: bool = False  # named in a user's question, not only in an answer
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form kept in the checkpointed state."""
@@ -110,8 +109,36 @@ def extract_entities(text: str, *, turn: int = 0, lang: Lang | None = None) -> l
     return unique
 
 
+# jieba's part-of-speech HMM guesses the words and tags of runs of characters its
+# dictionary does not know (a new name), at 0.5-6 ms per character: a question of random
+# characters took seconds. A text whose unknown runs are longer than this in total is
+# tagged by the dictionary alone, so the cost stays linear and small; 12 characters cover
+# the two or three new names an ordinary question or answer sentence has.
+HMM_BUDGET_CHARS = 12
+
+
+def _tagged(text: str) -> list[tuple[str, str]]:
+    """(word, part-of-speech) pairs of `text`, the HMM used only within `HMM_BUDGET_CHARS`."""
+    import jieba.posseg as pseg  # its model tables cost 0.3 s: loaded on the first zh text
+
+    use_hmm = _unknown_run_chars(text) <= HMM_BUDGET_CHARS
+    return [(p.word, p.flag) for p in pseg.cut(text, HMM=use_hmm)]
+
+
+def _unknown_run_chars(text: str) -> int:
+    """Characters in runs of single-character words, which jieba hands to its HMM."""
+    total = run = 0
+    for word in zh_cut(text):
+        if len(word) == 1 and not word.isascii():
+            run += 1
+            continue
+        total += run if run > 1 else 0
+        run = 0
+    return total + (run if run > 1 else 0)
+
+
 def _zh_entities(text: str, turn: int) -> list[Entity]:
-    pairs = [(w, f) for w, f in pseg.cut(text)]
+    pairs = _tagged(text)
     entities: list[Entity] = []
     i = 0
     seen_verb = False
@@ -295,6 +322,7 @@ def merge_entities(
                 kind=entity.kind if entity.kind != "thing" else old.kind,
                 gender=entity.gender if entity.gender != "unknown" else old.gender,
                 topic=old.topic or entity.topic,
+                asked=old.asked or entity.asked,
                 text=old.text if old.proper and not entity.proper else entity.text,
             )
         merged[key] = entity

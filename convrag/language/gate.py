@@ -11,40 +11,47 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from convrag.language.tokens import Lang, detect_lang
+from convrag.language.references import (
+    EN_DEMONSTRATIVES,
+    ZH_ELLIPSIS_OPENERS,
+    en_pronouns,
+    zh_references,
+)
+from convrag.language.tokens import Lang, detect_lang, zh_cut
 
-# Chinese third-person pronouns and demonstratives. 那/这 alone start many sentences
-# ("那我们走吧"), so they count when followed by a classifier or as "那…呢".
-_ZH_PRONOUN = re.compile(
-    r"它们|他们|她们|它|他|她|其(?![他它实中次余])|该(?=[\u4e00-\u9fff])|此(?=[\u4e00-\u9fff])"
+_ZH_ELLIPSIS = re.compile(
+    rf"^(?:{'|'.join(ZH_ELLIPSIS_OPENERS)})?\s*(?P<x>.{{1,24}}?)\s*呢\s*[？?]?\s*$"
 )
-_ZH_DEMONSTRATIVE = re.compile(
-    r"(?:这|那)(?:个|些|位|条|座|家|所|本|部|种|项|件|次|里|儿|款|只)"
-)
-_ZH_ELLIPSIS = re.compile(r"^(?:那|那么|还有|另外|而)?\s*(?P<x>.{1,24}?)\s*呢\s*[？?]?\s*$")
 _ZH_BARE = re.compile(
-    r"^(?:那|那么|还有|所以|然后)?\s*(?:有多|多|几|哪|什么时候|为什么|怎么|如何|是不是|是什么|是谁|"
+    r"^(?:那么|那|还有|所以|然后)?\s*(?:有多|多|几|哪|什么时候|为什么|怎么|如何|是不是|是什么|是谁|"
     r"在哪|有没有|有哪些|有什么|能不能|可以|需要|要多|好不好|贵不贵|远不远|大吗|"
     r"成立|建于|位于|属于|创办|发明|出生|去世|毕业)"
 )
 
-_EN_PRONOUN = re.compile(
-    r"\b(it|its|itself|they|them|their|theirs|themselves|he|him|his|himself|she|her|hers|"
-    r"herself)\b",
-    re.IGNORECASE,
-)
+_EN_DEMONSTRATIVE_WORDS = "|".join(EN_DEMONSTRATIVES)
 # "this"/"that" are references when they stand alone or after a verb or preposition,
 # not when introducing a clause ("the book that I read").
 _EN_DEMONSTRATIVE = re.compile(
     r"(?:^|\b(?:is|was|are|were|about|of|in|on|for|with|from|to|do|does|did|mean|means|"
-    r"after|before|during|besides|than|like)\s+)(this|that|these|those)\b|"
-    r"\b(this|that|these|those)\s*[?.!]?\s*$|\b(there|then)\s*[?.!]?\s*$",
+    rf"after|before|during|besides|than|like)\s+)({_EN_DEMONSTRATIVE_WORDS})\b|"
+    rf"\b({_EN_DEMONSTRATIVE_WORDS})\s*[?.!]?\s*$|\b(there|then)\s*[?.!]?\s*$",
     re.IGNORECASE,
 )
+# A leading "and" opens an ellipsis ("And the Mississippi?") unless a clause follows it
+# ("And when did she die?" is a whole question).
+_EN_CLAUSE = (
+    r"(?:what|who|whom|whose|when|where|why|how|which|is|are|was|were|do|does|did|can|"
+    r"could|will|would|should|has|have|had|i|you|we|he|she|it|they|there)\b"
+)
+_EN_ELLIPSIS_OPENER = (
+    rf"(?:and\s+)?(?:what|how)\s+about|and(?!\s+{_EN_CLAUSE})|what\s+of|as\s+for|same\s+for"
+)
 _EN_ELLIPSIS = re.compile(
-    r"^\s*(?:(?:and\s+)?(?:what|how)\s+about|and|what\s+of|as\s+for|same\s+for|"
-    r"what\s+else|anything\s+else|any\s+other|other\s+than)\b",
+    rf"^\s*(?:{_EN_ELLIPSIS_OPENER}|what\s+else|anything\s+else|any\s+other|other\s+than)\b",
     re.IGNORECASE,
+)
+_EN_ELLIPSIS_TARGET = re.compile(
+    rf"^\s*(?:{_EN_ELLIPSIS_OPENER})\s+(?P<x>.+?)\s*[?.!]*\s*$", re.IGNORECASE
 )
 _EN_BARE = re.compile(
     r"^\s*(?:when|where|why|how|who|which|what)(?:\s+(?:else|year|date|time|for|now|so))?"
@@ -75,16 +82,17 @@ def check(question: str, *, has_history: bool, names_subject: bool, lang: Lang |
     text = question.strip()
     reasons: list[str] = []
     if lang == "zh":
-        if _ZH_PRONOUN.search(text):
+        kinds = {r.kind for r in zh_references(zh_cut(text))}
+        if "pronoun" in kinds:
             reasons.append("pronoun")
-        if _ZH_DEMONSTRATIVE.search(text):
+        if kinds - {"pronoun"}:
             reasons.append("demonstrative")
         if _ZH_ELLIPSIS.match(text):
             reasons.append("ellipsis")
         if _ZH_BARE.match(text) and not names_subject:
             reasons.append("bare-attribute")
     else:
-        if _EN_PRONOUN.search(text):
+        if en_pronouns(text):
             reasons.append("pronoun")
         if _EN_DEMONSTRATIVE.search(text):
             reasons.append("demonstrative")
@@ -108,12 +116,7 @@ def ellipsis_target(question: str, lang: Lang | None = None) -> str | None:
             target = re.sub(r"^(?:的话|如果是|要是)", "", target)
             return target or None
         return None
-    m = re.match(
-        r"^\s*(?:(?:and\s+)?(?:what|how)\s+about|and|what\s+of|as\s+for|same\s+for)\s+"
-        r"(?P<x>.+?)\s*[?.!]*\s*$",
-        text,
-        re.IGNORECASE,
-    )
+    m = _EN_ELLIPSIS_TARGET.match(text)
     if m:
         return m.group("x").strip()
     return None

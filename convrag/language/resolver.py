@@ -15,17 +15,25 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from convrag.language import gate, intent
+from convrag.language.checks import question_problem
 from convrag.language.entities import (
     Entity,
     extract_entities,
     learn_features,
     merge_entities,
 )
-from convrag.language.tokens import Lang, detect_lang
+from convrag.language.references import (
+    EN_PRONOUNS,
+    ZH_PRONOUNS,
+    Reference,
+    en_pronouns,
+    zh_references,
+)
+from convrag.language.tokens import Lang, detect_lang, zh_cut
 
 Scenario = Literal[
     "none", "pronoun", "ellipsis", "comparison", "topic_return", "clarification",
@@ -61,7 +69,8 @@ class Dialogue:
     """What the resolver knows about a conversation before the current question."""
 
     entities: list[Entity] = field(default_factory=list)
-    previous_question: str | None = None
+    questions: list[str] = field(default_factory=list)
+    """The standalone forms of the earlier knowledge questions, oldest first."""
     turn: int = 0
     topic: str | None = None
 
@@ -73,6 +82,25 @@ class Dialogue:
                 topic = Entity(text=head, role="subject", proper=True, lang=detect_lang(head),
                                topic=True)
                 self.entities = merge_entities([topic], self.entities)
+
+    @property
+    def previous_question(self) -> str | None:
+        """The last knowledge question, what an ellipsis carries its predicate from."""
+        return self.questions[-1] if self.questions else None
+
+
+# Earlier knowledge questions a thread remembers: enough for the history-aware query,
+# whose weights have decayed to nothing after a handful of turns.
+REMEMBERED_QUESTIONS = 8
+
+
+def is_knowledge_turn(question: str) -> bool:
+    """Whether a user message asks about the knowledge, so that it and its answer count.
+
+    Small talk, questions about the chat and rejected input never become antecedents,
+    entities or "the previous question", and neither do the canned replies they get.
+    """
+    return question_problem(question) is None and intent.classify(question) == "knowledge"
 
 
 def absorb_answer(dialogue: Dialogue, answer: str) -> None:
@@ -91,12 +119,11 @@ def absorb_answer(dialogue: Dialogue, answer: str) -> None:
 
 
 def note_question(dialogue: Dialogue, standalone: str) -> None:
-    """Record a resolved question: its entities become the most salient ones."""
+    """Record a resolved knowledge question: its entities become the most salient ones."""
     dialogue.turn += 1
-    dialogue.entities = merge_entities(
-        dialogue.entities, extract_entities(standalone, turn=dialogue.turn)
-    )
-    dialogue.previous_question = standalone
+    asked = [replace(e, asked=True) for e in extract_entities(standalone, turn=dialogue.turn)]
+    dialogue.entities = merge_entities(dialogue.entities, asked)
+    dialogue.questions = [*dialogue.questions, standalone][-REMEMBERED_QUESTIONS:]
 
 
 def replay(history: Sequence[tuple[str, str]], topic: str | None = None) -> Dialogue:
@@ -106,11 +133,13 @@ def replay(history: Sequence[tuple[str, str]], topic: str | None = None) -> Dial
     turn, so an evaluation row and a live thread see the same entities.
     """
     dialogue = Dialogue(topic=topic)
+    knowledge = False
     for role, content in history:
         if role == "user":
-            resolution = resolve(content, dialogue)
-            note_question(dialogue, resolution.standalone)
-        else:
+            knowledge = is_knowledge_turn(content)
+            if knowledge:
+                note_question(dialogue, resolve(content, dialogue).standalone)
+        elif knowledge:
             absorb_answer(dialogue, content)
     return dialogue
 
@@ -141,6 +170,9 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
         target = gate.ellipsis_target(text, lang)
         if target and lang == "zh" and not extract_entities(target, lang="zh"):
             target = None  # "喜不喜欢呢" drops a predicate's object, not a new entity
+        if target and "pronoun" in gate.check(target, has_history=True, names_subject=True,
+                                               lang=lang).reasons:
+            target = None  # "What about its source?" asks about a part of the same thing
         if target and dialogue.previous_question:
             rewritten = _carry_predicate(dialogue.previous_question, target, pool, lang)
             if rewritten:
@@ -166,38 +198,6 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
 
 # --- pronouns -----------------------------------------------------------------------
 
-_ZH_PRONOUNS: dict[str, tuple[str, str]] = {
-    # pronoun: (agreement class, replacement template)
-    "它们": ("plural", "{}"),
-    "他们": ("plural", "{}"),
-    "她们": ("plural", "{}"),
-    "它": ("thing", "{}"),
-    "她": ("female", "{}"),
-    "他": ("male", "{}"),
-    "其": ("any", "{}的"),
-}
-_ZH_PRONOUN_RE = re.compile(r"它们|他们|她们|它|她|他(?![人])|其(?![他它实中次余])")
-_ZH_DEMONSTRATIVE_RE = re.compile(
-    r"(?:这|那|该|此)(?:个|些|位|条|座|家|所|本|部|种|项|件|款|只)?"
-    r"(?P<noun>[\u4e00-\u9fff]{1,4}?)(?=[有是的在为成于建叫位属和与，,？?。吗呢]|$)"
-)
-
-_EN_PRONOUNS: dict[str, tuple[str, str]] = {
-    "it": ("thing", "{}"),
-    "itself": ("thing", "{}"),
-    "its": ("thing", "{}'s"),
-    "they": ("plural", "{}"),
-    "them": ("plural", "{}"),
-    "their": ("plural", "{}'s"),
-    "theirs": ("plural", "{}'s"),
-    "he": ("male", "{}"),
-    "him": ("male", "{}"),
-    "his": ("male", "{}'s"),
-    "she": ("female", "{}"),
-    "her": ("female", "{}"),
-    "hers": ("female", "{}'s"),
-}
-_EN_PRONOUN_RE = re.compile(r"\b(" + "|".join(_EN_PRONOUNS) + r")\b", re.IGNORECASE)
 # "this"/"that" standing for a thing: at the end, before a verb, or after a preposition
 # and not before a noun ("this time frame" is left alone).
 _EN_DEMONSTRATIVE_RE = re.compile(
@@ -208,27 +208,51 @@ _EN_DEMONSTRATIVE_RE = re.compile(
     re.IGNORECASE,
 )
 _EN_NOUNISH_NEXT = re.compile(r"\s+(?!(?:to|in|on|at|for|with|by|from|and|or|as|about|\?|\.))[a-z]")
+_EN_NAME = re.compile(r"(?:[A-Z0-9][\w'’.\-]*|of|the|de|von|van|da|du|la|le|&)"
+                      r"(?:\s+(?:[A-Z0-9][\w'’.\-]*|of|the|de|von|van|da|du|la|le|&))*")
+# Heads that make a capitalised name a thing or a place, never a he or a she.
+_EN_NOT_PERSON = re.compile(
+    r"\b(?:river|lake|mountain|mount|ocean|sea|island|islands|university|college|school|"
+    r"company|corporation|corp|inc|ltd|group|bank|party|museum|park|church|war|act|treaty|"
+    r"street|city|county|state|states|republic|kingdom|empire|bridge|tower|festival|award|"
+    r"awards|cup|league|club|team|band|records|airlines|army|navy|council|association|"
+    r"institute|foundation|hospital|agency|department|ministry|desert|valley|canal|"
+    r"series|album|film|movie|show|game|games|book|novel|song|day|championship|"
+    r"championships|tournament|prize|olympics|open|trophy)\b",
+    re.IGNORECASE,
+)
+
+
+def _could_be_person(entity: Entity) -> bool:
+    """Whether he/she may bind to an entity whose kind is unknown.
+
+    Chinese names come tagged by jieba, so an untagged one is a thing; an English
+    capitalised name is a person unless a head word makes it a thing ("Amazon River").
+    """
+    if entity.kind == "person":
+        return True
+    if entity.lang == "zh" or entity.kind != "thing" or not entity.proper:
+        return False
+    return not _EN_NOT_PERSON.search(entity.text)
 
 
 def _agreement_score(entity: Entity, wanted: str) -> float:
     """How well an entity fits a pronoun; negative rules it out."""
     person = entity.kind == "person"
-    if wanted == "female":
-        if entity.gender == "female":
+    if wanted in ("female", "male"):
+        if entity.gender == wanted:
             return 3.0
-        if entity.gender == "male" or entity.kind in ("place", "org"):
+        if entity.gender != "unknown" or not _could_be_person(entity):
             return -1.0
-        return 1.0 if person else (0.2 if entity.proper and entity.lang == "en" else -0.5)
-    if wanted == "male":
-        if entity.gender == "male":
-            return 3.0
-        if entity.gender == "female" or entity.kind in ("place",):
-            return -1.0
-        return 1.0 if person else (0.5 if entity.proper else -0.5)
+        # An unknown-gender name fits "he" a little better than "she": English text
+        # about people without a stated gender skews male, and a wrong "she" reads worse.
+        return 1.0 if person else (0.5 if wanted == "male" else 0.2)
     if wanted == "thing":
         if person:
             return -1.0
         return 1.0
+    if wanted == "place":
+        return 1.0 if entity.kind == "place" else -1.0
     if wanted == "plural":
         if entity.plural or entity.kind == "org":
             return 2.0
@@ -246,11 +270,13 @@ def _salience(entity: Entity, turn: int) -> float:
     return recency + (1.0 if entity.role == "subject" else 0.0) + (1.0 if entity.proper else 0.0)
 
 
-def _fullest_name(entity: Entity, pool: Sequence[Entity]) -> Entity:
+def _fullest_name(entity: Entity, pool: Sequence[Entity], wanted: str = "any") -> Entity:
     """The longest known mention of the same referent: "Hunter" → "Duncan Hunter".
 
     A coreference chain is best named by its most complete mention; answers often
-    shorten a name the topic or an earlier turn gave in full.
+    shorten a name the topic or an earlier turn gave in full. Only a name that still
+    agrees with the pronoun counts ("Hampton Day" is not a he), and in English only a
+    name: capitalised words, not a phrase that happens to contain it.
     """
     if entity.lang == "zh":
         longer = [e for e in pool if entity.text in e.text and len(e.text) > len(entity.text)
@@ -258,11 +284,27 @@ def _fullest_name(entity: Entity, pool: Sequence[Entity]) -> Entity:
     else:
         words = set(entity.text.lower().split())
         longer = [e for e in pool if words < set(e.text.lower().split())
-                  and " and " not in e.text]
+                  and " and " not in e.text and _EN_NAME.fullmatch(e.text)
+                  and _agreement_score(e, wanted) >= 0]
     return max(longer, key=lambda e: len(e.text)) if longer else entity
 
 
 def _best_antecedent(pool: Sequence[Entity], wanted: str, turn: int) -> Entity | None:
+    """The most salient entity that agrees with the pronoun, in its fullest name.
+
+    A name the user gave in the latest question beats the background topic when it
+    clearly agrees (a known gender for he/she); otherwise the topic competes by
+    salience, as the thing the whole conversation is about.
+    """
+    found = _best_agreeing(pool, wanted, turn)
+    if found is not None and found.topic:
+        asked = [e for e in pool if e.asked and e.proper and not e.topic and e.turn == turn
+                 and _agreement_score(e, wanted) >= 1.0]
+        found = _best_agreeing(asked, wanted, turn) or found
+    return _fullest_name(found, pool, wanted) if found else None
+
+
+def _best_agreeing(pool: Sequence[Entity], wanted: str, turn: int) -> Entity | None:
     if wanted in ("female", "male"):
         # An entity known to have the pronoun's gender beats a closer one of unknown gender.
         known = [e for e in pool if e.gender == wanted]
@@ -275,7 +317,7 @@ def _best_antecedent(pool: Sequence[Entity], wanted: str, turn: int) -> Entity |
         score = _salience(entity, turn) + agreement
         if best is None or score > best[0]:
             best = (score, entity)
-    return _fullest_name(best[1], pool) if best else None
+    return best[1] if best else None
 
 
 def _most_salient(pool: Sequence[Entity], turn: int) -> Entity | None:
@@ -305,30 +347,12 @@ def _substitute_pronouns(
     text: str, pool: Sequence[Entity], lang: Lang, turn: int, own: Sequence[Entity] = ()
 ) -> tuple[str, list[Mention]]:
     mentions: list[Mention] = []
-
     if lang == "zh":
-        def zh_pronoun(m: re.Match[str]) -> str:
-            wanted, template = _ZH_PRONOUNS[m.group(0)]
-            if _named_before(text, m.start(), own, wanted):
-                return m.group(0)
-            entity = _best_antecedent(pool, wanted, turn)
-            if entity is None or _already_named(entity, mentions):
-                return m.group(0)
-            if template == "{}的" and text[m.end():m.end() + 1] == "的":
-                template = "{}"
-            mentions.append(Mention(m.group(0), entity.text))
-            return template.format(entity.text)
-
-        out = _ZH_PRONOUN_RE.sub(zh_pronoun, text)
-        if not mentions:
-            out = _ZH_DEMONSTRATIVE_RE.sub(
-                lambda m: _zh_demonstrative(m, pool, turn, mentions), out
-            )
-        return out, mentions
+        return _substitute_zh(text, pool, turn, own, mentions), mentions
 
     def en_pronoun(m: re.Match[str]) -> str:
         word = m.group(0).lower()
-        wanted, template = _EN_PRONOUNS[word]
+        wanted, template = EN_PRONOUNS[word]
         if word == "her" and not _EN_NOUNISH_NEXT.match(text[m.end():]):
             template = "{}"
         elif word == "her":
@@ -343,7 +367,7 @@ def _substitute_pronouns(
             entity.text[1:]
         return template.format(name)
 
-    out = _EN_PRONOUN_RE.sub(en_pronoun, text)
+    out = _replace_spans(text, [(m.start(), m.end(), en_pronoun(m)) for m in en_pronouns(text)])
     if not mentions:
         def en_demonstrative(m: re.Match[str]) -> str:
             entity = _best_antecedent(pool, "thing", turn) or _most_salient(pool, turn)
@@ -356,21 +380,90 @@ def _substitute_pronouns(
     return out, mentions
 
 
-def _zh_demonstrative(
-    m: re.Match[str], pool: Sequence[Entity], turn: int, mentions: list[Mention]
+def _replace_spans(text: str, spans: Sequence[tuple[int, int, str]]) -> str:
+    """`text` with each (start, end) span replaced; spans are in order and do not overlap."""
+    pieces: list[str] = []
+    last = 0
+    for start, end, replacement in spans:
+        pieces.append(text[last:start])
+        pieces.append(replacement)
+        last = end
+    pieces.append(text[last:])
+    return "".join(pieces)
+
+
+def _substitute_zh(
+    text: str, pool: Sequence[Entity], turn: int, own: Sequence[Entity], mentions: list[Mention]
 ) -> str:
-    noun = m.group("noun")
-    # "这个学院" refers to an entity whose name ends with 学院 (文学院).
-    matching = [e for e in pool if e.text.endswith(noun) and e.text != noun]
+    """Replace the referring words of a Chinese question, found on jieba's words.
+
+    Pronouns go first; demonstratives only when no pronoun was resolved, since one
+    question rarely refers back twice and a second guess mostly adds noise.
+    """
+    references = zh_references(zh_cut(text))
+    spans: list[tuple[int, int, str]] = []
+    for ref in references:
+        if ref.kind != "pronoun":
+            continue
+        wanted, template = ZH_PRONOUNS[ref.word]
+        if _named_before(text, ref.start, own, wanted):
+            continue
+        entity = _best_antecedent(pool, wanted, turn)
+        if entity is None or _already_named(entity, mentions):
+            continue
+        if template == "{}的" and text[ref.end:ref.end + 1] == "的":
+            template = "{}"
+        mentions.append(Mention(ref.word, entity.text))
+        spans.append((ref.start, ref.end, template.format(entity.text)))
+    if not mentions:
+        for ref in references:
+            if ref.kind == "pronoun":
+                continue
+            found = _zh_demonstrative(ref, pool, turn)
+            if found is not None and not _already_named(found[1], mentions):
+                end, entity = found
+                mentions.append(Mention(text[ref.start:end], entity.text))
+                spans.append((ref.start, end, entity.text))
+    return _replace_spans(text, spans)
+
+
+def _zh_demonstrative(
+    ref: Reference, pool: Sequence[Entity], turn: int
+) -> tuple[int, Entity] | None:
+    """What a demonstrative stands for, and where the words it covers end; None if unsure.
+
+    The whole phrase is replaced: 该校 and 这个学院 by the school's name, 那里 by the place.
+    """
+    if ref.kind == "place":
+        entity = _best_antecedent(pool, "place", turn)
+        return (ref.end, entity) if entity else None
+    if ref.kind == "demonstrative":
+        head, end = ref.word[1:], ref.end
+    else:  # a determiner: 这个 + the noun after it
+        head, end = ref.following, ref.end + len(ref.following)
+    if not head:
+        return None
+    # "这个学院" refers to an entity whose name ends with 学院 (文学院); 该校 to a name
+    # whose head shares the 校 of 学校 (…大学, …学院 are schools too).
+    heads = _ZH_HEAD_FAMILIES.get(head, (head,))
+    matching = [e for e in pool if e.text != head and e.text.endswith(heads)]
     entity = _most_salient(matching, turn) if matching else None
-    if entity is not None:
-        mentions.append(Mention(m.group(0), entity.text))
-        return entity.text
-    entity = _best_antecedent(pool, "any", turn)
-    if entity is None:
-        return m.group(0)
-    mentions.append(Mention(m.group(0), entity.text))
-    return f"{entity.text}的{noun}"
+    return (end, _fullest_name(entity, pool)) if entity else None
+
+
+# A one-character head noun and the name endings that share its meaning.
+_ZH_HEAD_FAMILIES: dict[str, tuple[str, ...]] = {
+    "校": ("校", "大学", "学院", "中学", "小学"),
+    "院": ("院", "学院", "医院"),
+    "司": ("公司",),
+    "国": ("国",),
+    "市": ("市",),
+    "省": ("省",),
+    "河": ("河", "江"),
+    "江": ("江", "河"),
+    "山": ("山", "峰"),
+    "书": ("书", "》"),
+}
 
 
 # --- ellipsis and missing subjects --------------------------------------------------

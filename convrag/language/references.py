@@ -1,0 +1,116 @@
+"""Referring words: the one table of pronouns and demonstratives the gate and the resolver share.
+
+Chinese references are found on jieba's words, not on characters: 他 inside 吉他 and 其
+inside 尤其 or 其他 are parts of other words, and jieba keeps them there. English ones are
+whole words. Each pronoun carries the agreement class its antecedent must fit
+("thing", "female", "male", "plural", "any") and how its replacement is written.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+Agreement = Literal["thing", "female", "male", "plural", "any", "place"]
+
+# pronoun: (agreement class, replacement template)
+ZH_PRONOUNS: dict[str, tuple[Agreement, str]] = {
+    "它们": ("plural", "{}"),
+    "他们": ("plural", "{}"),
+    "她们": ("plural", "{}"),
+    "它": ("thing", "{}"),
+    "她": ("female", "{}"),
+    "他": ("male", "{}"),
+    "其": ("any", "{}的"),
+}
+# Demonstrative words that stand for a whole place: 那里的气候 is the antecedent's climate.
+ZH_PLACE_DEMONSTRATIVES = frozenset("这里 那里 这儿 那儿 此地 该地 当地".split())
+# 该校, 此书, 本院: a demonstrative and a one-character head noun in one word stand for
+# the antecedent whose name ends with that head (该校 → …大学/…学校 by the 校 family).
+ZH_DEMONSTRATIVE_PREFIXES = ("该", "此")
+# 这个/那座/这些 … followed by a noun: "这个学院" is the 文学院 named before.
+ZH_DETERMINERS = frozenset(
+    "这个 那个 这些 那些 这位 那位 这座 那座 这条 那条 这家 那家 这所 那所 这本 那本 这部 那部 "
+    "这种 那种 这项 那项 这件 那件 这款 那款 这只 那只 该 此".split()
+)
+# How an elliptical Chinese follow-up opens ("那么亚马逊河呢？"); longest first, so 那么
+# is never read as 那 + 么.
+ZH_ELLIPSIS_OPENERS = tuple(
+    sorted("那 那么 还有 另外 而 那如果 那要是".split(), key=len, reverse=True)
+)
+
+EN_PRONOUNS: dict[str, tuple[Agreement, str]] = {
+    "it": ("thing", "{}"),
+    "itself": ("thing", "{}"),
+    "its": ("thing", "{}'s"),
+    "they": ("plural", "{}"),
+    "them": ("plural", "{}"),
+    "their": ("plural", "{}'s"),
+    "theirs": ("plural", "{}'s"),
+    "themselves": ("plural", "{}"),
+    "he": ("male", "{}"),
+    "him": ("male", "{}"),
+    "his": ("male", "{}'s"),
+    "himself": ("male", "{}"),
+    "she": ("female", "{}"),
+    "her": ("female", "{}"),
+    "hers": ("female", "{}'s"),
+    "herself": ("female", "{}"),
+}
+EN_DEMONSTRATIVES = ("this", "that", "these", "those")
+
+EN_PRONOUN_RE = re.compile(r"\b(" + "|".join(EN_PRONOUNS) + r")\b", re.IGNORECASE)
+# "it" that refers to nothing: "How long does it take to…", "Is it safe to…", "it rains".
+_EN_PLEONASTIC = re.compile(
+    r"\bit\s+(?:take|takes|took|cost|costs)\b(?=.*\bto\s+[a-z])"
+    r"|\bit\s+(?:rain|rains|snow|snows|seems|seemed|appears)\b"
+    r"|\bit(?:'s|\s+(?:is|was|be|been))\s+(?:\w+\s+){0,2}?(?:to|that|for|whether|when)\b"
+    r"|\b(?:is|was|would|will)\s+it\s+(?:be\s+)?(?:\w+\s+)?(?:to|that|for|whether)\b"
+    r"|\bwhat\s+time\s+is\s+it\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A referring word found in a question: where it is and what it is."""
+
+    start: int
+    end: int
+    word: str
+    kind: Literal["pronoun", "demonstrative", "place", "determiner"]
+    following: str = ""  # a determiner's noun: 学院 of 这个学院
+
+
+def zh_references(words: Sequence[str]) -> list[Reference]:
+    """The referring words among jieba's `words` of a question, with character offsets."""
+    found: list[Reference] = []
+    offset = 0
+    for i, word in enumerate(words):
+        start, offset = offset, offset + len(word)
+        if word in ZH_PRONOUNS:
+            found.append(Reference(start, offset, word, "pronoun"))
+        elif word in ZH_PLACE_DEMONSTRATIVES:
+            found.append(Reference(start, offset, word, "place"))
+        elif len(word) == 2 and word.startswith(ZH_DEMONSTRATIVE_PREFIXES) and _cjk(word[1]):
+            found.append(Reference(start, offset, word, "demonstrative"))
+        elif word in ZH_DETERMINERS and i + 1 < len(words) and _cjk(words[i + 1][:1]):
+            found.append(Reference(start, offset, word, "determiner", words[i + 1]))
+    return found
+
+
+def en_pronouns(text: str) -> list[re.Match[str]]:
+    """The referring English pronouns of `text`; a pleonastic "it" is not one."""
+    spans = [(m.start(), m.end()) for m in _EN_PLEONASTIC.finditer(text)]
+    matches = []
+    for m in EN_PRONOUN_RE.finditer(text):
+        if m.group(0).lower() == "it" and any(s <= m.start() < e for s, e in spans):
+            continue
+        matches.append(m)
+    return matches
+
+
+def _cjk(char: str) -> bool:
+    return "\u4e00" <= char <= "\u9fff"
