@@ -1,7 +1,12 @@
-"""retrieve: search the knowledge base with the standalone and the raw question.
+"""retrieve: search the knowledge base with three weighted legs, fused in Qdrant.
 
-Both queries go to Qdrant in one call and their rankings are fused there (RRF), so a
-wrong rewrite cannot lose what the raw question alone would have found.
+- the standalone question (the resolver's rewrite);
+- the raw question, so a wrong rewrite cannot lose what the question alone would find;
+- the history-aware query (HQE): the raw question plus the salient terms of the
+  thread's earlier knowledge questions with decaying weights, so a follow-up the
+  resolver left incomplete still finds the passages of its topic.
+
+The rankings are fused with weighted RRF in one call; the weights below were measured.
 """
 
 from __future__ import annotations
@@ -13,8 +18,19 @@ from langgraph.runtime import Runtime
 
 from convrag.graph.context import Context, get_context
 from convrag.graph.state import State, latest_question
-from convrag.knowledge.store import KnowledgeBase, SearchHit
+from convrag.knowledge.store import KnowledgeBase, QueryLeg, SearchHit
+from convrag.language.expansion import history_terms
 from convrag.nodes.resources import open_knowledge_base
+
+# RRF weight of the standalone question: the resolver's best reading of the question,
+# so it leads; when it changed nothing it is the raw question and merges with that leg.
+STANDALONE_WEIGHT = 1.0
+# RRF weight of the raw question: a safety net for a wrong rewrite. Below the standalone
+# leg so an unresolved "它有多长？" cannot tie the resolved one (equal weights did).
+RAW_WEIGHT = 0.5
+# RRF weight of the history-aware query. It finds the topic's passages when the rewrite
+# missed; above ~1 it drags every turn back to the topic of the conversation.
+HISTORY_WEIGHT = 0.7
 
 
 def to_document(hit: SearchHit) -> Document:
@@ -27,15 +43,46 @@ def to_document(hit: SearchHit) -> Document:
 async def retrieve(
     state: State, runtime: Runtime[Context], knowledge: KnowledgeBase | None = None
 ) -> dict[str, Any]:
-    """Write this turn's documents: the top_k hits for both queries, fused."""
+    """Write this turn's documents: the top_k hits of the fused legs."""
     context = get_context(runtime)
     kb = knowledge or await open_knowledge_base()
-    queries = [state.get("standalone_question", ""), latest_question(state)]
-    unique = list(dict.fromkeys(q.strip() for q in queries if q and q.strip()))
-    if not unique or not kb.collection_exists(context.collection):
+    turn = state.get("turn", 0)
+    earlier = [str(q["question"]) for q in state.get("questions") or [] if q["turn"] < turn]
+    legs = query_legs(state.get("standalone_question", ""), latest_question(state), earlier)
+    if not legs or not kb.collection_exists(context.collection):
         return {"documents": []}
     hits = kb.search(
-        context.collection, unique, k=context.top_k, tenant=context.tenant or None,
+        context.collection, legs, k=context.top_k, tenant=context.tenant or None,
         score_threshold=context.score_threshold or None,
     )
     return {"documents": [to_document(hit) for hit in hits]}
+
+
+def query_legs(
+    standalone: str,
+    raw: str,
+    earlier: list[str],
+    *,
+    standalone_weight: float = STANDALONE_WEIGHT,
+    raw_weight: float = RAW_WEIGHT,
+    history_weight: float = HISTORY_WEIGHT,
+) -> list[QueryLeg]:
+    """The search legs of one turn; a leg whose weight is 0 is left out (for ablations).
+
+    `earlier` are the thread's earlier knowledge questions, oldest first. A raw question
+    equal to the standalone one adds its weight to that leg instead of a second leg.
+    """
+    standalone, raw = standalone.strip(), raw.strip()
+    legs: list[QueryLeg] = []
+    if standalone and raw == standalone:
+        weight = standalone_weight + raw_weight
+        if weight > 0:
+            legs.append(QueryLeg(text=standalone, weight=weight))
+    else:
+        for text, weight in ((standalone, standalone_weight), (raw, raw_weight)):
+            if text and weight > 0:
+                legs.append(QueryLeg(text=text, weight=weight))
+    terms = history_terms(earlier, raw or standalone) if earlier else {}
+    if terms and history_weight > 0:
+        legs.append(QueryLeg(text=raw or standalone, terms=terms, weight=history_weight))
+    return legs
