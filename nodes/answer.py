@@ -123,7 +123,10 @@ async def answer(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
 def _extractive(
     question: str, documents: list[Document], lang: str, note: str | None
 ) -> dict[str, Any]:
-    result = extractive_answer(question, [d.page_content for d in documents], lang=lang)
+    result = extractive_answer(
+        question, [d.page_content for d in documents], lang=lang,
+        titles=[d.metadata.get("title") for d in documents],
+    )
     cited = [documents[n - 1] for n in result.cited]
     text = f"{note}\n{result.text}" if note else result.text
     # Citation numbers refer to the turn's document list, so all documents are listed.

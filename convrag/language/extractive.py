@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from convrag.language.entities import extract_entities
 from convrag.language.tokens import count_tokens, search_terms
 
 _SENTENCE_END = re.compile(r"(?<=[。！？!?；;])|(?<=[.])(?=\s)|\n+")
@@ -44,14 +45,20 @@ def extractive_answer(
     passages: Sequence[str],
     *,
     lang: str,
+    titles: Sequence[str | None] = (),
     max_sentences: int = 3,
     min_coverage: float = 0.4,
 ) -> ExtractiveAnswer:
-    """Quote the passage sentences that best answer `question`, citing [n] per sentence.
+    """Quote the sentences of the best passage that answer `question`, citing [n].
 
-    A sentence scores by the IDF-weighted share of the question's content words it
-    contains (IDF over the retrieved sentences), with a small bonus for the passage's
-    rank. Below `min_coverage` of the question's weight the answer is "not found".
+    The passage comes first: the one whose words cover most of the question's
+    IDF-weighted content words (IDF over the retrieved sentences), the search's rank
+    breaking near-ties. Within it, a sentence scores by its own coverage, half the credit
+    of the rest of its passage, and a bonus when it has the form the question asks for
+    (a date for "when", a number for "how many"). Below `min_coverage` of the question's
+    weight the answer is "not found". A quoted sentence whose subject is a pronoun ("She
+    died in 1934.") gets its referent's name: the passage's title (`titles[n-1]`) or the
+    first name its opening sentence gives.
     """
     not_found = ExtractiveAnswer(NOT_FOUND["zh" if lang == "zh" else "en"].format(q=question),
                                  (), False)
@@ -74,41 +81,81 @@ def extractive_answer(
     def coverage(terms: set[str]) -> float:
         return sum(weight[t] for t in query & terms) / total
 
-    def score(number: int, position: int, sentence: str, terms: set[str]) -> float:
+    best = max(passage_terms, key=lambda n: coverage(passage_terms[n]) + RANK_CREDIT / n)
+    if coverage(passage_terms[best]) < min_coverage:
+        return not_found
+
+    def score(position: int, sentence: str, terms: set[str]) -> float:
         # A sentence inherits half the credit of its passage's words: "She died in 1934"
         # answers "When did Marie Curie die?" in a passage about Marie Curie.
-        inherited = coverage(passage_terms[number] - terms) / 2
-        typed = 0.25 if expects is not None and expects.search(sentence) else 0.0
-        return coverage(terms) + inherited + typed + 0.05 / number - 0.01 * position
+        inherited = coverage(passage_terms[best] - terms) / 2
+        typed = FORM_CREDIT if expects is not None and expects.search(sentence) else 0.0
+        return coverage(terms) + inherited + typed - 0.01 * position
 
     scored = sorted(
-        ((score(number, position, sentence, terms), number, position, sentence, terms)
-         for number, position, sentence, terms in sentences),
+        ((score(position, sentence, terms), position, sentence, terms)
+         for number, position, sentence, terms in sentences if number == best),
         key=lambda row: row[0],
         reverse=True,
     )
-    best_coverage = coverage(scored[0][4] | passage_terms[scored[0][1]])
-    if best_coverage < min_coverage:
-        return not_found
-    chosen: list[tuple[int, int, str]] = []
+    # When the best sentence has the form asked for, it is the answer; other sentences
+    # join it only if they have that form too (a second date, not the passage's intro).
+    typed_answer = expects is not None and bool(expects.search(scored[0][2]))
+    chosen: list[tuple[int, str]] = []
     covered: set[str] = set()
-    for value, number, position, sentence, terms in scored:
+    for value, position, sentence, terms in scored:
         if len(chosen) >= max_sentences or value < 0.5 * scored[0][0]:
             break
         if chosen and not (terms & query) - covered:
             continue
-        if chosen and number != chosen[0][0]:
-            # Quote one passage: a sentence from another one is usually about something
-            # else that shares a word ("It is 6,400 km long", of the Amazon).
+        if chosen and typed_answer and expects is not None and not expects.search(sentence):
             continue
-        chosen.append((number, position, sentence))
+        chosen.append((position, sentence))
         covered |= terms & query
-    # Keep the passages' own order so the quote reads naturally.
-    chosen.sort(key=lambda c: (c[0], c[1]))
+    # Keep the passage's own order so the quote reads naturally.
+    chosen.sort()
+    title = titles[best - 1] if len(titles) >= best else None
+    quoted = [
+        sentence if i > 0 and chosen[i - 1][0] == position - 1  # it follows its antecedent
+        else _name_subject(sentence, _referent(passages[best - 1], title, position))
+        for i, (position, sentence) in enumerate(chosen)
+    ]
     joiner = "" if lang == "zh" else " "
-    text = joiner.join(_cite(sentence, number) for number, _, sentence in chosen)
-    cited = tuple(sorted({number for number, _, _ in chosen}))
-    return ExtractiveAnswer(text, cited, True)
+    text = joiner.join(_cite(sentence, best) for sentence in quoted)
+    return ExtractiveAnswer(text, (best,), True)
+
+
+# How much a better search rank counts when choosing the passage (credit / rank): a
+# passage ranked first wins unless another covers clearly more of the question.
+RANK_CREDIT = 0.15
+# How much a sentence of the question's form (a date for "when") counts: half of full
+# coverage, so within the best passage "It is 6,650 km long." beats "The Nile is a
+# river." for "How long is the Nile?" though only the latter repeats the question.
+FORM_CREDIT = 0.5
+
+_EN_PRONOUN_SUBJECT = re.compile(r"^(?:He|She|It|They)\b(?=\s+[a-z])")
+_ZH_PRONOUN_SUBJECT = re.compile(r"^(?:它们|他们|她们|它|他|她|其)")
+
+
+def _referent(passage: str, title: str | None, position: int) -> str | None:
+    """What a pronoun opening the `position`-th sentence of `passage` most likely names:
+    the passage's title, else the first name its opening sentence gives."""
+    if title and title.strip():
+        return title.strip()
+    opening = split_sentences(passage)[:1]
+    if position == 0 or not opening:
+        return None
+    proper = [e for e in extract_entities(opening[0][:300]) if e.proper]
+    return proper[0].text if proper else None
+
+
+def _name_subject(sentence: str, referent: str | None) -> str:
+    """A sentence quoted on its own, its pronoun subject replaced by `referent`."""
+    if referent is None:
+        return sentence
+    if _ZH_PRONOUN_SUBJECT.match(sentence):
+        return _ZH_PRONOUN_SUBJECT.sub(referent, sentence, count=1)
+    return _EN_PRONOUN_SUBJECT.sub(referent, sentence, count=1)
 
 
 _EXPECTED = [

@@ -76,7 +76,8 @@ def test_model_route_respond_skips_retrieval(kb, use_model):
     use_model("Hi!", rewrite_call("谢谢你", route="respond", scenario="none", mentions=[]),
               "不客气！")
     graph = build_graph(InMemorySaver(), knowledge=kb)
-    ask(graph, "m", "Hello")
+    # A knowledge question first: small talk leaves nothing to refer back to.
+    ask(graph, "m", "尼罗河是什么？")
     thanks = ask(graph, "m", "谢谢它")  # the pronoun opens the gate; the model routes it
     assert thanks["route"] == "respond"
     assert thanks["documents"] == []
