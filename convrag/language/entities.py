@@ -68,7 +68,8 @@ _ZH_GENERIC = frozenset(
     """时候 时间 问题 东西 事情 情况 地方 方面 原因 意思 样子 人 多长 多大 多高 多远 多久 多少
     名字 年 哪年 国家 历史 长度 面积 人口 总部 前身 专业 学费 分数线 成绩 特点 区别 作用 影响
     意义 价格 位置 首都 成立 发展 结果 方法 办法 要求 条件 政策 信息 内容 资料 答案 能力 水平
-    目的 关系 部分 问题 数量 规模 类型 种类 全称 简称 代表 含义 定义""".split()
+    目的 关系 部分 问题 数量 规模 类型 种类 全称 简称 代表 含义 定义 海拔 全长 高度 深度 城市
+    气候""".split()
 )
 
 _EN_FEMALE_TITLES = re.compile(r"^(Mrs|Ms|Miss|Queen|Lady|Princess|Empress|Duchess|Madame|Saint)\b")
@@ -85,6 +86,7 @@ _EN_DEFINITION = re.compile(
 # Heads of definitional questions that ask for an attribute, not about a thing:
 # "What was the name of an album?" names no subject.
 _EN_GENERIC_HEADS = frozenset(
+    "different various some any many few main common other "
     "name names title reason reasons result results purpose cause outcome role meaning point "
     "number date year age population size length price cost most best first last next other "
     "main biggest largest highest significance importance difference story plot status".split()
@@ -196,15 +198,42 @@ def _zh_entities(text: str, turn: int) -> list[Entity]:
     return entities
 
 
+_EN_PREDICATE_TAIL = re.compile(
+    r"\s+(?:for|from|to|about|with|like|by|at|on)\s*$|\s+(?:in|at|for|during|on)\s+.*$",
+    re.IGNORECASE,
+)
+_EN_ATTRIBUTE_OF = re.compile(r"^(?:[\w-]+\s+){0,2}?(?P<head>[\w-]+)\s+of\s+(?P<rest>.+)$")
+_EN_ATTRIBUTES = frozenset(
+    "effects effect benefits benefit types type kinds kind causes cause history importance "
+    "characteristics features symptoms signs advantages disadvantages pros cons uses origins "
+    "origin role purpose meaning definition examples list parts".split()
+)
+
+
+def _definition_head(target: str) -> str:
+    """The thing a definitional question asks about, not the predicate around it.
+
+    "the side effects of aspirin" asks about aspirin; "the Bauhaus movement in art" is
+    the Bauhaus movement; "X's most famous works" or "Y famous for" are not things.
+    """
+    target = re.sub(r"^(?:the|a|an)\s+", "", target.strip(), flags=re.IGNORECASE)
+    target = _EN_PREDICATE_TAIL.sub("", target)
+    m = _EN_ATTRIBUTE_OF.match(target)
+    if m and m.group("head").lower() in _EN_ATTRIBUTES:
+        target = re.sub(r"^(?:the|a|an)\s+", "", m.group("rest"), flags=re.IGNORECASE)
+    if re.search(r"['’]s?\s", target):
+        return ""  # a possessive phrase: its owner is found as a name on its own
+    return target
+
+
 def _en_entities(text: str, turn: int) -> list[Entity]:
     entities: list[Entity] = []
     definition = _EN_DEFINITION.match(text)
     if definition:
-        target = (definition.group("x") or definition.group("y") or "").strip()
-        target = re.sub(r"^(?:the|a|an)\s+", "", target, flags=re.IGNORECASE)
+        target = _definition_head(definition.group("x") or definition.group("y") or "")
         words = target.split()
         generic = bool(words) and words[0].lower() in _EN_GENERIC_HEADS
-        if (target and len(words) <= 8 and not generic
+        if (target and len(words) <= 5 and not generic
                 and not (set(w.lower() for w in words) <= EN_STOPWORDS)):
             entities.append(_en_entity(target, text, turn, "subject", proper=target[0].isupper()))
     previous: tuple[int, str] | None = None

@@ -173,6 +173,8 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
         if target and "pronoun" in gate.check(target, has_history=True, names_subject=True,
                                                lang=lang).reasons:
             target = None  # "What about its source?" asks about a part of the same thing
+        if target and lang == "en" and not _names_a_thing(target):
+            target = None  # "How about on the grill?" changes a detail, not the subject
         if target and dialogue.previous_question:
             rewritten = _carry_predicate(dialogue.previous_question, target, pool, lang)
             if rewritten:
@@ -186,7 +188,9 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
     if mentions:
         return Resolution(rewritten_text, "pronoun", tuple(mentions), verdict.reasons)
 
-    if not names_subject and in_dialogue:
+    if not names_subject and in_dialogue and not _has_reference(text, lang):
+        # A question whose pronoun found no antecedent has a subject, just not one we
+        # know: guessing another would change what it asks.
         best = _most_salient(pool, dialogue.turn)
         if best is not None:
             return Resolution(
@@ -298,8 +302,7 @@ def _best_antecedent(pool: Sequence[Entity], wanted: str, turn: int) -> Entity |
     """
     found = _best_agreeing(pool, wanted, turn)
     if found is not None and found.topic:
-        asked = [e for e in pool if e.asked and e.proper and not e.topic and e.turn == turn
-                 and _agreement_score(e, wanted) >= 1.0]
+        asked = [e for e in pool if e.asked and not e.topic and _agreement_score(e, wanted) >= 1.0]
         found = _best_agreeing(asked, wanted, turn) or found
     return _fullest_name(found, pool, wanted) if found else None
 
@@ -497,13 +500,37 @@ _EN_DEFINITE = re.compile(
 )
 
 
+def _names_a_thing(target: str) -> bool:
+    """Whether an English ellipsis target is a name or a noun phrase, not a circumstance."""
+    return not re.match(r"(?:on|in|at|for|with|during|after|before|if|when|to)\b", target,
+                        re.IGNORECASE)
+
+
+def _has_reference(text: str, lang: Lang) -> bool:
+    """Whether the question refers with a pronoun or a demonstrative noun (它, 那里, she)."""
+    if lang == "zh":
+        return any(r.kind != "determiner" for r in zh_references(zh_cut(text)))
+    return bool(en_pronouns(text))
+
+
+# A bare plural subject after an auxiliary states something general and needs no
+# antecedent: "How long must passwords be?", "Do cats sleep a lot?".
+_EN_GENERIC_SUBJECT = re.compile(
+    r"\b(?:is|are|was|were|do|does|did|can|could|must|should|will|would|may|might)\s+"
+    r"(?!(?:they|these|those|others|there|its|his|hers|ours|yours|theirs|this|is|was|has|"
+    r"does|goes|as|us)\b)[a-z]{3,}s\b",
+    re.IGNORECASE,
+)
+
+
 def _has_definite_description(text: str) -> bool:
     """Whether an English question names its subject with a definite description.
 
     "Why are the amplifiers important?" refers to something the reader can identify;
-    "Were there any controversies?" leaves the subject to the conversation.
+    "Were there any controversies?" leaves the subject to the conversation; "How long
+    must passwords be?" is about passwords in general.
     """
-    return bool(_EN_DEFINITE.search(text))
+    return bool(_EN_DEFINITE.search(text) or _EN_GENERIC_SUBJECT.search(text))
 
 
 def _mentions_known(text: str, pool: Sequence[Entity], topic: str | None, lang: Lang) -> bool:
@@ -518,7 +545,9 @@ def _mentions_known(text: str, pool: Sequence[Entity], topic: str | None, lang: 
 
 def _attach_subject(text: str, subject: str, lang: Lang) -> str:
     if lang == "zh":
-        body = re.sub(r"^(?:那么|那)\s*", "", text)
+        words = zh_cut(text)
+        # Drop an opening 那/那么 ("那有哪些专业？"), but only as a word of its own.
+        body = text[len(words[0]):].lstrip() if words and words[0] in ("那", "那么") else text
         return f"{subject}{body}"
     body = text.rstrip(" ?.!")
     return f"{body} about {subject}?"
