@@ -54,13 +54,14 @@ def build_dialogue(state: State) -> resolver.Dialogue:
     """The resolver's view of the thread before the latest question."""
     entities = [Entity.from_dict(e) for e in state.get("entities", [])]
     remembered = state.get("questions")
-    if remembered is None:
-        # A thread checkpointed before `questions` existed: its last standalone question
-        # is the best record it has.
+    if not remembered and state.get("turn", 0) > 0:
+        # A thread checkpointed before `questions` existed (it reads as empty): its last
+        # standalone question is the best record it has. Threads of this version count
+        # only knowledge turns, so an empty record with a turn is always an old thread.
         previous = state.get("standalone_question")
         questions = [previous] if previous else []
     else:
-        questions = [str(q["question"]) for q in remembered]
+        questions = [str(q["question"]) for q in remembered or []]
     dialogue = resolver.Dialogue(
         entities=entities,
         questions=questions,

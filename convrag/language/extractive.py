@@ -54,15 +54,15 @@ def extractive_answer(
     The passage comes first: the one whose words cover most of the question's
     IDF-weighted content words (IDF over the retrieved sentences), the search's rank
     breaking near-ties. Within it, a sentence scores by its own coverage, half the credit
-    of the rest of its passage, and a bonus when it has the form the question asks for
-    (a date for "when", a number for "how many"). Below `min_coverage` of the question's
-    weight the answer is "not found". A quoted sentence whose subject is a pronoun ("She
-    died in 1934.") gets its referent's name: the passage's title (`titles[n-1]`) or the
-    first name its opening sentence gives.
+    of the rest of its passage; one that has the form the question asks for (a date for
+    "when", a number for "how many") comes before those that do not. Below
+    `min_coverage` of the question's weight the answer is "not found". A quoted
+    sentence whose subject is a pronoun ("She died in 1934.") gets its referent's name:
+    the passage's title (`titles[n-1]`) or the first name its opening sentence gives.
     """
     not_found = ExtractiveAnswer(NOT_FOUND["zh" if lang == "zh" else "en"].format(q=question),
                                  (), False)
-    query = set(search_terms(question))
+    query = set(search_terms(question)) - _ZH_QUESTION_WORDS
     if not query or not passages:
         return not_found
     sentences: list[tuple[int, int, str, set[str]]] = []
@@ -89,18 +89,20 @@ def extractive_answer(
         # A sentence inherits half the credit of its passage's words: "She died in 1934"
         # answers "When did Marie Curie die?" in a passage about Marie Curie.
         inherited = coverage(passage_terms[best] - terms) / 2
-        typed = FORM_CREDIT if expects is not None and expects.search(sentence) else 0.0
-        return coverage(terms) + inherited + typed - 0.01 * position
+        return coverage(terms) + inherited - 0.01 * position
 
+    def fits(sentence: str) -> bool:
+        return expects is not None and bool(expects.search(sentence))
+
+    # Within the best passage a sentence of the form asked for (a date for "when", a
+    # number for "how long") comes first; the others only join it if they have it too.
     scored = sorted(
         ((score(position, sentence, terms), position, sentence, terms)
          for number, position, sentence, terms in sentences if number == best),
-        key=lambda row: row[0],
+        key=lambda row: (fits(row[2]), row[0]),
         reverse=True,
     )
-    # When the best sentence has the form asked for, it is the answer; other sentences
-    # join it only if they have that form too (a second date, not the passage's intro).
-    typed_answer = expects is not None and bool(expects.search(scored[0][2]))
+    typed_answer = fits(scored[0][2])
     chosen: list[tuple[int, str]] = []
     covered: set[str] = set()
     for value, position, sentence, terms in scored:
@@ -108,7 +110,7 @@ def extractive_answer(
             break
         if chosen and not (terms & query) - covered:
             continue
-        if chosen and typed_answer and expects is not None and not expects.search(sentence):
+        if chosen and typed_answer and not fits(sentence):
             continue
         chosen.append((position, sentence))
         covered |= terms & query
@@ -128,11 +130,12 @@ def extractive_answer(
 # How much a better search rank counts when choosing the passage (credit / rank): a
 # passage ranked first wins unless another covers clearly more of the question.
 RANK_CREDIT = 0.15
-# How much a sentence of the question's form (a date for "when") counts: half of full
-# coverage, so within the best passage "It is 6,650 km long." beats "The Nile is a
-# river." for "How long is the Nile?" though only the latter repeats the question.
-FORM_CREDIT = 0.5
 
+# Question words jieba keeps as search terms; an answer says "全长6300公里", never "多长",
+# so they would only dilute coverage (the question's form is scored on its own).
+_ZH_QUESTION_WORDS = frozenset(
+    "多长 多大 多高 多远 多久 多深 多重 多宽 哪年 哪里 哪儿 为何 何时".split()
+)
 _EN_PRONOUN_SUBJECT = re.compile(r"^(?:He|She|It|They)\b(?=\s+[a-z])")
 _ZH_PRONOUN_SUBJECT = re.compile(r"^(?:它们|他们|她们|它|他|她|其)")
 
@@ -146,7 +149,11 @@ def _referent(passage: str, title: str | None, position: int) -> str | None:
     if position == 0 or not opening:
         return None
     proper = [e for e in extract_entities(opening[0][:300]) if e.proper]
-    return proper[0].text if proper else None
+    if not proper:
+        return None
+    # Keep the article the passage gives the name: "the Danube", not "Danube".
+    m = re.search(rf"\bthe\s+{re.escape(proper[0].text)}", opening[0], re.IGNORECASE)
+    return f"the {proper[0].text}" if m else proper[0].text
 
 
 def _name_subject(sentence: str, referent: str | None) -> str:
@@ -155,7 +162,7 @@ def _name_subject(sentence: str, referent: str | None) -> str:
         return sentence
     if _ZH_PRONOUN_SUBJECT.match(sentence):
         return _ZH_PRONOUN_SUBJECT.sub(referent, sentence, count=1)
-    return _EN_PRONOUN_SUBJECT.sub(referent, sentence, count=1)
+    return _EN_PRONOUN_SUBJECT.sub(referent[:1].upper() + referent[1:], sentence, count=1)
 
 
 _EXPECTED = [

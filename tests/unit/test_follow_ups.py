@@ -1,0 +1,157 @@
+"""Follow-up work on the language layer: old threads, lazy jieba, bounded cost, the
+history-aware query and its legs, and extractive answers that answer."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from langchain_core.messages import HumanMessage
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+from convrag.graph.builder import build_graph
+from convrag.knowledge.ingest import SourceDocument
+from convrag.knowledge.store import KnowledgeBase
+from convrag.language import entities
+from convrag.language.expansion import history_terms
+from convrag.language.extractive import extractive_answer
+from convrag.nodes.retrieve import query_legs
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def test_a_thread_checkpointed_by_0_2_0_resumes(tmp_path):
+    """The fixture is one turn ("长江有多长？") written by convrag 0.2.0, before the
+    `questions` field existed; the follow-up still finds its predicate."""
+    path = tmp_path / "thread.sqlite"
+    shutil.copy(FIXTURES / "thread-0.2.0.sqlite", path)
+    kb = KnowledgeBase.in_memory()
+    kb.ingest("convrag", [SourceDocument(id="r", text="长江全长约6300公里。黄河全长约5464公里。")])
+
+    async def resume() -> dict:
+        async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
+            graph = build_graph(checkpointer=saver, knowledge=kb)
+            config = {"configurable": {"thread_id": "river-thread"}}
+            before = (await graph.aget_state(config)).values
+            assert not before.get("questions")
+            assert before["standalone_question"] == "长江有多长？"
+            out = await graph.ainvoke({"messages": [HumanMessage("那黄河呢？")]}, config)
+            return {"out": out, "state": (await graph.aget_state(config)).values}
+
+    result = asyncio.run(resume())
+    kb.close()
+    assert result["out"]["standalone_question"] == "黄河有多长？"
+    assert [q["question"] for q in result["state"]["questions"]] == ["长江有多长？", "黄河有多长？"]
+
+
+def test_an_english_turn_does_not_load_jiebas_dictionary(tmp_path):
+    script = (
+        "import asyncio, sys, jieba\n"
+        "from langchain_core.messages import HumanMessage\n"
+        "from convrag.graph.builder import build_graph\n"
+        "from convrag.knowledge.store import KnowledgeBase\n"
+        "from convrag.knowledge.ingest import SourceDocument\n"
+        "kb = KnowledgeBase.in_memory()\n"
+        "kb.ingest('convrag', [SourceDocument(id='d', text='The Danube is 2,850 km long.')])\n"
+        "g = build_graph(knowledge=kb)\n"
+        "q = [HumanMessage('How long is the Danube?')]\n"
+        "out = asyncio.run(g.ainvoke({'messages': q}))\n"
+        "assert '2,850' in out['messages'][-1].content, out['messages'][-1].content\n"
+        "print(jieba.dt.initialized, 'jieba.posseg' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "False"]
+
+
+def _random_cjk(n: int, seed: int) -> str:
+    rng = random.Random(seed)
+    return "".join(chr(rng.randint(0x4E00, 0x9FFF)) for _ in range(n))
+
+
+@pytest.mark.parametrize("text", [_random_cjk(2000, 1), "啊" * 2000, _random_cjk(12, 2) + "有多长"])
+def test_the_part_of_speech_hmm_stays_within_its_budget(text, monkeypatch):
+    """Cost is bounded by construction: the HMM never sees more than the budget."""
+    import jieba.posseg as pseg
+
+    seen: list[bool] = []
+    real = pseg.cut
+
+    def spy(sentence: str, HMM: bool = True, **kwargs):  # noqa: N803 (jieba's name)
+        seen.append(HMM and entities._unknown_run_chars(sentence) > 0)
+        return real(sentence, HMM=HMM, **kwargs)
+
+    monkeypatch.setattr(pseg, "cut", spy)
+    entities.extract_entities(text, lang="zh")
+    assert seen
+    hmm_chars = entities._unknown_run_chars(text) if any(seen) else 0
+    assert hmm_chars <= entities.HMM_BUDGET_CHARS
+
+
+def test_history_terms_decay_with_distance_and_keep_the_first_question():
+    earlier = ["How long is the Danube?", "Which cities does it pass?", "What fish live there?"]
+    terms = history_terms(earlier, "Is it polluted?")
+    assert terms["fish"] > terms["citi"] > 0  # nearer questions weigh more
+    assert terms["danub"] >= terms["citi"] * 0  # the first question is never dropped
+    assert terms["danub"] > 0
+    assert "pollut" not in terms  # the current question's own terms ride on its own leg
+    assert history_terms([], "Is it polluted?") == {}
+
+
+def test_query_legs_weights_and_ablation():
+    legs = query_legs("How long is the Danube?", "How long is it?", ["Where is the Danube?"])
+    assert [leg.text for leg in legs] == [
+        "How long is the Danube?", "How long is it?", "How long is it?",
+    ]
+    assert legs[0].weight > legs[1].weight  # an unresolved raw question cannot tie
+    assert legs[2].terms and "danub" in legs[2].terms
+    same = query_legs("Where is Vienna?", "Where is Vienna?", [])
+    assert len(same) == 1 and same[0].weight == legs[0].weight + legs[1].weight
+    assert len(query_legs("a b", "c d", ["e f"], history_weight=0)) == 2
+
+
+def test_the_history_leg_finds_the_topic_a_rewrite_missed():
+    kb = KnowledgeBase.in_memory()
+    kb.ingest("c", [
+        SourceDocument(id="danube", text="The Danube flows through ten countries. Its water "
+                                         "quality improved after 1990, and so did fishing."),
+        SourceDocument(id="other", text="Water quality of lakes is measured yearly."),
+    ])
+    raw = "How good is the water quality?"
+    history = query_legs(raw, raw, ["Which countries does the Danube flow through?"],
+                         standalone_weight=0, raw_weight=0)
+    assert [hit.doc_id for hit in kb.search("c", history, k=1)] == ["danube"]
+    assert [hit.doc_id for hit in kb.search("c", [raw], k=1)] == ["other"]
+    kb.close()
+
+
+@pytest.mark.parametrize(
+    ("question", "passages", "titles", "expected"),
+    [
+        # The best passage's sentence, though another passage shares words with the question.
+        ("How many leave days do staff get?",
+         ["Leave. Staff get 28 leave days a year. Ask your lead first.",
+          "Phones. Staff get a phone; it is replaced after 2 days of repair."],
+         ["Leave policy", "Phone policy"], "Staff get 28 leave days a year [1]."),
+        # The sentence of the question's form (a number), its pronoun subject named.
+        ("How long is the Danube?",
+         ["The Danube is a river in Europe. It is about 2,850 km long."], [None],
+         "The Danube is about 2,850 km long [1]."),
+        ("黄河有多长？", ["黄河是中国的河流。它全长约5464公里。"], [None],
+         "黄河全长约5464公里[1]。"),
+        # A title names the referent when the passage does not open with it.
+        ("When did she retire?", ["She joined in 1990. She retired in 2015."], ["Ada Byron"],
+         "Ada Byron retired in 2015 [1]."),
+    ],
+)
+def test_extractive_answers_answer(question, passages, titles, expected):
+    result = extractive_answer(question, passages, lang="zh" if "河" in question else "en",
+                               titles=titles)
+    assert result.found
+    assert result.text == expected
