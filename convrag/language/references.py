@@ -31,9 +31,15 @@ ZH_PLACE_DEMONSTRATIVES = frozenset("这里 那里 这儿 那儿 此地 该地 �
 # the antecedent whose name ends with that head (该校 → …大学/…学校 by the 校 family).
 ZH_DEMONSTRATIVE_PREFIXES = ("该", "此")
 # 这个/那座/这些 … followed by a noun: "这个学院" is the 文学院 named before.
-ZH_DETERMINERS = frozenset(
+# The bare 该 and 此 come last: they count only before a noun (该怎么办 is "should").
+ZH_DETERMINERS = tuple(
     "这个 那个 这些 那些 这位 那位 这座 那座 这条 那条 这家 那家 这所 那所 这本 那本 这部 那部 "
     "这种 那种 这项 那项 这件 那件 这款 那款 这只 那只 该 此".split()
+)
+# Words after a determiner that show it stands alone: a verb, an adverb, a particle.
+_NOT_NOUNS = frozenset(
+    "是 有 在 也 就 都 还 不 没 没有 很 真 太 挺 怎么 怎么样 呢 吗 吧 啊 了 的 能 会 可以 要 "
+    "到底 好 对 又 才 再 已经 和 跟 与 叫".split()
 )
 # How an elliptical Chinese follow-up opens ("那么亚马逊河呢？"); longest first, so 那么
 # is never read as 那 + 么.
@@ -96,8 +102,14 @@ def zh_references(words: Sequence[str]) -> list[Reference]:
             found.append(Reference(start, offset, word, "place"))
         elif len(word) == 2 and word.startswith(ZH_DEMONSTRATIVE_PREFIXES) and _cjk(word[1]):
             found.append(Reference(start, offset, word, "demonstrative"))
-        elif word in ZH_DETERMINERS and i + 1 < len(words) and _cjk(words[i + 1][:1]):
-            found.append(Reference(start, offset, word, "determiner", words[i + 1]))
+        elif len(word) > 2 and word[:2] in ZH_DETERMINERS[:-2]:
+            # jieba keeps some as one word: 这本书 is 这本 + 书.
+            found.append(Reference(start, start + 2, word[:2], "determiner", word[2:]))
+        elif word in ZH_DETERMINERS[:-2] or (
+                word in ZH_DETERMINERS and i + 1 < len(words) and _noun_like(words[i + 1])):
+            # "这个是人" uses 这个 alone as "it"; "这本书" is a determiner and its noun.
+            following = words[i + 1] if i + 1 < len(words) and _noun_like(words[i + 1]) else ""
+            found.append(Reference(start, offset, word, "determiner", following))
     return found
 
 
@@ -110,6 +122,10 @@ def en_pronouns(text: str) -> list[re.Match[str]]:
             continue
         matches.append(m)
     return matches
+
+
+def _noun_like(word: str) -> bool:
+    return bool(word) and _cjk(word[:1]) and word not in _NOT_NOUNS
 
 
 def _cjk(char: str) -> bool:

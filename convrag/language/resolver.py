@@ -230,14 +230,16 @@ _EN_NOT_PERSON = re.compile(
 def _could_be_person(entity: Entity) -> bool:
     """Whether he/she may bind to an entity whose kind is unknown.
 
-    Chinese names come tagged by jieba, so an untagged one is a thing; an English
-    capitalised name is a person unless a head word makes it a thing ("Amazon River").
+    A place or an organisation never is; an English capitalised name is a person unless
+    a head word makes it a thing ("Amazon River").
     """
     if entity.kind == "person":
         return True
-    if entity.lang == "zh" or entity.kind != "thing" or not entity.proper:
+    if entity.kind != "thing" or not entity.proper:
         return False
-    return not _EN_NOT_PERSON.search(entity.text)
+    # jieba tags many new Chinese names as nz or leaves them English ("UZI"): a proper
+    # thing may be a person; places and organisations were ruled out above.
+    return entity.lang == "zh" or not _EN_NOT_PERSON.search(entity.text)
 
 
 def _agreement_score(entity: Entity, wanted: str) -> float:
@@ -442,15 +444,19 @@ def _zh_demonstrative(
         return (ref.end, entity) if entity else None
     if ref.kind == "demonstrative":
         head, end = ref.word[1:], ref.end
-    else:  # a determiner: 这个 + the noun after it
+    else:  # a determiner: 这个 + the noun after it, or 这个 alone
         head, end = ref.following, ref.end + len(ref.following)
-    if not head:
-        return None
     # "这个学院" refers to an entity whose name ends with 学院 (文学院); 该校 to a name
     # whose head shares the 校 of 学校 (…大学, …学院 are schools too).
-    heads = _ZH_HEAD_FAMILIES.get(head, (head,))
-    matching = [e for e in pool if e.text != head and e.text.endswith(heads)]
+    heads = _ZH_HEAD_FAMILIES.get(head, (head,)) if head else ()
+    matching = [e for e in pool if heads and e.text != head and e.text.endswith(heads)]
     entity = _most_salient(matching, turn) if matching else None
+    if entity is None and ref.kind == "determiner":
+        # "这本书", "这部电影", "这个": the thing just talked about, named instead of the
+        # phrase (a book's or film's title seldom ends with 书 or 电影).
+        # 这个 alone can stand for a person too ("这个是人").
+        wanted = "thing" if ref.following else "any"
+        entity = _best_antecedent([e for e in pool if e.proper], wanted, turn)
     return (end, _fullest_name(entity, pool)) if entity else None
 
 
@@ -507,9 +513,9 @@ def _names_a_thing(target: str) -> bool:
 
 
 def _has_reference(text: str, lang: Lang) -> bool:
-    """Whether the question refers with a pronoun or a demonstrative noun (它, 那里, she)."""
+    """Whether the question refers with a pronoun or a demonstrative (它, 那里, 这本书, she)."""
     if lang == "zh":
-        return any(r.kind != "determiner" for r in zh_references(zh_cut(text)))
+        return bool(zh_references(zh_cut(text)))
     return bool(en_pronouns(text))
 
 
