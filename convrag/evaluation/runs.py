@@ -268,10 +268,6 @@ def _unique(ids: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
-def _last_user(pairs: Sequence[tuple[str, str]]) -> str:
-    return next((text for role, text in reversed(pairs) if role == "user"), "")
-
-
 def run_retrieval_eval(
     conversations: Path,
     passages: Path,
@@ -299,8 +295,8 @@ def run_retrieval_eval(
     `mrr` (over rows with gold ids), `gate_skip_rate` (share of rows whose gate reported
     no reason), `respond_rate` (share routed past retrieval), `llm_calls`,
     `index_seconds`, `seconds` (the graph runs), and `baselines` with the same scores
-    for the raw question, for the last user question prepended to it, and for the
-    graph's standalone question alone (what fusing in the raw question adds), searched
+    for the raw question, for the last and for the first user question prepended to it,
+    and for the graph's standalone question alone (what the other legs add), searched
     directly on the same store with the same k.
     """
     rows = read_jsonl(conversations, limit)
@@ -318,12 +314,15 @@ def run_retrieval_eval(
         started = time.perf_counter()
         results = asyncio.run(_run_graph(rows, kb, collection, k, model_name, progress))
         seconds = time.perf_counter() - started
-        raw, prepend, standalone = [], [], []
+        raw, prepend, first, standalone = [], [], [], []
         for row, result in zip(rows, results, strict=True):
             question = str(row["question"])
-            last = _last_user(history_pairs(row))
+            users = [text for role, text in history_pairs(row) if role == "user"]
             raw.append(_search_ids(kb, collection, question, k))
-            prepend.append(_search_ids(kb, collection, f"{last} {question}".strip(), k))
+            last_user = users[-1] if users else ""
+            prepend.append(_search_ids(kb, collection, f"{last_user} {question}".strip(), k))
+            first_user = users[0] if users else ""
+            first.append(_search_ids(kb, collection, f"{first_user} {question}".strip(), k))
             # The graph's rewrite alone, without fusing in the raw question.
             standalone.append(_search_ids(
                 kb, collection, result["standalone_question"] or question, k
@@ -349,6 +348,7 @@ def run_retrieval_eval(
         baselines={
             "raw": retrieval_scores(raw, golds, k),
             "prepend_last_user": retrieval_scores(prepend, golds, k),
+            "prepend_first_user": retrieval_scores(first, golds, k),
             "standalone_only": retrieval_scores(standalone, golds, k),
         },
     )

@@ -334,7 +334,9 @@ def test_run_retrieval_eval_beats_the_raw_question_on_pronouns(tmp_path):
     assert metrics["respond_rate"] == pytest.approx(1 / 4)
     assert 0 < metrics["gate_skip_rate"] < 1
     raw = metrics["baselines"]["raw"]
-    assert set(metrics["baselines"]) == {"raw", "prepend_last_user", "standalone_only"}
+    assert set(metrics["baselines"]) == {
+        "raw", "prepend_last_user", "prepend_first_user", "standalone_only",
+    }
     assert raw["recall@k"] < metrics["recall@k"]
     assert metrics["baselines"]["prepend_last_user"]["recall@k"] <= metrics["recall@k"]
 
