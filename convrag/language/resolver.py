@@ -168,8 +168,11 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
 
     if "ellipsis" in verdict.reasons:
         target = gate.ellipsis_target(text, lang)
-        if target and lang == "zh" and not extract_entities(target, lang="zh"):
-            target = None  # "喜不喜欢呢" drops a predicate's object, not a new entity
+        if target and lang == "zh" and not any(
+                e.proper for e in extract_entities(target, lang="zh")):
+            # "喜不喜欢呢", "你的爱好呢" change a detail, not the subject: carrying the
+            # previous question over to them was wrong five times in six on REWRITE.
+            target = None
         if target and "pronoun" in gate.check(target, has_history=True, names_subject=True,
                                                lang=lang).reasons:
             target = None  # "What about its source?" asks about a part of the same thing
@@ -254,6 +257,9 @@ def _agreement_score(entity: Entity, wanted: str) -> float:
         # about people without a stated gender skews male, and a wrong "she" reads worse.
         return 1.0 if person else (0.5 if wanted == "male" else 0.2)
     if wanted == "thing":
+        if person and entity.lang == "zh" and entity.gender == "unknown":
+            # jieba tags many titles as names (a painting, a film): 它 may still mean one.
+            return 0.1
         if person:
             return -1.0
         return 1.0
