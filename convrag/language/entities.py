@@ -217,7 +217,16 @@ def _definition_head(target: str) -> str:
     the Bauhaus movement; "X's most famous works" or "Y famous for" are not things.
     """
     target = re.sub(r"^(?:the|a|an)\s+", "", target.strip(), flags=re.IGNORECASE)
-    target = _EN_PREDICATE_TAIL.sub("", target)
+    if re.search(r"\b(?:it|its|they|them|their|he|him|his|she|her|this|that)\b", target,
+                 re.IGNORECASE):
+        return ""  # "it native": a predicate about something named elsewhere
+    previous = None
+    while previous != target:  # "climate like in Utah" loses " in Utah", then " like"
+        previous, target = target, _EN_PREDICATE_TAIL.sub("", target)
+    # "purchasing a franchise" and "being vegetarian" are about the franchise, vegetarians.
+    target = re.sub(r"^(?:being|having|getting|buying|purchasing|owning|opening|starting|"
+                    r"running|using|making|becoming|doing|taking)\s+(?:(?:the|a|an)\s+)?",
+                    "", target)
     m = _EN_ATTRIBUTE_OF.match(target)
     if m and m.group("head").lower() in _EN_ATTRIBUTES:
         target = re.sub(r"^(?:the|a|an)\s+", "", m.group("rest"), flags=re.IGNORECASE)
