@@ -2,6 +2,10 @@
 
 The same diffing ingestion as `convrag ingest`: stable chunk ids, so sending the same
 documents again adds nothing and a changed document replaces its chunks.
+
+With auth on, the tenant is the caller's own (from the verified identity, never from the
+input), so a user writes and prunes only their own documents, in any collection; a prune
+reaches only documents sent through the API under the same `source` label.
 """
 
 from __future__ import annotations
@@ -9,16 +13,35 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from langgraph.runtime import Runtime
+
 from convrag.errors import UserError
+from convrag.graph.context import user_tenant
 from convrag.graph.state import IndexInput
 from convrag.knowledge.ingest import document_from_record
 from convrag.knowledge.store import KnowledgeBase
 from convrag.nodes.resources import open_knowledge_base
 from convrag.settings import DEFAULT_COLLECTION
 
+DEFAULT_SOURCE = "api"
+
+
+def index_tenant(state: IndexInput, runtime: Runtime[Any] | None) -> str | None:
+    """The tenant a call writes to: the verified user's, else the input's (auth off)."""
+    requested = state.get("tenant") or None
+    verified = user_tenant(runtime)
+    if verified is None:
+        return requested
+    if requested not in (None, verified):
+        raise UserError(
+            f'"tenant" is {requested!r} but you may index only into your own tenant '
+            f'({verified!r}): leave "tenant" out.'
+        )
+    return verified
+
 
 async def index_documents(
-    state: IndexInput, knowledge: KnowledgeBase | None = None
+    state: IndexInput, runtime: Runtime[Any], knowledge: KnowledgeBase | None = None
 ) -> dict[str, Any]:
     """Validate the documents, ingest them, and write the ingestion report.
 
@@ -28,8 +51,12 @@ async def index_documents(
     records = state.get("documents")
     if not isinstance(records, list):
         raise UserError('"documents" must be a list of {"id", "text", "title"?, "metadata"?}.')
+    source = state.get("source") or DEFAULT_SOURCE
+    if not isinstance(source, str):
+        raise UserError('"source" must be a string label, such as "api".')
+    tenant = index_tenant(state, runtime)
     documents = [
-        document_from_record(record, f"documents[{number}]", source="api")
+        document_from_record(record, f"documents[{number}]", source=source)
         for number, record in enumerate(records)
     ]
     kb = knowledge or await open_knowledge_base()
@@ -37,7 +64,8 @@ async def index_documents(
         kb.ingest,
         state.get("collection") or DEFAULT_COLLECTION,
         documents,
-        tenant=state.get("tenant") or None,
+        tenant=tenant,
         prune=bool(state.get("prune")),
+        prune_source=source,
     )
     return report.as_dict()

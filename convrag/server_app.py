@@ -1,0 +1,222 @@
+"""convrag's hooks in front of Aegra's routes (`aegra.json` → `http.app`).
+
+Aegra serves the LangGraph server API but trusts what a client sends more than the
+LangGraph server does: it runs on any thread id it is given (another user's too), copies a
+run's `context` into `configurable` (where `thread_id` or `langgraph_auth_user` would
+win over its own), and loads the auth file leniently (an import error means no auth at
+all). This app closes those gaps before a request reaches Aegra:
+
+- a request over MAX_BODY_BYTES is refused;
+- a request on another user's thread answers 404, as on the LangGraph server;
+- a run's (or assistant's) context and configurable may hold only the chat graph's
+  Context fields, with the right types; a run's `checkpoint` only checkpoint keys;
+- a `convrag_index` run takes at most MAX_DOCUMENTS_PER_CALL documents.
+
+Importing this module imports convrag.auth, so a malformed CONVRAG_AUTH_TOKENS stops the
+server; and it refuses to start unless Aegra loaded that very handler.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import fields
+from typing import Any
+from uuid import uuid5
+
+from fastapi import FastAPI
+from langgraph_sdk import Auth
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from convrag import auth as convrag_auth
+from convrag.graph.context import Context
+
+# Largest request body accepted: a 2,000-character question is a few kB; a batch of
+# documents for convrag_index is the largest legitimate body.
+MAX_BODY_BYTES = int(os.environ.get("CONVRAG_MAX_BODY_BYTES", 1_000_000))
+# Documents per convrag_index call: each is chunked and embedded inside the run, so one
+# call's size bounds how long it holds the store.
+MAX_DOCUMENTS_PER_CALL = int(os.environ.get("CONVRAG_MAX_DOCUMENTS_PER_CALL", 500))
+
+CONTEXT_TYPES = {f.name: f.type for f in fields(Context)}
+TYPE_NAMES: dict[str, tuple[type | tuple[type, ...], str]] = {
+    "str": (str, "a string"), "int": (int, "an integer"), "float": ((int, float), "a number"),
+}
+# Keys a checkpoint selector may carry (time travel); anything else would steer the run.
+CHECKPOINT_KEYS = {"checkpoint_id", "checkpoint_ns", "checkpoint_map"}
+THREAD_PATH = re.compile(r"^/threads/(?P<thread>[^/]+)(?P<rest>/.*)?$")
+RUN_PATHS = re.compile(r"^(/threads/[^/]+)?/runs(/stream|/wait)?$")
+ASSISTANT_PATHS = re.compile(r"^/assistants(/[^/]+)?$")
+
+Respond = Callable[[int, str], Awaitable[None]]
+
+
+class Refused(Exception):
+    """A request this app turns away, with its status and one sentence."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def check_context(values: Any, where: str) -> None:
+    """Refuse anything but the chat graph's Context fields, each of its type."""
+    if values is None:
+        return
+    if not isinstance(values, dict):
+        raise Refused(422, f"{where} must be an object of Context fields.")
+    for key, value in values.items():
+        expected = CONTEXT_TYPES.get(key)
+        if expected is None:
+            raise Refused(422, f"{where} field {key!r} is not a Context field: use one of "
+                               f"{', '.join(sorted(CONTEXT_TYPES))}.")
+        python_type, name = TYPE_NAMES[str(expected)]
+        if isinstance(value, bool) or not isinstance(value, python_type):
+            raise Refused(422, f"{where} field {key!r} must be {name}.")
+
+
+def check_run(body: dict[str, Any], graph_id: str | None) -> None:
+    """A run's context, configurable, checkpoint and (for convrag_index) document count."""
+    check_context(body.get("context"), "context")
+    config = body.get("config") or {}
+    if not isinstance(config, dict):
+        raise Refused(422, "config must be an object.")
+    check_context(config.get("configurable"), "config.configurable")
+    checkpoint = body.get("checkpoint") or {}
+    if not isinstance(checkpoint, dict) or set(checkpoint) - CHECKPOINT_KEYS:
+        raise Refused(422, f"checkpoint may hold only {', '.join(sorted(CHECKPOINT_KEYS))}.")
+    documents = (body.get("input") or {}).get("documents") if isinstance(
+        body.get("input"), dict) else None
+    if graph_id == "convrag_index" and isinstance(documents, list) and (
+            len(documents) > MAX_DOCUMENTS_PER_CALL):
+        raise Refused(413, f"One convrag_index call takes at most {MAX_DOCUMENTS_PER_CALL} "
+                           f"documents ({len(documents)} sent): send them in batches.")
+
+
+def graph_of(assistant_id: Any) -> str | None:
+    """The graph a run's assistant_id names: a graph id or Aegra's default assistant id."""
+    from aegra_api.constants import ASSISTANT_NAMESPACE_UUID
+    from aegra_api.services.langgraph_service import get_langgraph_service
+
+    for graph_id in get_langgraph_service().list_graphs():
+        if assistant_id in (graph_id, str(uuid5(ASSISTANT_NAMESPACE_UUID, graph_id))):
+            return graph_id
+    return None
+
+
+async def thread_owner(thread_id: str) -> str | None:
+    """The user who owns `thread_id`, or None when there is no such thread."""
+    from aegra_api.core.database import db_manager
+    from sqlalchemy import text
+
+    async with db_manager.get_engine().connect() as connection:
+        result = await connection.execute(
+            text("SELECT user_id FROM thread WHERE thread_id = :thread"), {"thread": thread_id})
+        row = result.first()
+    return None if row is None else str(row[0])
+
+
+class Hooks:
+    """ASGI middleware: the checks above, before Aegra sees the request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            body = await self._read_body(scope, receive)
+            await self._check(scope, body)
+        except Refused as refused:
+            await _respond(send, refused.status, str(refused))
+            return
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            raise Refused(413, _too_large())
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise Refused(413, _too_large())
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                return b"".join(chunks)
+
+    async def _check(self, scope: Scope, body: bytes) -> None:
+        path, method = scope["path"].rstrip("/") or "/", scope["method"]
+        thread = THREAD_PATH.match(path)
+        if thread and thread["thread"] != "search":
+            try:
+                user = convrag_auth.identify(dict(scope.get("headers") or []))
+            except Auth.exceptions.HTTPException:
+                return  # Aegra answers the missing or wrong token itself.
+            owner = await thread_owner(thread["thread"])
+            if owner is not None and owner != user["identity"]:
+                raise Refused(404, f"Thread '{thread['thread']}' not found.")
+        if method != "POST" and method != "PATCH":
+            return
+        run = method == "POST" and RUN_PATHS.match(path)
+        assistant = ASSISTANT_PATHS.match(path)
+        if not (run or assistant):
+            return
+        try:
+            payload = json.loads(body or b"{}")
+        except ValueError:
+            raise Refused(422, "The request body must be JSON.") from None
+        if not isinstance(payload, dict):
+            raise Refused(422, "The request body must be a JSON object.")
+        if run:
+            check_run(payload, graph_of(payload.get("assistant_id")))
+        else:
+            check_context(payload.get("context"), "context")
+            check_context((payload.get("config") or {}).get("configurable"),
+                          "config.configurable")
+
+
+def _too_large() -> str:
+    return (f"The request body is over {MAX_BODY_BYTES} bytes: send fewer documents per "
+            "call, or a shorter question.")
+
+
+async def _respond(send: Send, status: int, message: str) -> None:
+    payload = json.dumps({"error": "refused", "message": message, "detail": message}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(payload)).encode())]})
+    await send({"type": "http.response.body", "body": payload})
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> Any:
+    """Refuse to start unless Aegra loaded convrag's auth handler (it fails open)."""
+    from aegra_api.core.auth_middleware import get_auth_instance
+
+    if get_auth_instance() is not convrag_auth.auth:
+        raise RuntimeError("Aegra did not load convrag.auth:auth (see aegra.json → auth): "
+                           "refusing to run without auth.")
+    yield
+
+
+app = FastAPI(lifespan=lifespan)
+app.add_middleware(Hooks)
+
