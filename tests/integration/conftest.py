@@ -218,3 +218,35 @@ def stop_serve_prod(server: LangGraphServer) -> None:
         except subprocess.TimeoutExpired:
             server.process.kill()
             server.process.wait(timeout=5)
+
+
+# --- either server -------------------------------------------------------------------
+
+SERVERS = ("langgraph-dev", "aegra")
+
+
+def create_database(postgres: LocalPostgres, name: str) -> str:
+    """A new, empty database on `postgres`; its URI."""
+    import psycopg
+
+    with psycopg.connect(postgres.uri, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return postgres.uri.rsplit("/", 1)[0] + f"/{name}"
+
+
+def start_server(kind: str, workdir: Path, env: Mapping[str, str],
+                 postgres: LocalPostgres | None = None) -> LangGraphServer:
+    """`langgraph dev`, or Aegra (`make serve-prod`) on a database of its own on `postgres`."""
+    if kind == "langgraph-dev":
+        return start_langgraph_dev(workdir, env)
+    assert postgres is not None, "Aegra needs the postgres fixture"
+    database = create_database(postgres, workdir.name.lower().replace("-", "_"))
+    return start_serve_prod(workdir, {**env, "DATABASE_URL": database})
+
+
+def stop_server(server: LangGraphServer) -> None:
+    """Stop either kind of server."""
+    if server.process.args[0] == sys.executable:
+        stop_serve_prod(server)
+    else:
+        stop_langgraph_dev(server)

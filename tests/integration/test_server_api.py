@@ -1,8 +1,9 @@
-"""The LangGraph server API through the official `langgraph_sdk` client.
+"""The LangGraph server API through the official `langgraph_sdk` client, on both servers.
 
-Each server is a real `langgraph dev` process on loopback, started once for the module:
-one in offline mode without auth tokens (with a loopback OpenAI stub a run may select as
-its chat model), one with two users' tokens.
+Every test runs against `langgraph dev` (`make serve`) and against Aegra on PostgreSQL
+(`make serve-prod`): the same SDK calls, the same answers. Each server is a real process
+on loopback, started once per server kind: one in offline mode without auth tokens (with a
+loopback OpenAI stub a run may select as its chat model), one with two users' tokens.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from langgraph_sdk.client import LangGraphClient
 from langgraph_sdk.errors import AuthenticationError
 
 from tests.integration.conftest import (
+    SERVERS,
     LangGraphServer,
     clean_env,
     ingest_samples,
-    start_langgraph_dev,
-    stop_langgraph_dev,
+    start_server,
+    stop_server,
 )
 
 from .openai_stub import OpenAIStub, Reply, Text, ToolCall
@@ -61,18 +63,18 @@ def stub() -> Iterator[OpenAIStub]:
         yield server
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, stub: OpenAIStub
-           ) -> Iterator[LangGraphServer]:
+@pytest.fixture(scope="module", params=SERVERS)
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+           stub: OpenAIStub, postgres: Any) -> Iterator[LangGraphServer]:
     """Offline by default (CONVRAG_CHAT_MODEL unset); runs may pick "openai:stub-model"."""
-    workdir = tmp_path_factory.mktemp("langgraph-dev")
+    workdir = tmp_path_factory.mktemp(f"{request.param}-open")
     home = workdir / "home"
     ingest_samples(home)
     env = clean_env(CONVRAG_HOME=str(home), OPENAI_BASE_URL=stub.base_url,
                     OPENAI_API_KEY="test")
-    process = start_langgraph_dev(workdir, env)
+    process = start_server(request.param, workdir, env, postgres)
     yield process
-    stop_langgraph_dev(process)
+    stop_server(process)
 
 
 def client(server: LangGraphServer, token: str | None = None) -> LangGraphClient:
@@ -194,14 +196,15 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LangGraphServer]:
+@pytest.fixture(scope="module", params=SERVERS)
+def auth_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                postgres: Any) -> Iterator[LangGraphServer]:
     """Two users with tokens; each tenant has its own plan for Project Falcon."""
     from convrag.knowledge.ingest import load_paths
     from convrag.knowledge.store import KnowledgeBase
     from convrag.settings import Settings
 
-    workdir = tmp_path_factory.mktemp("langgraph-dev-auth")
+    workdir = tmp_path_factory.mktemp(f"{request.param}-auth")
     home = workdir / "home"
     kb = KnowledgeBase.open(Settings.from_env({"CONVRAG_HOME": str(home)}))
     try:
@@ -213,10 +216,11 @@ def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LangGraphS
     finally:
         kb.close()
     tokens = ",".join(f"{token}:{name}" for name, token in TOKENS.items())
-    process = start_langgraph_dev(
-        workdir, clean_env(CONVRAG_HOME=str(home), CONVRAG_AUTH_TOKENS=tokens))
+    process = start_server(request.param, workdir,
+                           clean_env(CONVRAG_HOME=str(home), CONVRAG_AUTH_TOKENS=tokens),
+                           postgres)
     yield process
-    stop_langgraph_dev(process)
+    stop_server(process)
 
 
 def test_requests_without_a_valid_token_are_refused(auth_server):
