@@ -128,10 +128,9 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 12
 
 def check_auth_tokens() -> str | None:
     """The one-sentence error of a malformed CONVRAG_AUTH_TOKENS, or None."""
-    from convrag.auth import parse_tokens
-
     try:
-        parse_tokens(os.environ.get("CONVRAG_AUTH_TOKENS", ""))
+        # The handler reads CONVRAG_AUTH_TOKENS when it is imported, as the server does.
+        import convrag.auth  # noqa: F401
     except ValueError as error:
         return str(error)
     return None
@@ -140,6 +139,9 @@ def check_auth_tokens() -> str | None:
 def main() -> int:
     """Start PostgreSQL when needed, then Aegra; stop both on Ctrl-C or SIGTERM."""
     problem = check_auth_tokens()
+    if not CONFIG.exists():
+        # Aegra would fall back to langgraph.json, without convrag's hooks.
+        problem = f"{CONFIG} is missing: restore it from the repository."
     if problem:
         print(f"convrag: {problem}", file=sys.stderr)
         return 1

@@ -12,6 +12,11 @@ all). This app closes those gaps before a request reaches Aegra:
   Context fields, with the right types; a run's `checkpoint` only checkpoint keys;
 - a `convrag_index` run takes at most MAX_DOCUMENTS_PER_CALL documents.
 
+And it gives Aegra what a long-lived deployment needs (see `lifecycle`): one checkpoint
+per turn and retention after each run, runs of one thread one after another, deleting a
+thread deletes its checkpoints, `DELETE /users/me` erases a user, an idle-thread TTL, and
+one structured log line per run.
+
 Importing this module imports convrag.auth, so a malformed CONVRAG_AUTH_TOKENS stops the
 server; and it refuses to start unless Aegra loaded that very handler.
 """
@@ -27,19 +32,19 @@ from dataclasses import fields
 from typing import Any
 from uuid import uuid5
 
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException, Request
 from langgraph_sdk import Auth
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from convrag import auth as convrag_auth
+from convrag import lifecycle
+from convrag.errors import UserError
 from convrag.graph.context import Context
+from convrag.nodes.index_documents import check_document_count
 
 # Largest request body accepted: a 2,000-character question is a few kB; a batch of
 # documents for convrag_index is the largest legitimate body.
 MAX_BODY_BYTES = int(os.environ.get("CONVRAG_MAX_BODY_BYTES", 1_000_000))
-# Documents per convrag_index call: each is chunked and embedded inside the run, so one
-# call's size bounds how long it holds the store.
-MAX_DOCUMENTS_PER_CALL = int(os.environ.get("CONVRAG_MAX_DOCUMENTS_PER_CALL", 500))
 
 CONTEXT_TYPES = {f.name: f.type for f in fields(Context)}
 TYPE_NAMES: dict[str, tuple[type | tuple[type, ...], str]] = {
@@ -88,12 +93,13 @@ def check_run(body: dict[str, Any], graph_id: str | None) -> None:
     checkpoint = body.get("checkpoint") or {}
     if not isinstance(checkpoint, dict) or set(checkpoint) - CHECKPOINT_KEYS:
         raise Refused(422, f"checkpoint may hold only {', '.join(sorted(CHECKPOINT_KEYS))}.")
-    documents = (body.get("input") or {}).get("documents") if isinstance(
-        body.get("input"), dict) else None
-    if graph_id == "convrag_index" and isinstance(documents, list) and (
-            len(documents) > MAX_DOCUMENTS_PER_CALL):
-        raise Refused(413, f"One convrag_index call takes at most {MAX_DOCUMENTS_PER_CALL} "
-                           f"documents ({len(documents)} sent): send them in batches.")
+    run_input = body.get("input")
+    if graph_id == "convrag_index" and isinstance(run_input, dict):
+        try:
+            check_document_count(run_input.get("documents"))
+        except UserError as error:
+            # Refused before a run exists, rather than as a failed run.
+            raise Refused(413, str(error)) from None
 
 
 def graph_of(assistant_id: Any) -> str | None:
@@ -109,13 +115,8 @@ def graph_of(assistant_id: Any) -> str | None:
 
 async def thread_owner(thread_id: str) -> str | None:
     """The user who owns `thread_id`, or None when there is no such thread."""
-    from aegra_api.core.database import db_manager
-    from sqlalchemy import text
-
-    async with db_manager.get_engine().connect() as connection:
-        result = await connection.execute(
-            text("SELECT user_id FROM thread WHERE thread_id = :thread"), {"thread": thread_id})
-        row = result.first()
+    row = await lifecycle.fetch_one("SELECT user_id FROM thread WHERE thread_id = :thread",
+                                    thread=thread_id)
     return None if row is None else str(row[0])
 
 
@@ -136,6 +137,13 @@ class Hooks:
             await _respond(send, refused.status, str(refused))
             return
         sent = False
+        status = 0
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
 
         async def replay() -> Message:
             nonlocal sent
@@ -144,7 +152,11 @@ class Hooks:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
-        await self.app(scope, replay, send)
+        await self.app(scope, replay, capture)
+        thread = THREAD_PATH.match(scope["path"].rstrip("/"))
+        if scope["method"] == "DELETE" and thread and not thread["rest"] and status == 200:
+            # Aegra deletes the thread's rows but leaves its checkpoints behind.
+            await lifecycle.delete_checkpoints(thread["thread"])
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
         headers = dict(scope.get("headers") or [])
@@ -214,9 +226,25 @@ async def lifespan(app: FastAPI) -> Any:
     if get_auth_instance() is not convrag_auth.auth:
         raise RuntimeError("Aegra did not load convrag.auth:auth (see aegra.json → auth): "
                            "refusing to run without auth.")
-    yield
+    lifecycle.install_run_wrapper()
+    async with lifecycle.idle_thread_ttl():
+        yield
 
 
 app = FastAPI(lifespan=lifespan)
 app.add_middleware(Hooks)
+
+
+@app.delete("/users/me")
+async def erase_me(request: Request) -> dict[str, Any]:
+    """Erase everything of the calling user: threads, runs, checkpoints, documents."""
+    try:
+        user = convrag_auth.identify(request.headers)
+    except Auth.exceptions.HTTPException as error:
+        raise HTTPException(status_code=401, detail=error.detail) from None
+    tenant = user.get("tenant")
+    if not tenant:
+        raise HTTPException(status_code=400, detail="Erasing a user needs auth on "
+                            "(CONVRAG_AUTH_TOKENS): without it every caller is one user.")
+    return await lifecycle.erase_user(user["identity"], str(tenant))
 

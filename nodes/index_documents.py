@@ -11,6 +11,7 @@ reaches only documents sent through the API under the same `source` label.
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -24,6 +25,18 @@ from convrag.nodes.resources import open_knowledge_base
 from convrag.settings import DEFAULT_COLLECTION
 
 DEFAULT_SOURCE = "api"
+# Documents per call: each is chunked and embedded inside the run, so one call's size
+# bounds how long it holds the store and the run's memory.
+MAX_DOCUMENTS_PER_CALL = int(os.environ.get("CONVRAG_MAX_DOCUMENTS_PER_CALL", 500))
+
+
+def check_document_count(records: Any) -> None:
+    """UserError when a call sends more than MAX_DOCUMENTS_PER_CALL documents."""
+    if isinstance(records, list) and len(records) > MAX_DOCUMENTS_PER_CALL:
+        raise UserError(
+            f"One convrag_index call takes at most {MAX_DOCUMENTS_PER_CALL} documents "
+            f"({len(records)} sent): send them in batches."
+        )
 
 
 def index_tenant(state: IndexInput, runtime: Runtime[Any] | None) -> str | None:
@@ -51,6 +64,7 @@ async def index_documents(
     records = state.get("documents")
     if not isinstance(records, list):
         raise UserError('"documents" must be a list of {"id", "text", "title"?, "metadata"?}.')
+    check_document_count(records)
     source = state.get("source") or DEFAULT_SOURCE
     if not isinstance(source, str):
         raise UserError('"source" must be a string label, such as "api".')
