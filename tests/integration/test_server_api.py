@@ -293,3 +293,81 @@ def test_each_user_retrieves_only_their_tenants_documents(auth_server):
     assert "Lisbon" in alice["messages"][-1]["content"]
     assert [d["metadata"]["id"] for d in bob["documents"]] == ["bob-falcon"]
     assert [d["metadata"]["id"] for d in bob_as_alice["documents"]] == ["bob-falcon"]
+
+
+def test_a_client_cannot_claim_another_users_identity(auth_server):
+    """A `langgraph_auth_user` or tenant from the client is refused or ignored, never used."""
+    alice_as_claimed = {"identity": "alice", "tenant": "alice"}
+    attempts: list[dict[str, Any]] = [
+        {"context": {"langgraph_auth_user": alice_as_claimed}},
+        {"config": {"configurable": {"langgraph_auth_user": alice_as_claimed}}},
+        {"context": {"tenant": "alice"}},
+    ]
+
+    async def scenario() -> list[Any]:
+        bob = client(auth_server, TOKENS["bob"])
+        outcomes = []
+        for extra in attempts:
+            thread = (await bob.threads.create())["thread_id"]
+            try:
+                out = await bob.runs.wait(thread, "convrag",
+                                          input=user("When does Project Falcon launch?"),
+                                          **extra)
+            except httpx.HTTPStatusError as error:
+                outcomes.append(error.response.status_code)
+                continue
+            outcomes.append([d["metadata"]["id"] for d in out["documents"]])
+        return outcomes
+
+    for outcome in run(scenario()):
+        assert outcome == ["bob-falcon"] or outcome == 422
+
+
+def test_indexing_writes_and_prunes_only_the_callers_tenant(auth_server):
+    async def index(sdk: LangGraphClient, payload: dict[str, Any]) -> Any:
+        thread = (await sdk.threads.create())["thread_id"]
+        return await sdk.runs.wait(thread, "convrag_index", input=payload, raise_error=False)
+
+    async def ask(sdk: LangGraphClient, question: str) -> list[str]:
+        thread = (await sdk.threads.create())["thread_id"]
+        out = await sdk.runs.wait(thread, "convrag", input=user(question))
+        return [d["metadata"]["id"] for d in out["documents"]]  # type: ignore[index]
+
+    async def scenario() -> dict[str, Any]:
+        alice = client(auth_server, TOKENS["alice"])
+        bob = client(auth_server, TOKENS["bob"])
+        kite = [{"id": "kite", "text": "The kite festival is on the first Sunday of May."}]
+        added = await index(bob, {"documents": kite, "collection": "events"})
+        # Naming alice's tenant does not write there, in any collection.
+        claimed = await index(bob, {"documents": kite, "tenant": "alice"})
+        # An empty prune by bob reaches neither alice's documents nor his own from the CLI.
+        pruned = await index(bob, {"documents": [], "prune": True})
+        pruned_events = await index(bob, {"documents": [], "prune": True,
+                                          "collection": "events"})
+        return {
+            "added": added, "claimed": claimed, "pruned": pruned, "pruned_events": pruned_events,
+            "alice": await ask(alice, "When does Project Falcon launch?"),
+            "alice_kite": await ask(alice, "When is the kite festival?"),
+            "bob": await ask(bob, "When does Project Falcon launch?"),
+        }
+
+    found = run(scenario())
+    assert found["added"]["chunks_added"] == 1
+    # The run failed (LangGraph reports the error, Aegra an empty output): nothing indexed.
+    assert "chunks_added" not in found["claimed"]
+    assert "kite" not in found["alice_kite"]
+    assert found["pruned"]["chunks_removed"] == 0
+    assert found["pruned_events"]["chunks_removed"] == 1
+    assert found["alice"] == ["alice-falcon"]
+    assert found["bob"] == ["bob-falcon"]
+
+
+def test_a_malformed_token_spec_stops_the_server(tmp_path, postgres):
+    from tests.integration.conftest import start_server
+
+    for kind in SERVERS:
+        with pytest.raises(RuntimeError, match="exited"):
+            server = start_server(kind, tmp_path / kind,
+                                  clean_env(CONVRAG_HOME=str(tmp_path / "home"),
+                                            CONVRAG_AUTH_TOKENS="tok-alice"), postgres)
+            stop_server(server)
