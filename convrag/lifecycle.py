@@ -114,11 +114,12 @@ def install_run_wrapper() -> None:
                 duration = (time.perf_counter() - started) * 1000
                 if KEEP > 0:
                     await retain(thread_id, KEEP)
+                retention = (time.perf_counter() - started) * 1000 - duration
                 log.info(json.dumps({
                     "event": "convrag.run", "run_id": run_id, "thread_id": thread_id,
                     "graph_id": graph_id, "user": getattr(user, "identity", None),
                     "outcome": await _run_status(run_id), "duration_ms": round(duration, 1),
-                    "nodes_ms": timer.nodes,
+                    "nodes_ms": timer.nodes, "retention_ms": round(retention, 1),
                 }))
 
     execute_run.convrag = True  # type: ignore[attr-defined]

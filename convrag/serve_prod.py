@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "aegra.json"
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 DEFAULT_PORT = 8123
+SERVER_OPTIONS = "-c synchronous_commit=off"
 
 
 @dataclass
@@ -164,7 +165,10 @@ def main() -> int:
     database_url = os.environ.get("DATABASE_URL", "")
     if not database_url:
         home = Path(os.environ.get("CONVRAG_HOME", ".convrag")).resolve()
-        postgres = LocalPostgres(home / "postgres", free_port(0))
+        # A commit returns before its WAL reaches the disk: a crash can lose the last
+        # fraction of a second (a turn, which the user asks again), never consistency. Aegra
+        # commits about a dozen times per turn; waiting for the disk at each cost ~70 ms.
+        postgres = LocalPostgres(home / "postgres", free_port(0), SERVER_OPTIONS)
         try:
             postgres.initialize()
             postgres.start()
