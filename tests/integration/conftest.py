@@ -220,6 +220,26 @@ def stop_serve_prod(server: LangGraphServer) -> None:
             server.process.wait(timeout=5)
 
 
+def thread_bytes(uri: str, thread_id: str) -> dict[str, int]:
+    """Bytes one thread occupies in each table that holds it (row sizes, TOAST included)."""
+    queries = {
+        "checkpoints": "SELECT sum(pg_column_size(c)) FROM checkpoints c WHERE thread_id = %s",
+        "checkpoint_blobs": "SELECT sum(pg_column_size(b)) FROM checkpoint_blobs b "
+                            "WHERE thread_id = %s",
+        "checkpoint_writes": "SELECT sum(pg_column_size(w)) FROM checkpoint_writes w "
+                             "WHERE thread_id = %s",
+        "runs": "SELECT sum(pg_column_size(r)) FROM runs r WHERE thread_id = %s",
+        "run_events": "SELECT sum(pg_column_size(e)) FROM run_events e WHERE run_id IN "
+                      "(SELECT run_id FROM runs WHERE thread_id = %s)",
+    }
+    import psycopg
+
+    with psycopg.connect(uri) as connection:
+        return {name: int(connection.execute(sql, (thread_id,)).fetchone()[0] or 0)  # type: ignore[index]
+                for name, sql in queries.items()}
+
+
+
 # --- either server -------------------------------------------------------------------
 
 SERVERS = ("langgraph-dev", "aegra")

@@ -35,6 +35,7 @@ from tests.integration.conftest import (
     ingest_samples,
     start_serve_prod,
     stop_serve_prod,
+    thread_bytes,
 )
 
 pytestmark = pytest.mark.integration
@@ -51,23 +52,6 @@ def user(text: str) -> dict[str, Any]:
 
 def client(server: LangGraphServer, name: str) -> Any:
     return get_client(url=server.url, headers={"Authorization": f"Bearer {TOKENS[name]}"})
-
-
-def table_bytes(uri: str, thread_id: str) -> dict[str, int]:
-    """Bytes one thread occupies in each table that holds it (row sizes, TOAST included)."""
-    queries = {
-        "checkpoints": "SELECT sum(pg_column_size(c)) FROM checkpoints c WHERE thread_id = %s",
-        "checkpoint_blobs": "SELECT sum(pg_column_size(b)) FROM checkpoint_blobs b "
-                            "WHERE thread_id = %s",
-        "checkpoint_writes": "SELECT sum(pg_column_size(w)) FROM checkpoint_writes w "
-                             "WHERE thread_id = %s",
-        "runs": "SELECT sum(pg_column_size(r)) FROM runs r WHERE thread_id = %s",
-        "run_events": "SELECT sum(pg_column_size(e)) FROM run_events e WHERE run_id IN "
-                      "(SELECT run_id FROM runs WHERE thread_id = %s)",
-    }
-    with psycopg.connect(uri) as connection:
-        return {name: int(connection.execute(sql, (thread_id,)).fetchone()[0] or 0)  # type: ignore[index]
-                for name, sql in queries.items()}
 
 
 def thread_rows(uri: str, thread_id: str) -> int:
@@ -96,11 +80,12 @@ def test_serve_prod_runs_its_own_postgres_on_loopback_and_stops_it(
                 assert response.status == 200
         cluster = home / "postgres" / "data"
         assert (cluster / "postmaster.pid").exists()
-        # Only on loopback: the port is not reachable through another local address.
+        # Bound to loopback only: the kernel's table of listening sockets (state 0A) has
+        # the port on 127.0.0.1 (0100007F), not on 0.0.0.0 or another address.
         port = int(server.url.rsplit(":", 1)[1])
-        listening = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True,
-                                   text=True).stdout.splitlines()
-        assert [line.split()[3] for line in listening] == [f"127.0.0.1:{port}"]
+        rows = [line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:]]
+        listening = [r[1] for r in rows if r[3] == "0A" and r[1].endswith(f":{port:04X}")]
+        assert listening == [f"0100007F:{port:04X}"]
     finally:
         stop_serve_prod(server)
     assert server.process.returncode == 0
@@ -197,7 +182,7 @@ def test_storage_stays_bounded_and_time_travel_works_inside_the_window(prod):
         for turn in range(TURNS):
             await sdk.runs.wait(thread, "convrag", input=user(f"尼罗河是什么？ {turn}"))
             if turn + 1 in (TURNS // 2, TURNS):
-                sizes.append(table_bytes(database, thread))
+                sizes.append(thread_bytes(database, thread))
         history = await sdk.threads.get_history(thread, limit=100)
         # Back to the oldest kept checkpoint, and on from there.
         oldest = history[-1]["checkpoint"]
