@@ -21,7 +21,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import get_runtime
 from langgraph.types import Checkpointer, Command, Durability
 
-from convrag.graph.context import Context, context_from
+from convrag.graph.context import DEFAULT_CONTEXT, Context, context_from
 from convrag.graph.retention import TURN_DURABILITY, prunable, prune_thread, prune_thread_sync
 from convrag.graph.routing import after_decision
 from convrag.graph.state import (
@@ -75,10 +75,11 @@ class ChatGraph(CompiledStateGraph[State, Context, InputState, OutputState]):
         self.retain = retain
 
     def _prepare(self, input: Any, context: Any, durability: Durability | None, sync: bool
-                 ) -> tuple[Any, Context, Durability | None, bool]:
+                 ) -> tuple[Any, Context | None, Durability | None, bool]:
         if input is not None and not isinstance(input, Command):
             input = check_input(input)
-        checked = context_from(context)
+        # None stays None: as a subgraph, the run inherits its parent's context.
+        checked = None if context is None else context_from(context)
         retained = (self.retain is not None and self.checkpointer is self.retain
                     and prunable(self.retain, sync=sync))
         if retained and durability is None:
@@ -95,7 +96,7 @@ class ChatGraph(CompiledStateGraph[State, Context, InputState, OutputState]):
                                   **kwargs)
         thread = _thread_id(config)
         if retained and thread:
-            prune_thread_sync(self.retain, thread, checked.keep_checkpoints)
+            prune_thread_sync(self.retain, thread, _keep(checked))
 
     async def astream(
         self, input: Any, config: RunnableConfig | None = None, *, context: Any = None,
@@ -108,7 +109,11 @@ class ChatGraph(CompiledStateGraph[State, Context, InputState, OutputState]):
             yield chunk
         thread = _thread_id(config)
         if retained and thread:
-            await prune_thread(self.retain, thread, checked.keep_checkpoints)
+            await prune_thread(self.retain, thread, _keep(checked))
+
+
+def _keep(context: Context | None) -> int:
+    return (context or DEFAULT_CONTEXT).keep_checkpoints
 
 
 def _thread_id(config: RunnableConfig | None) -> str | None:
@@ -117,10 +122,10 @@ def _thread_id(config: RunnableConfig | None) -> str | None:
 
 
 def _chat_builder(
-    knowledge: KnowledgeBase | None, input_schema: type[Any]
-) -> StateGraph[State, Context, Any, OutputState]:
+    knowledge: KnowledgeBase | None, input_schema: type[Any], output_schema: type[Any]
+) -> StateGraph[State, Context, Any, Any]:
     builder = StateGraph(
-        State, context_schema=Context, input_schema=input_schema, output_schema=OutputState
+        State, context_schema=Context, input_schema=input_schema, output_schema=output_schema
     )
     bind: dict[str, Any] = {"knowledge": knowledge} if knowledge else {}
     builder.add_node("compact_history",
@@ -158,7 +163,8 @@ def build_graph(
             from the environment (CONVRAG_HOME or QDRANT_URL) on first use.
         name: the compiled graph's name (as a subgraph or in traces).
     """
-    compiled = _chat_builder(knowledge, InputState).compile(checkpointer=checkpointer, name=name)
+    compiled = _chat_builder(knowledge, InputState, OutputState).compile(
+        checkpointer=checkpointer, name=name)
     attrs = {k: v for k, v in compiled.__dict__.items() if k != "__orig_class__"}
     saver = checkpointer if isinstance(checkpointer, BaseCheckpointSaver) else None
     return ChatGraph(retain=saver, **attrs)
@@ -166,13 +172,14 @@ def build_graph(
 
 def build_embedded_graph(
     *, knowledge: KnowledgeBase | None = None, name: str = "convrag"
-) -> CompiledStateGraph[State, Context, State, OutputState]:
-    """The chat graph taking its whole state as input, for `convrag.graph.embed`.
+) -> CompiledStateGraph[State, Context, State, State]:
+    """The chat graph with its whole state in and out, for `convrag.graph.embed`.
 
-    A parent graph that keeps the thread-level fields (summary, entities, …) hands them
-    back in on every turn; this graph has no checkpointer and no retention of its own.
+    A parent graph keeps the thread-level fields (summary, entities, …) and hands them
+    back in on every turn. `checkpointer=False`: it never saves (not even with the
+    parent's checkpointer), so it leaves nothing behind in the parent's store.
     """
-    return _chat_builder(knowledge, State).compile(name=name)
+    return _chat_builder(knowledge, State, State).compile(checkpointer=False, name=name)
 
 
 def build_rewrite_graph() -> CompiledStateGraph[State, Context, InputState, State]:
