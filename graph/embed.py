@@ -63,14 +63,15 @@ def as_node(
             knowledge base).
         context: the runs' settings; by default the parent run's Context.
     """
-    chat = graph if graph is not None else build_embedded_graph()
-    options: dict[str, Any] = {} if context is None else {"context": context}
+    chat: CompiledStateGraph[Any, Any, Any, Any] = (
+        graph if graph is not None else build_embedded_graph())
 
+    # context=None: the run inherits the parent run's context.
     def run(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-        return _changes(state, chat.invoke(_inputs(state), config, **options))
+        return _changes(state, chat.invoke(_inputs(state), config, context=context))
 
     async def arun(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-        return _changes(state, await chat.ainvoke(_inputs(state), config, **options))
+        return _changes(state, await chat.ainvoke(_inputs(state), config, context=context))
 
     return RunnableLambda(run, afunc=arun, name="convrag")
 
