@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any, NotRequired
 
-from langchain_core.messages import AnyMessage, RemoveMessage
+from langchain_core.messages import AnyMessage, BaseMessage, RemoveMessage
 from langchain_core.runnables import RunnableConfig, RunnableLambda
 from langgraph.graph import MessagesState
 from langgraph.graph.state import CompiledStateGraph
@@ -86,6 +86,7 @@ def _changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     new: list[AnyMessage] = after.get("messages", [])
     kept = {m.id for m in new}
     seen = {m.id for m in old}
-    messages: list[AnyMessage] = [RemoveMessage(id=m.id) for m in old if m.id and m.id not in kept]
+    messages: list[BaseMessage] = [RemoveMessage(id=m.id) for m in old
+                                   if m.id and m.id not in kept]
     messages += [m for m in new if m.id not in seen]
     return {"messages": messages, **{key: after[key] for key in _RETURNED if key in after}}
