@@ -46,7 +46,8 @@ from convrag.graph.context import Context  # noqa: E402
 from convrag.graph.retention import TURN_DURABILITY, prune_thread  # noqa: E402
 from convrag.knowledge.ingest import load_paths  # noqa: E402
 from convrag.knowledge.store import KnowledgeBase  # noqa: E402
-from convrag.nodes.answer import answer_prompt, prompt_tokens  # noqa: E402
+from convrag.nodes.answer import answer_prompt  # noqa: E402
+from convrag.nodes.compact_history import history_tokens  # noqa: E402
 
 SAMPLES = ROOT / "convrag" / "samples" / "knowledge.jsonl"
 COLLECTION = "bench"
@@ -106,7 +107,7 @@ async def run(config: Config, kb: KnowledgeBase, folder: Path, turns: int
             values = (await graph.aget_state(thread)).values
             # The answer node saw the state without its own reply.
             seen = {**values, "messages": values["messages"][:-1]}
-            prompts.append(prompt_tokens(answer_prompt(seen, context)))  # type: ignore[arg-type]
+            prompts.append(history_tokens(answer_prompt(seen, context)))  # type: ignore[arg-type]
             state_bytes, checkpoints, file_bytes = file_stats(path)
             states.append(state_bytes)
             if turn in REPORT_AT or turn == turns:

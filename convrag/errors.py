@@ -3,3 +3,7 @@
 
 class UserError(Exception):
     """A problem with input, configuration or environment; shown without a traceback."""
+
+
+class InvalidInput(UserError, ValueError):
+    """A graph's input or Context is malformed; refused before anything is stored."""

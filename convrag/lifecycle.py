@@ -8,7 +8,9 @@ leaves a deleted thread's checkpoints behind. Here, around each run Aegra execut
 - the run saves one checkpoint, when it ends (`TURN_DURABILITY`, as the CLI);
 - runs of one thread take turns (a lock per thread in this process);
 - afterwards the thread keeps its newest KEEP checkpoints (the window time travel can
-  reach), the rows of its newest KEEP runs and the streamed events of none but those;
+  reach) and the rows of its newest KEEP runs; only its newest finished run keeps its
+  streamed events (what a client reconnecting to the last turn replays; each event holds
+  a full copy of the state, so they were two thirds of a thread's bytes);
 - one JSON log line records the run: thread, outcome, duration of each node.
 
 `CONVRAG_KEEP_CHECKPOINTS=0` turns retention off (Aegra's own behaviour). Threads idle
@@ -132,14 +134,14 @@ async def _run_status(run_id: str) -> str:
 
 
 async def retain(thread_id: str, keep: int) -> None:
-    """Keep the thread's newest `keep` checkpoints and runs; drop older runs' events."""
+    """Keep the thread's newest `keep` checkpoints and runs, and the newest run's events."""
     from aegra_api.core.database import db_manager
 
     await prune_thread(db_manager.get_checkpointer(), thread_id, keep)
     await _execute(
         "DELETE FROM run_events WHERE run_id IN (SELECT run_id FROM runs WHERE "
         "thread_id = :thread AND status NOT IN ('pending', 'running') "
-        "ORDER BY created_at DESC OFFSET :keep)", thread=thread_id, keep=keep)
+        "ORDER BY created_at DESC OFFSET 1)", thread=thread_id)
     await _execute(
         "DELETE FROM runs WHERE run_id IN (SELECT run_id FROM runs WHERE thread_id = :thread "
         "AND status NOT IN ('pending', 'running') ORDER BY created_at DESC OFFSET :keep)",

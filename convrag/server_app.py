@@ -28,7 +28,6 @@ import os
 import re
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import fields
 from typing import Any
 from uuid import uuid5
 
@@ -38,18 +37,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from convrag import auth as convrag_auth
 from convrag import lifecycle
-from convrag.errors import UserError
-from convrag.graph.context import Context
+from convrag.errors import InvalidInput, UserError
+from convrag.graph.context import context_from
 from convrag.nodes.index_documents import check_document_count
 
 # Largest request body accepted: a 2,000-character question is a few kB; a batch of
 # documents for convrag_index is the largest legitimate body.
 MAX_BODY_BYTES = int(os.environ.get("CONVRAG_MAX_BODY_BYTES", 1_000_000))
 
-CONTEXT_TYPES = {f.name: f.type for f in fields(Context)}
-TYPE_NAMES: dict[str, tuple[type | tuple[type, ...], str]] = {
-    "str": (str, "a string"), "int": (int, "an integer"), "float": ((int, float), "a number"),
-}
 # Keys a checkpoint selector may carry (time travel); anything else would steer the run.
 CHECKPOINT_KEYS = {"checkpoint_id", "checkpoint_ns", "checkpoint_map"}
 THREAD_PATH = re.compile(r"^/threads/(?P<thread>[^/]+)(?P<rest>/.*)?$")
@@ -71,16 +66,10 @@ def check_context(values: Any, where: str) -> None:
     """Refuse anything but the chat graph's Context fields, each of its type."""
     if values is None:
         return
-    if not isinstance(values, dict):
-        raise Refused(422, f"{where} must be an object of Context fields.")
-    for key, value in values.items():
-        expected = CONTEXT_TYPES.get(key)
-        if expected is None:
-            raise Refused(422, f"{where} field {key!r} is not a Context field: use one of "
-                               f"{', '.join(sorted(CONTEXT_TYPES))}.")
-        python_type, name = TYPE_NAMES[str(expected)]
-        if isinstance(value, bool) or not isinstance(value, python_type):
-            raise Refused(422, f"{where} field {key!r} must be {name}.")
+    try:
+        context_from(values)
+    except InvalidInput as error:
+        raise Refused(422, f"{where}: {error}") from None
 
 
 def check_run(body: dict[str, Any], graph_id: str | None) -> None:

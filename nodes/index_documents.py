@@ -10,18 +10,18 @@ reaches only documents sent through the API under the same `source` label.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from typing import Any
 
 from langgraph.runtime import Runtime
 
 from convrag.errors import UserError
-from convrag.graph.context import user_tenant
+from convrag.graph.context import DEFAULT_CONTEXT, user_tenant
 from convrag.graph.state import IndexInput
 from convrag.knowledge.ingest import document_from_record
 from convrag.knowledge.store import KnowledgeBase
-from convrag.nodes.resources import open_knowledge_base
+from convrag.nodes.models import Blocking, Core, run_async, run_sync
+from convrag.nodes.resources import knowledge_base, open_knowledge_base
 from convrag.settings import DEFAULT_COLLECTION
 
 DEFAULT_SOURCE = "api"
@@ -53,14 +53,7 @@ def index_tenant(state: IndexInput, runtime: Runtime[Any] | None) -> str | None:
     return verified
 
 
-async def index_documents(
-    state: IndexInput, runtime: Runtime[Any], knowledge: KnowledgeBase | None = None
-) -> dict[str, Any]:
-    """Validate the documents, ingest them, and write the ingestion report.
-
-    Embedding and upserting block on I/O, so they run in a worker thread and the
-    server's event loop stays free.
-    """
+def _index_documents(state: IndexInput, tenant: str | None, kb: KnowledgeBase) -> Core:
     records = state.get("documents")
     if not isinstance(records, list):
         raise UserError('"documents" must be a list of {"id", "text", "title"?, "metadata"?}.')
@@ -68,18 +61,30 @@ async def index_documents(
     source = state.get("source") or DEFAULT_SOURCE
     if not isinstance(source, str):
         raise UserError('"source" must be a string label, such as "api".')
-    tenant = index_tenant(state, runtime)
     documents = [
         document_from_record(record, f"documents[{number}]", source=source)
         for number, record in enumerate(records)
     ]
+    # Embedding and upserting block on I/O: under ainvoke they run in a worker thread,
+    # so the server's event loop stays free.
+    report = yield Blocking(kb.ingest, (state.get("collection") or DEFAULT_COLLECTION, documents),
+                            dict(tenant=tenant, prune=bool(state.get("prune")),
+                                 prune_source=source))
+    return dict(report.as_dict())
+
+
+async def index_documents(
+    state: IndexInput, runtime: Runtime[Any], knowledge: KnowledgeBase | None = None
+) -> dict[str, Any]:
+    """Validate the documents, ingest them, and write the ingestion report."""
+    tenant = index_tenant(state, runtime)
     kb = knowledge or await open_knowledge_base()
-    report = await asyncio.to_thread(
-        kb.ingest,
-        state.get("collection") or DEFAULT_COLLECTION,
-        documents,
-        tenant=tenant,
-        prune=bool(state.get("prune")),
-        prune_source=source,
-    )
-    return report.as_dict()
+    return await run_async(_index_documents(state, tenant, kb), state, DEFAULT_CONTEXT)
+
+
+def index_documents_sync(
+    state: IndexInput, runtime: Runtime[Any], knowledge: KnowledgeBase | None = None
+) -> dict[str, Any]:
+    """`index_documents` for the sync API (`invoke`, `stream`)."""
+    return run_sync(_index_documents(state, index_tenant(state, runtime),
+                                     knowledge or knowledge_base()), state, DEFAULT_CONTEXT)

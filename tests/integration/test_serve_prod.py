@@ -140,10 +140,11 @@ def test_run_creation_refuses_what_would_steer_a_run(prod):
     run = f"/threads/{thread}/runs/wait"
     cases = [
         ({"context": {"langgraph_auth_user": {"identity": "alice", "tenant": "alice"}}},
-         "context field 'langgraph_auth_user' is not a Context field"),
+         "context: Unknown Context field 'langgraph_auth_user'"),
         ({"config": {"configurable": {"thread_id": "someone-elses"}}},
-         "config.configurable field 'thread_id' is not a Context field"),
-        ({"context": {"top_k": "5"}}, "context field 'top_k' must be an integer."),
+         "config.configurable: Unknown Context field 'thread_id'"),
+        ({"context": {"top_k": "5"}},
+         "context: Context field 'top_k' must be a whole number of at least 1, not '5'."),
         ({"checkpoint": {"thread_id": "someone-elses"}}, "checkpoint may hold only"),
     ]
     for extra, message in cases:
