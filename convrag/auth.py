@@ -22,6 +22,9 @@ from typing import Any
 
 from langgraph_sdk import Auth
 
+from convrag.errors import InvalidInput
+from convrag.graph.context import context_from
+
 ANONYMOUS = "anonymous"
 
 auth = Auth()
@@ -88,6 +91,30 @@ async def owner_only(ctx: Auth.types.AuthContext, value: Any) -> Auth.types.Filt
             metadata = value["metadata"] = {}
         metadata.update(owner)
     return owner
+
+
+def context_problem(values: Any) -> str | None:
+    """One sentence on what is wrong with a run's context (None: Context fields only, typed).
+
+    The LangGraph server drops unknown keys before the graph sees them and Aegra copies
+    them into `configurable`, so both servers check a run's context when it is created.
+    """
+    try:
+        context_from(values)
+    except InvalidInput as error:
+        return str(error)
+    return None
+
+
+@auth.on.threads.create_run
+async def create_run(ctx: Auth.types.AuthContext, value: Any) -> Auth.types.FilterType:
+    """A run: refused when its context is not the chat graph's, else owner-stamped."""
+    # LangGraph passes the run's arguments under "kwargs"; Aegra checks them in
+    # convrag.server_app before this handler runs.
+    problem = context_problem((value.get("kwargs") or {}).get("context"))
+    if problem:
+        raise Auth.exceptions.HTTPException(status_code=422, detail=problem)
+    return await owner_only(ctx, value)
 
 
 @auth.on.assistants.read

@@ -37,8 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from convrag import auth as convrag_auth
 from convrag import lifecycle
-from convrag.errors import InvalidInput, UserError
-from convrag.graph.context import context_from
+from convrag.errors import UserError
 from convrag.nodes.index_documents import check_document_count
 
 # Largest request body accepted: a 2,000-character question is a few kB; a batch of
@@ -64,12 +63,9 @@ class Refused(Exception):
 
 def check_context(values: Any, where: str) -> None:
     """Refuse anything but the chat graph's Context fields, each of its type."""
-    if values is None:
-        return
-    try:
-        context_from(values)
-    except InvalidInput as error:
-        raise Refused(422, f"{where}: {error}") from None
+    problem = None if values is None else convrag_auth.context_problem(values)
+    if problem:
+        raise Refused(422, f"{where}: {problem}")
 
 
 def check_run(body: dict[str, Any], graph_id: str | None) -> None:

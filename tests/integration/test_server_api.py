@@ -371,3 +371,22 @@ def test_a_malformed_token_spec_stops_the_server(tmp_path, postgres):
                                   clean_env(CONVRAG_HOME=str(tmp_path / "home"),
                                             CONVRAG_AUTH_TOKENS="tok-alice"), postgres)
             stop_server(server)
+
+
+def test_a_run_with_a_wrong_context_is_refused_when_created(server):
+    async def attempt(context: dict[str, Any]) -> httpx.Response:
+        sdk = client(server)
+        thread = (await sdk.threads.create())["thread_id"]
+        with pytest.raises(httpx.HTTPStatusError) as error:
+            await sdk.runs.wait(thread, "convrag", input=user("Hi"), context=context)
+        state = await sdk.threads.get_state(thread)
+        assert not state["values"]  # nothing of the refused run reached the thread
+        return error.value.response
+
+    for context, sentence in [
+        ({"bogus": 1}, "Unknown Context field 'bogus'"),
+        ({"top_k": "5"}, "Context field 'top_k' must be a whole number of at least 1"),
+    ]:
+        response = run(attempt(context))
+        assert response.status_code == 422
+        assert sentence in response.text
