@@ -119,9 +119,14 @@ def test_two_turns_resolve_the_follow_up_and_the_thread_persists(server):
         other = (await sdk.threads.create())["thread_id"]
         fresh = await sdk.runs.wait(other, "convrag", input=user("它有多长？"))
         metadata = (await sdk.threads.get(thread))["metadata"]
-        return second, state, fresh, metadata
+        history = await sdk.threads.get_history(thread)
+        return second, state, fresh, metadata, history
 
-    second, state, fresh, metadata = run(conversation())
+    second, state, fresh, metadata, history = run(conversation())
+    # History, newest first: the end of each turn is there (langgraph dev also keeps the
+    # steps in between; serve-prod saves one checkpoint per turn).
+    counts = [len(h["values"].get("messages", [])) for h in history]
+    assert counts[0] == 4 and 2 in counts and counts == sorted(counts, reverse=True)
     assert "尼罗河" in second["standalone_question"]
     assert second["documents"][0]["metadata"]["id"] == "zh-nile"
     assert "6650" in second["messages"][-1]["content"]
