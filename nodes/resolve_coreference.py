@@ -149,9 +149,22 @@ def resolve_coreference_sync(state: State, runtime: Runtime[Context]) -> dict[st
     return run_sync(_resolve_coreference(state, context), state, context)
 
 
+_rewriters: dict[int, tuple[Any, Any]] = {}
+
+
 def structured_rewriter(model: Any) -> Any:
-    """The model bound to the Rewrite schema (the raw reply kept, to report parse errors)."""
-    return model.with_structured_output(Rewrite, include_raw=True)
+    """The model bound to the Rewrite schema (the raw reply kept, to report parse errors).
+
+    Binding converts the schema to a tool definition, which costs about as much as the
+    rest of a turn's overhead, so it is done once per model object.
+    """
+    cached = _rewriters.get(id(model))
+    if cached is None or cached[0] is not model:  # an id may be reused by a new object
+        cached = (model, model.with_structured_output(Rewrite, include_raw=True))
+        if len(_rewriters) >= 64:  # a process uses a few models; tests register many
+            _rewriters.clear()
+        _rewriters[id(model)] = cached
+    return cached[1]
 
 
 def _decision(reply: Any, question: str, context: Context) -> Rewrite:
