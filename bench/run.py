@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-SCRIPTS = ["compaction", "server_turn", "retrieval_quality", "ingest_query"]
+SCRIPTS = ["compaction", "embedding", "overhead", "server_turn", "retrieval_quality",
+           "ingest_query"]
 
 
 def main(names: list[str]) -> int:
