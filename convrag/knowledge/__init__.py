@@ -7,12 +7,13 @@ from convrag.knowledge.ingest import (
     load_paths,
 )
 from convrag.knowledge.sparse import BM25Encoder
-from convrag.knowledge.store import KnowledgeBase, SearchHit
+from convrag.knowledge.store import KnowledgeBase, QueryLeg, SearchHit
 
 __all__ = [
     "BM25Encoder",
     "IngestReport",
     "KnowledgeBase",
+    "QueryLeg",
     "SearchHit",
     "SourceDocument",
     "chunk_text",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import zlib
 from collections import Counter
+from collections.abc import Mapping
 
 from qdrant_client import models
 
@@ -59,6 +60,17 @@ class BM25Encoder:
         norm = self.k1 * (1 - self.b + self.b * length / self.avgdl)
         return _to_vector({term: tf * (self.k1 + 1) / (tf + norm) for term, tf in counts.items()})
 
-    def encode_query(self, text: str) -> models.SparseVector:
-        """The query-side vector of `text`: 1.0 per unique search term."""
-        return _to_vector(dict.fromkeys(search_terms(text), 1.0))
+    def encode_query(
+        self, text: str, terms: Mapping[str, float] | None = None
+    ) -> models.SparseVector:
+        """The query-side vector of `text`: 1.0 per unique search term.
+
+        `terms` are extra search terms (already in the token space of `search_terms`) with
+        their own weights, added to those of the text; terms with a weight of 0 or less are
+        left out, since a negative weight would turn BM25 into a penalty.
+        """
+        weights = dict.fromkeys(search_terms(text), 1.0)
+        for term, weight in (terms or {}).items():
+            if weight > 0:
+                weights[term] = weights.get(term, 0.0) + weight
+        return _to_vector(weights)

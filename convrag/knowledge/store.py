@@ -13,7 +13,7 @@ import hashlib
 import json
 import uuid
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +35,25 @@ _SCROLL_PAGE = 1024
 # Document ids per lookup of stored chunks on a server (a MatchAny on the indexed doc_id).
 _LOOKUP_BATCH = 256
 _DELETE_BATCH = 1024
+
+
+@dataclass(frozen=True)
+class QueryLeg:
+    """One query of a search: its text, extra sparse terms, and its weight in the fusion.
+
+    `terms` are weighted search terms in the BM25 token space (see
+    `convrag.language.tokens.search_terms`), added to the sparse vector of `text`; a leg may
+    carry terms only. `weight` scales the leg's reciprocal ranks in RRF (its dense leg too,
+    when search is hybrid).
+    """
+
+    text: str = ""
+    terms: Mapping[str, float] | None = None
+    weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not self.weight > 0:
+            raise ValueError(f"a query leg's weight must be positive, not {self.weight!r}")
 
 
 @dataclass(frozen=True)
@@ -406,24 +425,29 @@ class KnowledgeBase:
     def search(
         self,
         name: str,
-        queries: Sequence[str],
+        legs: Sequence[QueryLeg | str],
         *,
         k: int = 5,
         tenant: str | None = None,
         score_threshold: float | None = None,
     ) -> list[SearchHit]:
-        """The `k` best documents for `queries`, best chunk of each, in rank order.
+        """The `k` best documents for the query `legs`, best chunk of each, in rank order.
 
-        One query on a sparse-only base is a BM25 search. Otherwise every query becomes a
-        BM25 prefetch (and, when hybrid, a dense prefetch too), fused with reciprocal rank
-        fusion inside Qdrant. `score_threshold` (None or 0: off) is the BM25 score a chunk
-        must reach for one of the queries; dense candidates are kept by rank. Queries
-        without search terms are dropped; if none is left, returns []. Raises UserError
-        when the collection does not exist or does not fit this base.
+        A string is `QueryLeg(text=string)`. One leg on a sparse-only base is a BM25 search.
+        Otherwise every leg becomes a BM25 prefetch (and, when hybrid and the leg has text, a
+        dense prefetch too), fused with reciprocal rank fusion inside Qdrant, each prefetch
+        weighted by its leg's weight. `score_threshold` (None or 0: off) is the BM25 score a
+        chunk must reach for one of the legs; dense candidates are kept by rank. Legs
+        without search terms are dropped; if none is left, returns []. Raises UserError when
+        the collection does not exist or does not fit this base.
         """
         self._require(name)
-        encoded = [(q, self.encoder.encode_query(q)) for q in queries]
-        sparse = [(q, v) for q, v in encoded if v.indices]
+        queries = [QueryLeg(text=leg) if isinstance(leg, str) else leg for leg in legs]
+        sparse = [
+            (leg, vector)
+            for leg in queries
+            if (vector := self.encoder.encode_query(leg.text, leg.terms)).indices
+        ]
         if not sparse or k < 1:
             return []
         threshold = score_threshold or None
@@ -431,23 +455,26 @@ class KnowledgeBase:
         # distinct documents after keeping the best chunk of each.
         fetch = 4 * k
         condition = None if tenant is None else models.Filter(must=[_match("tenant", tenant)])
-        legs = [
+        prefetches = [
             models.Prefetch(
                 query=v, using=SPARSE_VECTOR, filter=condition, limit=fetch,
                 score_threshold=threshold,
             )
             for _, v in sparse
         ]
+        weights = [leg.weight for leg, _ in sparse]
         if self.embeddings is not None:
+            texts = [leg for leg, _ in sparse if leg.text.strip()]
             with embedding_errors(self.embeddings_name):
-                legs += [
+                prefetches += [
                     models.Prefetch(
-                        query=self.embeddings.embed_query(q), using=DENSE_VECTOR,
+                        query=self.embeddings.embed_query(leg.text), using=DENSE_VECTOR,
                         filter=condition, limit=fetch,
                     )
-                    for q, _ in sparse
+                    for leg in texts
                 ]
-        if len(legs) == 1:
+            weights += [leg.weight for leg in texts]
+        if len(prefetches) == 1:
             response = self.client.query_points(
                 name,
                 query=sparse[0][1],
@@ -458,10 +485,16 @@ class KnowledgeBase:
                 with_payload=True,
             )
         else:
+            # Equal weights are plain RRF, asked for in the form servers before 1.16 know.
+            fusion: models.FusionQuery | models.RrfQuery = (
+                models.FusionQuery(fusion=models.Fusion.RRF)
+                if len(set(weights)) == 1
+                else models.RrfQuery(rrf=models.Rrf(weights=weights))
+            )
             response = self.client.query_points(
                 name,
-                prefetch=legs,
-                query=models.FusionQuery(fusion=models.Fusion.RRF),
+                prefetch=prefetches,
+                query=fusion,
                 query_filter=condition,
                 limit=fetch,
                 with_payload=True,

@@ -15,7 +15,7 @@ from qdrant_client import models
 
 from convrag.errors import UserError
 from convrag.knowledge.ingest import SourceDocument
-from convrag.knowledge.store import KnowledgeBase
+from convrag.knowledge.store import KnowledgeBase, QueryLeg
 from convrag.settings import Settings
 from tests.conftest import spy_queries
 
@@ -141,6 +141,40 @@ def test_several_queries_are_fused_in_one_qdrant_call(
     assert len(call["prefetch"]) == 2  # the stopword-only query was dropped
 
 
+def test_strings_and_text_legs_search_alike(kb: KnowledgeBase) -> None:
+    queries = ["尼罗河有多长？", "Who discovered polonium?"]
+    assert kb.search(NAME, queries, k=4) == kb.search(
+        NAME, [QueryLeg(text=q) for q in queries], k=4
+    )
+
+
+def test_leg_weights_decide_the_fused_order(
+    kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = spy_queries(kb, monkeypatch)
+    nile, curie = "尼罗河有多长？", "Who discovered polonium?"
+    heavy_nile = [QueryLeg(text=nile, weight=3.0), QueryLeg(text=curie)]
+    heavy_curie = [QueryLeg(text=nile), QueryLeg(text=curie, weight=3.0)]
+    assert ids(kb.search(NAME, heavy_nile, k=2)) == ["nile", "curie"]
+    assert ids(kb.search(NAME, heavy_curie, k=2)) == ["curie", "nile"]
+    assert isinstance(calls[-1]["query"], models.RrfQuery)
+    assert calls[-1]["query"].rrf.weights == [1.0, 3.0]
+
+
+def test_leg_terms_extend_the_sparse_query(kb: KnowledgeBase) -> None:
+    # "polonium" alone finds Curie; a terms-only leg reaches the same document.
+    assert ids(kb.search(NAME, [QueryLeg(terms={"polonium": 2.0})], k=1)) == ["curie"]
+    # Extra terms pull a text leg towards the document they name.
+    assert ids(kb.search(NAME, [QueryLeg(text="河流", terms={"三峡": 5.0})], k=1)) == ["yangtze"]
+    assert kb.search(NAME, [QueryLeg(terms={"polonium": 0.0})]) == []
+
+
+@pytest.mark.parametrize("weight", [0.0, -1.0, float("nan")])
+def test_a_leg_weight_must_be_positive(weight: float) -> None:
+    with pytest.raises(ValueError, match="weight must be positive"):
+        QueryLeg(text="x", weight=weight)
+
+
 @pytest.mark.parametrize("queries", [[], [""], ["the of", "？！"]])
 def test_queries_without_terms_find_nothing(kb: KnowledgeBase, queries: list[str]) -> None:
     assert kb.search(NAME, queries) == []
@@ -193,7 +227,7 @@ OPEN_IN_CHILD = """
 import sys
 from pathlib import Path
 from convrag.errors import UserError
-from convrag.knowledge.store import KnowledgeBase
+from convrag.knowledge.store import KnowledgeBase, QueryLeg
 from convrag.settings import Settings
 try:
     KnowledgeBase.open(Settings(home=Path(sys.argv[1]))).close()
