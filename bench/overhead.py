@@ -13,6 +13,10 @@ checkpoint per turn and retention on), `ainvoke`, in model mode and offline. Eac
 configuration runs `--runs` times, interleaved; it prints the median over all turns and
 over the last 20 turns, and the ratio to HAR with its spread over the runs.
 
+"LangGraph floor" is convrag's shape with nothing in it: five async nodes in a line that
+do no work, the same checkpointer, durability and questions, and a one-line answer. What
+it costs, LangGraph and the checkpoint spend on any five-step graph before a node works.
+
     python bench/overhead.py [--turns 100] [--runs 3] [--peers ../shared/bench/peers.py]
 """
 
@@ -29,7 +33,7 @@ import time
 from collections.abc import Callable
 from html import unescape
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -37,11 +41,15 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from compaction import QUESTIONS, SAMPLES  # noqa: E402
 from langchain_core.documents import Document  # noqa: E402
-from langchain_core.messages import AIMessage, BaseMessage  # noqa: E402
+from langchain_core.messages import AIMessage, AnyMessage, BaseMessage  # noqa: E402
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver  # noqa: E402
+from langgraph.graph import END, START, StateGraph  # noqa: E402
+from langgraph.graph.message import add_messages  # noqa: E402
+from typing_extensions import TypedDict  # noqa: E402
 
 from convrag.graph.builder import build_graph  # noqa: E402
 from convrag.graph.context import Context  # noqa: E402
+from convrag.graph.retention import TURN_DURABILITY  # noqa: E402
 from convrag.knowledge.ingest import load_paths  # noqa: E402
 from convrag.knowledge.store import KnowledgeBase  # noqa: E402
 from convrag.nodes.models import register_chat_model  # noqa: E402
@@ -49,6 +57,7 @@ from convrag.nodes.models import register_chat_model  # noqa: E402
 K = 4
 COLLECTION = "bench"
 LAST = 20
+FLOOR_ANSWER = "尼罗河全长约6650公里，是世界上最长的河流之一[1]。"
 
 
 def load_peers(path: Path) -> Any:
@@ -120,6 +129,53 @@ def convrag_turns(peers: Any, kb: KnowledgeBase, folder: Path, turns: int, model
     return asyncio.run(play())
 
 
+class _FloorState(TypedDict):
+    messages: Annotated[list[AnyMessage], add_messages]
+    step: int
+
+
+def floor_turns(folder: Path, turns: int) -> list[float]:
+    """LangGraph alone: convrag's five-step shape with nodes that do nothing, the same
+    checkpointer and durability, the same questions and an answer of similar length."""
+
+    def step(state: _FloorState) -> dict[str, Any]:
+        return {"step": state.get("step", 0) + 1}
+
+    async def reply(state: _FloorState) -> dict[str, Any]:
+        return {"messages": [AIMessage(FLOOR_ANSWER)]}
+
+    builder = StateGraph(_FloorState)
+    names = ["compact_history", "resolve_coreference", "decide_retrieval", "retrieve"]
+    for name in names:
+        builder.add_node(name, _async(step))
+    builder.add_node("answer", reply)
+    for a, b in zip([START, *names], [*names, "answer"], strict=True):
+        builder.add_edge(a, b)
+    builder.add_edge("answer", END)
+
+    async def play() -> list[float]:
+        times = []
+        async with AsyncSqliteSaver.from_conn_string(str(folder / "floor.sqlite")) as saver:
+            graph = builder.compile(checkpointer=saver)
+            config = {"configurable": {"thread_id": "long"}}
+            for turn in range(turns):
+                started = time.perf_counter()
+                await graph.ainvoke(
+                    {"messages": [{"role": "user", "content": QUESTIONS[turn % len(QUESTIONS)]}]},
+                    config, durability=TURN_DURABILITY)
+                times.append((time.perf_counter() - started) * 1000)
+        return times
+
+    return asyncio.run(play())
+
+
+def _async(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    async def node(state: Any) -> Any:
+        return fn(state)
+
+    return node
+
+
 def summary(times: list[float]) -> dict[str, float]:
     return {"all": statistics.median(times), "last": statistics.median(times[-LAST:])}
 
@@ -141,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         "HAR (peer)": lambda folder: har_turns(peers, args.turns),
         "convrag, model mode": lambda folder: convrag_turns(peers, kb, folder, args.turns, True),
         "convrag, offline": lambda folder: convrag_turns(peers, kb, folder, args.turns, False),
+        "LangGraph floor": lambda folder: floor_turns(folder, args.turns),
     }
     results: dict[str, list[dict[str, float]]] = {label: [] for label in configs}
     with tempfile.TemporaryDirectory() as scratch:
