@@ -21,7 +21,7 @@ from typing import Any, TextIO
 
 from langchain_core.runnables import RunnableConfig
 
-from convrag.errors import UserError
+from convrag.errors import UserError, missing_collection
 from convrag.language.checks import question_problem
 from convrag.settings import DEFAULT_COLLECTION, Settings
 
@@ -175,9 +175,7 @@ def _open_kb(settings: Settings) -> Any:
 
 def _require_collection(kb: Any, collection: str) -> None:
     if not kb.collection_exists(collection):
-        raise UserError(
-            f"The collection '{collection}' does not exist yet: run `convrag ingest PATH` first."
-        )
+        raise missing_collection(collection)
 
 
 def _progress(stream: TextIO, label: str) -> Any:
@@ -214,6 +212,8 @@ async def _turn(graph: Any, thread: str, question: str, collection: str) -> dict
 
 def _turn_record(thread: str, result: dict[str, Any]) -> dict[str, Any]:
     """DESIGN's `ask --json` object from a graph result."""
+    from convrag.nodes.answer import source_list
+
     documents = result.get("documents", []) if result.get("route") == "retrieve" else []
     answer = result["messages"][-1]
     text = answer.content if isinstance(answer.content, str) else str(answer.content)
@@ -222,14 +222,8 @@ def _turn_record(thread: str, result: dict[str, Any]) -> dict[str, Any]:
         "answer": text,
         "standalone_question": result.get("standalone_question", ""),
         "route": result.get("route", "respond"),
-        "sources": [
-            {
-                "id": d.metadata.get("id"),
-                "title": d.metadata.get("title"),
-                "score": round(float(d.metadata.get("score") or 0.0), 4),
-            }
-            for d in documents
-        ],
+        "sources": [{**source, "score": round(float(source["score"] or 0.0), 4)}
+                    for source in source_list(documents)],
         "llm_calls": int(result.get("llm_calls", 0)),
     }
 

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from functools import partial
 from typing import Any
 
-from langchain_core.runnables import RunnableConfig, RunnableLambda
+from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
@@ -22,7 +22,13 @@ from langgraph.runtime import get_runtime
 from langgraph.types import Checkpointer, Command, Durability
 
 from convrag.graph.context import DEFAULT_CONTEXT, Context, context_from
-from convrag.graph.retention import TURN_DURABILITY, prunable, prune_thread, prune_thread_sync
+from convrag.graph.retention import (
+    TURN_DURABILITY,
+    Retention,
+    prunable,
+    prune_thread,
+    prune_thread_sync,
+)
 from convrag.graph.routing import after_decision
 from convrag.graph.state import (
     IndexInput,
@@ -44,18 +50,28 @@ from convrag.nodes.retrieve import retrieve, retrieve_sync
 NodeResult = dict[str, Any]
 
 
-def _node(
-    sync_fn: Callable[..., NodeResult], async_fn: Callable[..., Awaitable[NodeResult]],
-    name: str,
-) -> RunnableLambda[Any, NodeResult]:
-    """One node with both forms: LangGraph calls the one that matches the API in use."""
-    def run(state: Any) -> NodeResult:
-        return sync_fn(state, get_runtime())
+class _Node(Runnable[Any, NodeResult]):
+    """One node with both forms: LangGraph calls the one that matches the API in use.
 
-    async def arun(state: Any) -> NodeResult:
-        return await async_fn(state, get_runtime())
+    A plain Runnable rather than RunnableLambda: LangGraph already runs a node inside its
+    config's context (where `get_runtime()` reads the run's runtime), and RunnableLambda
+    would add a traced child run and signature inspection to every call.
+    """
 
-    return RunnableLambda(run, afunc=arun, name=name)
+    def __init__(self, sync_fn: Callable[..., NodeResult],
+                 async_fn: Callable[..., Awaitable[NodeResult]], name: str,
+                 *, runtime: bool = True) -> None:
+        self.sync_fn, self.async_fn, self.name, self.runtime = sync_fn, async_fn, name, runtime
+
+    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
+               ) -> NodeResult:
+        return self.sync_fn(input, get_runtime()) if self.runtime else self.sync_fn(input)
+
+    async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
+                      ) -> NodeResult:
+        if self.runtime:
+            return await self.async_fn(input, get_runtime())
+        return await self.async_fn(input)
 
 
 class ChatGraph(CompiledStateGraph[State, Context, InputState, OutputState]):
@@ -64,13 +80,14 @@ class ChatGraph(CompiledStateGraph[State, Context, InputState, OutputState]):
     - Input and Context are checked before the run starts, so a malformed value is refused
       with one sentence naming the field and nothing of it reaches the thread.
     - With the checkpointer passed to `build_graph` (`retain`), a run saves once, when it
-      ends (durability `"exit"`, unless the call says otherwise), and then prunes its
-      thread to the newest `Context.keep_checkpoints` checkpoints: the storage of a thread
-      stays bounded, and time travel reaches that many turns back. A checkpointer brought
-      by someone else (the LangGraph server's, a parent graph's) is left alone.
+      ends (durability `"exit"`, unless the call says otherwise), and the thread is pruned
+      to the newest `Context.keep_checkpoints` checkpoints (on its first turn in the
+      process, then every `PRUNE_EVERY` turns): the storage of a thread stays bounded, and
+      time travel reaches at least that many turns back. A checkpointer brought by
+      someone else (the LangGraph server's, a parent graph's) is left alone.
     """
 
-    def __init__(self, *, retain: BaseCheckpointSaver[Any] | None = None, **kwargs: Any):
+    def __init__(self, *, retain: Retention | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.retain = retain
 
@@ -80,8 +97,8 @@ class ChatGraph(CompiledStateGraph[State, Context, InputState, OutputState]):
             input = check_input(input)
         # None stays None: as a subgraph, the run inherits its parent's context.
         checked = None if context is None else context_from(context)
-        retained = (self.retain is not None and self.checkpointer is self.retain
-                    and prunable(self.retain, sync=sync))
+        retained = (self.retain is not None and self.checkpointer is self.retain.saver
+                    and prunable(self.retain.saver, sync=sync))
         if retained and durability is None:
             durability = TURN_DURABILITY
         return input, checked, durability, retained
@@ -92,11 +109,13 @@ class ChatGraph(CompiledStateGraph[State, Context, InputState, OutputState]):
     ) -> Iterator[Any]:
         """`CompiledStateGraph.stream` with the checks and retention above."""
         input, checked, durability, retained = self._prepare(input, context, durability, True)
+        if retained and self.retain:
+            self.retain.tune_sync()
         yield from super().stream(input, config, context=checked, durability=durability,
                                   **kwargs)
         thread = _thread_id(config)
-        if retained and thread:
-            prune_thread_sync(self.retain, thread, _keep(checked))
+        if retained and thread and self.retain and self.retain.due(thread):
+            prune_thread_sync(self.retain.saver, thread, _keep(checked))
 
     async def astream(
         self, input: Any, config: RunnableConfig | None = None, *, context: Any = None,
@@ -104,12 +123,14 @@ class ChatGraph(CompiledStateGraph[State, Context, InputState, OutputState]):
     ) -> AsyncIterator[Any]:
         """`CompiledStateGraph.astream` with the checks and retention above."""
         input, checked, durability, retained = self._prepare(input, context, durability, False)
+        if retained and self.retain:
+            await self.retain.tune()
         async for chunk in super().astream(input, config, context=checked,
                                            durability=durability, **kwargs):
             yield chunk
         thread = _thread_id(config)
-        if retained and thread:
-            await prune_thread(self.retain, thread, _keep(checked))
+        if retained and thread and self.retain and self.retain.due(thread):
+            await prune_thread(self.retain.saver, thread, _keep(checked))
 
 
 def _keep(context: Context | None) -> int:
@@ -129,14 +150,14 @@ def _chat_builder(
     )
     bind: dict[str, Any] = {"knowledge": knowledge} if knowledge else {}
     builder.add_node("compact_history",
-                     _node(compact_history_sync, compact_history, "compact_history"))
+                     _Node(compact_history_sync, compact_history, "compact_history"))
     builder.add_node("resolve_coreference",
-                     _node(resolve_coreference_sync, resolve_coreference, "resolve_coreference"))
+                     _Node(resolve_coreference_sync, resolve_coreference, "resolve_coreference"))
     builder.add_node("decide_retrieval",
-                     _node(decide_retrieval_sync, decide_retrieval, "decide_retrieval"))
-    builder.add_node("retrieve", _node(partial(retrieve_sync, **bind),
+                     _Node(decide_retrieval_sync, decide_retrieval, "decide_retrieval"))
+    builder.add_node("retrieve", _Node(partial(retrieve_sync, **bind),
                                        partial(retrieve, **bind), "retrieve"))
-    builder.add_node("answer", _node(answer_sync, answer, "answer"))
+    builder.add_node("answer", _Node(answer_sync, answer, "answer"))
     builder.add_edge(START, "compact_history")
     builder.add_edge("compact_history", "resolve_coreference")
     builder.add_edge("resolve_coreference", "decide_retrieval")
@@ -166,8 +187,8 @@ def build_graph(
     compiled = _chat_builder(knowledge, InputState, OutputState).compile(
         checkpointer=checkpointer, name=name)
     attrs = {k: v for k, v in compiled.__dict__.items() if k != "__orig_class__"}
-    saver = checkpointer if isinstance(checkpointer, BaseCheckpointSaver) else None
-    return ChatGraph(retain=saver, **attrs)
+    retain = Retention(checkpointer) if isinstance(checkpointer, BaseCheckpointSaver) else None
+    return ChatGraph(retain=retain, **attrs)
 
 
 def build_embedded_graph(
@@ -190,9 +211,9 @@ def build_rewrite_graph() -> CompiledStateGraph[State, Context, InputState, Stat
     """
     builder = StateGraph(State, context_schema=Context, input_schema=InputState)
     builder.add_node("resolve_coreference",
-                     _node(resolve_coreference_sync, resolve_coreference, "resolve_coreference"))
+                     _Node(resolve_coreference_sync, resolve_coreference, "resolve_coreference"))
     builder.add_node("decide_retrieval",
-                     _node(decide_retrieval_sync, decide_retrieval, "decide_retrieval"))
+                     _Node(decide_retrieval_sync, decide_retrieval, "decide_retrieval"))
     builder.add_edge(START, "resolve_coreference")
     builder.add_edge("resolve_coreference", "decide_retrieval")
     builder.add_edge("decide_retrieval", END)
@@ -214,7 +235,7 @@ def build_index_graph(
     """
     builder = StateGraph(IndexState, input_schema=IndexInput, output_schema=IndexOutput)
     bind: dict[str, Any] = {"knowledge": knowledge} if knowledge else {}
-    builder.add_node("index_documents", _node(
+    builder.add_node("index_documents", _Node(
         partial(index_documents_sync, **bind), partial(index_documents, **bind),
         "index_documents",
     ))

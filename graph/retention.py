@@ -12,7 +12,8 @@ state leaves a store that grows with every turn. Two things keep it flat:
   checkpoint uses). The kept ones are the window time travel can reach.
 
 `build_graph(checkpointer)` applies both by default (see `ChatGraph` in graph/builder.py),
-so a Python user gets the same bounded thread as the CLI.
+so a Python user gets a bounded thread too; the graph prunes every `PRUNE_EVERY` turns,
+the CLI (one turn per process) after each turn.
 
 It is for graphs without `DeltaChannel`s (the chat graph has none): each checkpoint
 here holds or references its full channel values, so any kept one can be loaded alone.
@@ -31,6 +32,55 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.types import Durability
 
 TURN_DURABILITY: Durability = "exit"
+
+PRUNE_EVERY = 10
+"""A graph prunes a thread on its first turn in the process, then every this many turns:
+a prune costs about as much as the rest of a turn's overhead (several queries and, in
+SQLite, giving pages back), and a thread then holds at most keep + PRUNE_EVERY - 1
+checkpoints instead of keep."""
+_TRACKED_THREADS = 10_000
+_SYNCHRONOUS = "PRAGMA synchronous=NORMAL"
+
+
+class Retention:
+    """How a graph keeps its own checkpointer's threads: when to prune (see `PRUNE_EVERY`),
+    and SQLite's `synchronous=NORMAL`.
+
+    In WAL mode (the savers' mode), NORMAL does not sync the file on every commit, which
+    costs more than the rest of a turn; a committed turn still survives the app crashing,
+    and only an OS crash or power loss can lose the latest turns, which durability "exit"
+    already accepts for the turn in flight.
+    """
+
+    def __init__(self, saver: BaseCheckpointSaver[Any]) -> None:
+        self.saver = saver
+        self._turns: dict[str, int] = {}
+        self._tuned = not isinstance(saver, SqliteSaver | AsyncSqliteSaver)
+
+    def tune_sync(self) -> None:
+        """Set the SQLite saver's pragmas before its first run (sync API)."""
+        if not self._tuned and isinstance(self.saver, SqliteSaver):
+            self.saver.setup()  # creates the tables, in WAL mode
+            with self.saver.lock:
+                self.saver.conn.execute(_SYNCHRONOUS)
+            self._tuned = True
+
+    async def tune(self) -> None:
+        """Set the SQLite saver's pragmas before its first run (async API)."""
+        if not self._tuned and isinstance(self.saver, AsyncSqliteSaver):
+            await self.saver.setup()
+            async with self.saver.lock:
+                await self.saver.conn.execute(_SYNCHRONOUS)
+            self._tuned = True
+
+    def due(self, thread_id: str) -> bool:
+        """Count a turn of the thread; True when this turn should prune it."""
+        turns = self._turns.get(thread_id, PRUNE_EVERY - 1) + 1
+        if len(self._turns) >= _TRACKED_THREADS:
+            # Forgetting only makes a thread prune at its next turn.
+            self._turns.clear()
+        self._turns[thread_id] = 0 if turns >= PRUNE_EVERY else turns
+        return turns >= PRUNE_EVERY
 
 # SQLite's auto_vacuum mode number for INCREMENTAL.
 _INCREMENTAL = 2

@@ -10,9 +10,13 @@ offline mode the rule-based resolver does the work.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Any, Literal, cast
 
 from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.output_parsers import BaseGenerationOutputParser, BaseOutputParser
+from langchain_core.outputs import ChatGeneration
+from langchain_core.runnables import RunnableSequence
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
@@ -103,10 +107,9 @@ def _resolve_coreference(state: State, context: Context) -> Core:
     if model is not None and offline.gate_reasons:
         calls = 1
         try:
-            reply = yield ModelCall(
-                structured_rewriter(model), rewrite_prompt(state, dialogue, question, context)
-            )
-            decision = _decision(reply, question, context)
+            call, parse = structured_rewriter(model)
+            reply = yield ModelCall(call, rewrite_prompt(state, dialogue, question, context))
+            decision = _decision(parse(reply), question, context)
             result = resolver.Resolution(
                 standalone=decision.standalone_question.strip(),
                 scenario=decision.scenario,
@@ -149,17 +152,48 @@ def resolve_coreference_sync(state: State, runtime: Runtime[Context]) -> dict[st
     return run_sync(_resolve_coreference(state, context), state, context)
 
 
-def structured_rewriter(model: Any) -> Any:
-    """The model bound to the Rewrite schema (the raw reply kept, to report parse errors)."""
-    return model.with_structured_output(Rewrite, include_raw=True)
+Parse = Callable[[Any], Any]
+_rewriters: dict[int, tuple[Any, Any, Parse]] = {}
 
 
-def _decision(reply: Any, question: str, context: Context) -> Rewrite:
+def structured_rewriter(model: Any) -> tuple[Any, Parse]:
+    """The model call that returns a Rewrite, and the parse of its reply.
+
+    The provider's own `with_structured_output` decides how (tool calling, a JSON schema);
+    when it is the usual model-then-parser sequence, the model is called alone and its
+    reply parsed here, which skips the chain's per-call bookkeeping (several times the
+    cost of the call itself with a fast model). Binding converts the schema to a tool
+    definition, so it is done once per model object.
+    """
+    cached = _rewriters.get(id(model))
+    if cached is None or cached[0] is not model:  # an id may be reused by a new object
+        chain = model.with_structured_output(Rewrite)
+        call, parse = chain, cast(Parse, _as_is)
+        if (isinstance(chain, RunnableSequence) and len(chain.steps) == 2
+                and isinstance(chain.last, BaseOutputParser | BaseGenerationOutputParser)):
+            call, parse = chain.first, _parser(chain.last)
+        if len(_rewriters) >= 64:  # a process uses a few models; tests register many
+            _rewriters.clear()
+        cached = (model, call, parse)
+        _rewriters[id(model)] = cached
+    return cached[1], cached[2]
+
+
+def _as_is(reply: Any) -> Any:
+    return reply
+
+
+def _parser(parser: Any) -> Parse:
+    def parse(reply: Any) -> Any:
+        return parser.parse_result([ChatGeneration(message=reply)])
+
+    return parse
+
+
+def _decision(parsed: Any, question: str, context: Context) -> Rewrite:
     """The model's decision if it is usable: a Rewrite with a sane standalone question."""
-    parsed = reply.get("parsed") if isinstance(reply, dict) else reply
     if not isinstance(parsed, Rewrite):
-        error = reply.get("parsing_error") if isinstance(reply, dict) else None
-        raise ValueError(f"the model returned no usable rewrite ({error})")
+        raise ValueError(f"the model returned no usable rewrite (got {type(parsed).__name__})")
     problem = rewrite_problem(parsed.standalone_question, question, context)
     if problem:
         raise ValueError(f"the model's rewrite is not usable: {problem}")

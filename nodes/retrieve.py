@@ -28,15 +28,23 @@ def to_document(hit: SearchHit) -> Document:
 def _retrieve(state: State, context: Context, kb: KnowledgeBase) -> Core:
     queries = [state.get("standalone_question", ""), latest_question(state)]
     unique = list(dict.fromkeys(q.strip() for q in queries if q and q.strip()))
-    if not unique or not (yield Blocking(kb.collection_exists, (context.collection,))):
+    if not unique:
         return {"documents": []}
     # Embedding the queries (an HTTP call in hybrid mode) and searching (a Qdrant server
-    # with QDRANT_URL) block: under ainvoke they run in a worker thread.
-    hits = yield Blocking(kb.search, (context.collection, unique), dict(
+    # with QDRANT_URL) block: under ainvoke they run in a worker thread, in one trip.
+    hits = yield Blocking(_search, (kb, context.collection, unique), dict(
         k=context.top_k, tenant=context.tenant or None,
         score_threshold=context.score_threshold or None,
     ))
     return {"documents": [to_document(hit) for hit in hits]}
+
+
+def _search(kb: KnowledgeBase, collection: str, queries: list[str], **options: Any
+            ) -> list[SearchHit]:
+    """The hits, or none when nothing was ingested into the collection yet."""
+    if not kb.collection_exists(collection):
+        return []
+    return kb.search(collection, queries, **options)
 
 
 async def retrieve(

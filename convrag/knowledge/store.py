@@ -21,7 +21,7 @@ from langchain_core.embeddings import Embeddings
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
-from convrag.errors import UserError
+from convrag.errors import UserError, missing_collection
 from convrag.knowledge.dense import SPARSE_ONLY, embedding_errors, load_embeddings
 from convrag.knowledge.ingest import IngestReport, SourceDocument, chunk_text
 from convrag.knowledge.sparse import BM25Encoder
@@ -440,9 +440,7 @@ class KnowledgeBase:
 
     def _require(self, name: str, *, check_vectors: bool = True) -> None:
         if not self.collection_exists(name):
-            raise UserError(
-                f"The collection '{name}' does not exist yet: run `convrag ingest PATH` first."
-            )
+            raise missing_collection(name)
         if check_vectors:
             self._check_vectors(name)
 

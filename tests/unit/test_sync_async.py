@@ -16,6 +16,7 @@ from langgraph.graph import START, MessagesState, StateGraph
 from convrag.graph.builder import build_embedded_graph, build_graph, build_index_graph
 from convrag.graph.context import Context
 from convrag.graph.embed import ConvragState, as_node
+from convrag.graph.retention import PRUNE_EVERY
 from convrag.graph.tools import as_tool
 from tests.conftest import COLLECTION
 
@@ -135,7 +136,8 @@ def test_default_retention_bounds_a_sqlite_thread(kb, tmp_path: Path):
         graph.invoke(user(QUESTIONS[turn % len(QUESTIONS)]), config("long"), context=CTX)
     history = list(graph.get_state_history(config("long")))
     size = sum(p.stat().st_size for p in tmp_path.glob("checkpoints.sqlite*"))
-    assert len(history) == CTX.keep_checkpoints
+    # Pruned on the first turn, then every PRUNE_EVERY turns: here on turns 1, 11, …, 191.
+    assert len(history) == CTX.keep_checkpoints + (200 - 191)
     assert size < 2_000_000
     # Time travel inside the kept window: fork from the oldest kept turn.
     oldest = history[-1]
@@ -149,13 +151,14 @@ def test_retention_is_the_default_with_ainvoke_too(kb):
     keep_three = Context(collection=COLLECTION, keep_checkpoints=3)
 
     async def scenario() -> list[Any]:
-        for question in QUESTIONS:
-            await graph.ainvoke(user(question), config("r"), context=keep_three)
+        for turn in range(PRUNE_EVERY + 1):  # pruned on the first turn and this last one
+            await graph.ainvoke(user(QUESTIONS[turn % len(QUESTIONS)]), config("r"),
+                                context=keep_three)
         return [s async for s in graph.aget_state_history(config("r"))]
 
     kept = asyncio.run(scenario())
     assert len(kept) == 3  # one checkpoint per turn, the newest three
-    assert len(kept[0].values["messages"]) == 2 * len(QUESTIONS)
+    assert kept[0].values["turn"] == PRUNE_EVERY + 1
 
 
 def test_a_checkpointer_brought_by_someone_else_is_not_pruned(kb):
