@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-SCRIPTS = ["compaction", "embedding", "overhead", "server_turn", "retrieval_quality",
+SCRIPTS = ["compaction", "embedding", "overhead", "server_turn", "server_storage",
+           "server_load", "retrieval_quality",
            "ingest_query"]
 
 

@@ -237,7 +237,7 @@ def build_index_graph(
     bind: dict[str, Any] = {"knowledge": knowledge} if knowledge else {}
     builder.add_node("index_documents", _Node(
         partial(index_documents_sync, **bind), partial(index_documents, **bind),
-        "index_documents", runtime=False,
+        "index_documents",
     ))
     builder.add_edge(START, "index_documents")
     builder.add_edge("index_documents", END)

@@ -7,6 +7,7 @@ environment's default (an empty `chat_model` means "use CONVRAG_CHAT_MODEL").
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, get_type_hints
@@ -162,17 +163,36 @@ def get_context(runtime: Runtime[Context] | None) -> Context:
 
 
 def user_tenant(runtime: Runtime[Any] | None) -> str | None:
-    """The tenant of the user the LangGraph server authenticated for this run, if any.
+    """The tenant of the user the server authenticated for this run, if any.
 
-    The server hands the user to the graph as `runtime.server_info.user` (from
-    `config["configurable"]["langgraph_auth_user"]`); convrag's auth handler gives each
-    user with a token a "tenant" field. Anonymous and in-process runs have none.
+    Only what the server verified counts, never the run's context or configurable (a
+    client writes those): on the LangGraph server, `runtime.server_info.user` (an object
+    the server builds; a client's JSON `langgraph_auth_user` is a dict, which LangGraph
+    does not accept as a user); on Aegra, the run's auth context, which Aegra sets from
+    the verified token. convrag's auth handler gives each user with a token a "tenant"
+    field. Anonymous and in-process runs have none.
     """
     user = getattr(getattr(runtime, "server_info", None), "user", None)
     if user is None:
+        user = _aegra_user()
+    if user is None:
         return None
-    try:
-        tenant = user["tenant"]
-    except (KeyError, TypeError):
-        return None
+    # LangGraph's user is a mapping; Aegra's a pydantic model with the extra fields as
+    # attributes.
+    tenant = getattr(user, "tenant", None)
+    if tenant is None:
+        try:
+            tenant = user["tenant"]
+        except (KeyError, TypeError):
+            return None
     return str(tenant) if tenant else None
+
+
+def _aegra_user() -> Any:
+    """The user of the Aegra run in progress, or None outside Aegra.
+
+    Looked up in sys.modules so that in-process runs never import the server.
+    """
+    auth_ctx = sys.modules.get("aegra_api.core.auth_ctx")
+    ctx = auth_ctx.get_auth_ctx() if auth_ctx is not None else None
+    return getattr(ctx, "user", None)

@@ -164,9 +164,13 @@ class IndexInput(TypedDict):
     collection: NotRequired[str]
     """The Qdrant collection (default `convrag`)."""
     tenant: NotRequired[str]
-    """Tag the documents with this tenant; only runs with this tenant retrieve them."""
+    """Tag the documents with this tenant; only runs with this tenant retrieve them. With
+    auth on, the caller's own tenant, whatever is given here."""
+    source: NotRequired[str]
+    """The label these documents are ingested under (default `api`)."""
     prune: NotRequired[bool]
-    """Also remove this tenant's documents of the collection that are not in `documents`."""
+    """Also remove this tenant's documents of the collection that came under the same
+    `source` and are not in `documents`."""
 
 
 class IndexOutput(TypedDict):
