@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from langgraph_sdk import get_client
+from langgraph_sdk.errors import LangGraphError
 
 from tests.integration.conftest import LangGraphServer
 
@@ -19,8 +20,12 @@ def user(text: str) -> dict[str, Any]:
 
 
 async def failed_run(sdk: Any, thread: str, **kwargs: Any) -> str:
-    """Run to the end; return the run's error text (the run must fail)."""
-    run = await sdk.runs.create(thread, "convrag", **kwargs)
+    """The error text of a run that must fail: refused when created (the server's
+    run-creation hook checks the context), or failed when it ran."""
+    try:
+        run = await sdk.runs.create(thread, "convrag", **kwargs)
+    except LangGraphError as refused:
+        return str(refused)
     await sdk.runs.join(thread, run["run_id"])
     final = await sdk.runs.get(thread, run["run_id"])
     assert final["status"] == "error", final
