@@ -206,9 +206,9 @@ async def run_async(core: Core, state: Any, context: Context, *, starts_turn: bo
             remaining = budget.check()
             start = time.monotonic()
             try:
-                reply = await asyncio.wait_for(
-                    request.model.ainvoke(request.messages), timeout=remaining
-                )
+                # A deadline on this task rather than wait_for: no extra task per call.
+                async with asyncio.timeout(remaining):
+                    reply = await request.model.ainvoke(request.messages)
             finally:
                 budget.spent += time.monotonic() - start
         except Exception as exc:  # handed to the core, which falls back or re-raises
