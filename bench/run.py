@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-SCRIPTS = ["compaction", "server_turn", "retrieval_quality", "language_cost", "retrieval_legs",
+SCRIPTS = ["compaction", "embedding", "overhead", "server_turn", "server_storage",
+           "server_load", "retrieval_quality", "language_cost", "retrieval_legs",
            "ingest_query"]
 
 

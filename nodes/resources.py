@@ -1,7 +1,8 @@
 """Process-wide resources the nodes share: the knowledge base and jieba's dictionary.
 
 The embedded Qdrant store admits one client per folder, so a process opens it once and
-every graph in the process shares it. A host application may install its own.
+every graph in the process shares it. A host application passes its own to the graph
+builders (`knowledge=`).
 
 Both are loaded on first use from disk. Inside a server's event loop that first load
 must not block the loop (`langgraph dev` rejects blocking calls outright), so async
@@ -51,10 +52,3 @@ async def load_language(text: str) -> None:
     """
     if has_cjk(text) and not jieba.dt.initialized:
         await asyncio.to_thread(jieba.initialize)
-
-
-def use_knowledge_base(kb: KnowledgeBase | None) -> None:
-    """Install `kb` as the process's knowledge base (None: reopen from the environment)."""
-    global _knowledge
-    with _lock:
-        _knowledge = kb

@@ -20,7 +20,8 @@ from convrag.graph.context import Context, get_context
 from convrag.graph.state import State, latest_question
 from convrag.knowledge.store import KnowledgeBase, QueryLeg, SearchHit
 from convrag.language.expansion import history_terms
-from convrag.nodes.resources import open_knowledge_base
+from convrag.nodes.models import Blocking, Core, run_async, run_sync
+from convrag.nodes.resources import knowledge_base, open_knowledge_base
 
 # The leg weights were measured on the tuning halves of MTRAG and DomainRAG with
 # bench/retrieval_legs.py (which also reports each leg's contribution on both halves).
@@ -45,22 +46,44 @@ def to_document(hit: SearchHit) -> Document:
     return Document(page_content=hit.text, metadata=metadata)
 
 
+def _retrieve(state: State, context: Context, kb: KnowledgeBase) -> Core:
+    turn = state.get("turn", 0)
+    earlier = [str(q["question"]) for q in state.get("questions") or [] if q["turn"] < turn]
+    legs = query_legs(state.get("standalone_question", ""), latest_question(state), earlier)
+    if not legs:
+        return {"documents": []}
+    # Embedding the queries (an HTTP call in hybrid mode) and searching (a Qdrant server
+    # with QDRANT_URL) block: under ainvoke they run in a worker thread, in one trip.
+    hits = yield Blocking(_search, (kb, context.collection, legs), dict(
+        k=context.top_k, tenant=context.tenant or None,
+        score_threshold=context.score_threshold or None,
+    ))
+    return {"documents": [to_document(hit) for hit in hits]}
+
+
+def _search(kb: KnowledgeBase, collection: str, legs: list[QueryLeg], **options: Any
+            ) -> list[SearchHit]:
+    """The hits, or none when nothing was ingested into the collection yet."""
+    if not kb.collection_exists(collection):
+        return []
+    return kb.search(collection, legs, **options)
+
+
 async def retrieve(
     state: State, runtime: Runtime[Context], knowledge: KnowledgeBase | None = None
 ) -> dict[str, Any]:
     """Write this turn's documents: the top_k hits of the fused legs."""
     context = get_context(runtime)
     kb = knowledge or await open_knowledge_base()
-    turn = state.get("turn", 0)
-    earlier = [str(q["question"]) for q in state.get("questions") or [] if q["turn"] < turn]
-    legs = query_legs(state.get("standalone_question", ""), latest_question(state), earlier)
-    if not legs or not kb.collection_exists(context.collection):
-        return {"documents": []}
-    hits = kb.search(
-        context.collection, legs, k=context.top_k, tenant=context.tenant or None,
-        score_threshold=context.score_threshold or None,
-    )
-    return {"documents": [to_document(hit) for hit in hits]}
+    return await run_async(_retrieve(state, context, kb), state, context)
+
+
+def retrieve_sync(
+    state: State, runtime: Runtime[Context], knowledge: KnowledgeBase | None = None
+) -> dict[str, Any]:
+    """`retrieve` for the sync API (`invoke`, `stream`)."""
+    context = get_context(runtime)
+    return run_sync(_retrieve(state, context, knowledge or knowledge_base()), state, context)
 
 
 def query_legs(

@@ -21,7 +21,7 @@ from langchain_core.embeddings import Embeddings
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
-from convrag.errors import UserError
+from convrag.errors import UserError, missing_collection
 from convrag.knowledge.dense import SPARSE_ONLY, embedding_errors, load_embeddings
 from convrag.knowledge.ingest import IngestReport, SourceDocument, chunk_text
 from convrag.knowledge.sparse import BM25Encoder
@@ -255,13 +255,15 @@ class KnowledgeBase:
         progress: Callable[[int, int], None] | None = None,
         batch_size: int = 64,
         prune: bool = False,
+        prune_source: str | None = None,
     ) -> IngestReport:
         """Index `documents` into collection `name`, creating it when needed.
 
         Each document's chunks are diffed against what is stored for that document id (and
         tenant): new chunks are added, chunks no longer produced are removed, identical ones
         are left alone. With `prune`, documents of this tenant that are stored but not in
-        `documents` are removed too. Chunks are embedded and upserted `batch_size` at a
+        `documents` are removed too (with `prune_source`, only those ingested under that
+        source). Chunks are embedded and upserted `batch_size` at a
         time. `progress(done, total)` is called after each document. Raises UserError when
         an id repeats or the collection does not fit this base (see `ensure_collection`).
         """
@@ -274,6 +276,8 @@ class KnowledgeBase:
         self.ensure_collection(name)
         # On a server only this run's documents are looked up; pruning needs them all.
         stored = self._stored(name, tenant, None if prune or self._local else ids)
+        prunable = (set(stored) if prune_source is None
+                    else self._sources(name, tenant, prune_source)) if prune else set()
         added = unchanged = removed = 0
         pending: list[tuple[str, SourceDocument, int, str]] = []
         for done, document in enumerate(documents, start=1):
@@ -301,7 +305,8 @@ class KnowledgeBase:
                 progress(done, len(documents))
         self._upsert(name, pending, tenant)
         if prune:
-            removed += self._delete_points(name, set().union(*stored.values()))
+            removed += self._delete_points(
+                name, set().union(*(ids for doc, ids in stored.items() if doc in prunable)))
         return IngestReport(
             collection=name,
             documents=len(documents),
@@ -390,6 +395,23 @@ class KnowledgeBase:
                 self._scroll_into(stored, name, models.Filter(must=[condition]), tenant)
         return stored
 
+    def _sources(self, name: str, tenant: str | None, source: str) -> set[str]:
+        """Ids of `tenant`'s documents in collection `name` ingested under `source`."""
+        found: dict[str, set[str]] = {}
+        condition = models.Filter(must=[_match("source", source)])
+        self._scroll_into(found, name, condition, tenant)
+        return set(found)
+
+    def erase_tenant(self, tenant: str) -> int:
+        """Remove every chunk of `tenant` from every collection; the number removed."""
+        removed = 0
+        for collection in self.client.get_collections().collections:
+            condition = models.Filter(must=[_match("tenant", tenant)])
+            removed += self.client.count(collection.name, count_filter=condition,
+                                         exact=True).count
+            self.client.delete(collection.name, models.FilterSelector(filter=condition))
+        return removed
+
     def _scroll_into(
         self,
         stored: dict[str, set[str]],
@@ -418,9 +440,7 @@ class KnowledgeBase:
 
     def _require(self, name: str, *, check_vectors: bool = True) -> None:
         if not self.collection_exists(name):
-            raise UserError(
-                f"The collection '{name}' does not exist yet: run `convrag ingest PATH` first."
-            )
+            raise missing_collection(name)
         if check_vectors:
             self._check_vectors(name)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from convrag.language.tokens import EN_STOPWORDS, Lang, detect_lang, zh_cut
@@ -39,7 +39,9 @@ class Entity:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form kept in the checkpointed state."""
-        return asdict(self)
+        # Not dataclasses.asdict: it deep-copies every field, and this runs for every
+        # entity on every turn (about 1.5 ms of a turn's CPU); the fields are immutable.
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Entity:
@@ -306,7 +308,6 @@ def _en_entity(span: str, context: str, turn: int, role: Role, *, proper: bool) 
 
 _EN_SHE = re.compile(r"\b(she|her|hers|herself)\b", re.IGNORECASE)
 _EN_HE = re.compile(r"\b(he|him|his|himself)\b", re.IGNORECASE)
-_EN_THEY = re.compile(r"\b(they|them|their|theirs)\b", re.IGNORECASE)
 _ZH_SHE = re.compile("她")
 _ZH_HE = re.compile("他(?!们|人)")
 
