@@ -68,6 +68,17 @@ def en_words(text: str) -> list[str]:
     return [w.lower().replace("’", "'") for w in _WORD.findall(text)]
 
 
+def load_chinese() -> None:
+    """Load jieba's dictionary and its part-of-speech tables (about 1 s, file I/O).
+
+    Both load on first use anyway; a server calls this in a worker thread before the
+    first Chinese text, so the event loop never waits on the files.
+    """
+    import jieba.posseg  # noqa: F401 (the import loads the tagger's tables)
+
+    jieba.initialize()
+
+
 @lru_cache(maxsize=1024)
 def zh_cut(text: str) -> tuple[str, ...]:
     """jieba's dictionary words of `text`, punctuation and spaces kept (offsets add up).
