@@ -245,12 +245,21 @@ def _could_be_person(entity: Entity) -> bool:
     return entity.lang == "zh" or not _EN_NOT_PERSON.search(entity.text)
 
 
+# Agreement, added to salience: how well an entity fits the pronoun (negative: never).
+# A known gender that matches (learnt from an answer's "she") outweighs two turns of
+# recency: a gendered pronoun is the strongest cue a question gives.
+KNOWN_GENDER_FIT = 3.0
+# A conjoined name ("Zappa and the Mothers") fits "they" best, a plural or an organisation
+# next; a singular thing only weakly, since "they" often means an organisation's people.
+CONJOINED_PLURAL_FIT, PLURAL_FIT, SINGULAR_PLURAL_FIT = 2.5, 2.0, 0.3
+
+
 def _agreement_score(entity: Entity, wanted: str) -> float:
     """How well an entity fits a pronoun; negative rules it out."""
     person = entity.kind == "person"
     if wanted in ("female", "male"):
         if entity.gender == wanted:
-            return 3.0
+            return KNOWN_GENDER_FIT
         if entity.gender != "unknown" or not _could_be_person(entity):
             return -1.0
         # An unknown-gender name fits "he" a little better than "she": English text
@@ -267,19 +276,38 @@ def _agreement_score(entity: Entity, wanted: str) -> float:
         return 1.0 if entity.kind == "place" else -1.0
     if wanted == "plural":
         if entity.plural or entity.kind == "org":
-            return 2.0
+            return PLURAL_FIT
         if " and " in entity.text or "和" in entity.text or "与" in entity.text:
-            return 2.5
-        return 0.3
+            return CONJOINED_PLURAL_FIT
+        return SINGULAR_PLURAL_FIT
     return 1.0
+
+
+# Salience: how likely an entity is the one a pronoun means, before agreement. The values
+# were set by hand on the previous version's tuning (REWRITE zh, CANARD, whole sets) and
+# kept, since this version's rules changed which entities exist, not how they compete.
+
+# Lost per turn since the entity was last mentioned. At 1.5 one turn outweighs a subject
+# role or a proper name, so the latest mention wins ties; lower values let the
+# conversation's first entity hang on too long in topic-shifting threads.
+RECENCY_PENALTY = 1.5
+# Gained by an entity that was a question's or answer's subject (named before its verb):
+# subjects are what the next turn talks about (centering theory's preferred center).
+SUBJECT_BONUS = 1.0
+# Gained by a proper name over a common noun: names are what people refer back to; a
+# higher value made a name two turns old beat the noun just asked about.
+PROPER_BONUS = 1.0
+# The background topic's salience, constant however long ago it was set: as salient as a
+# proper object named in the previous turn, so a subject named since beats it.
+TOPIC_SALIENCE = 1.0
 
 
 def _salience(entity: Entity, turn: int) -> float:
     if entity.topic:
-        # As salient as anything the previous answer named, however long ago it was set.
-        return 1.0
-    recency = -1.5 * max(0, turn - entity.turn)
-    return recency + (1.0 if entity.role == "subject" else 0.0) + (1.0 if entity.proper else 0.0)
+        return TOPIC_SALIENCE
+    recency = -RECENCY_PENALTY * max(0, turn - entity.turn)
+    return (recency + (SUBJECT_BONUS if entity.role == "subject" else 0.0)
+            + (PROPER_BONUS if entity.proper else 0.0))
 
 
 def _fullest_name(entity: Entity, pool: Sequence[Entity], wanted: str = "any") -> Entity:
