@@ -43,9 +43,13 @@ class IngestReport:
     chunks_unchanged: int
     chunks_removed: int
     total_chunks: int
+    #: Ids of the documents whose chunks were added or replaced.
+    changed: tuple[str, ...] = ()
+    #: Ids of the documents removed by a prune (or by `delete`).
+    pruned: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        """The `convrag ingest --json` object: exactly these six keys."""
+        """The six counts of DESIGN's `convrag ingest --json` object."""
         return {
             "collection": self.collection,
             "documents": self.documents,

@@ -86,7 +86,7 @@ def test_a_store_held_by_another_process_is_reported(ingested, isolated_env):
         [sys.executable, "-c",
          "import sys,time; from convrag.knowledge.store import KnowledgeBase;"
          "from convrag.settings import Settings; kb=KnowledgeBase.open(Settings.from_env());"
-         "print('ready', flush=True); time.sleep(60)"],
+         "kb.count('convrag'); print('ready', flush=True); time.sleep(60)"],
         cwd=ROOT, stdout=subprocess.PIPE, text=True,
     )
     try:
