@@ -9,7 +9,7 @@ node runs them: sparse (BM25), hybrid (BM25 + dense, RRF) and filtered (BM25 wit
 small tenant).
 
 Stores: Qdrant Edge (the embedded default) and qdrant-client's local mode (the embedded
-store before 0.3, the baseline), both in the same run. Local mode scans every point per
+store of earlier versions, the baseline), both in the same run. Local mode scans every point per
 query and commits every point on ingest, so it runs up to --local-max chunks (hybrid up to
 --local-hybrid-max) and with fewer queries past 10k.
 
@@ -17,8 +17,9 @@ The dense vectors come from the deterministic feature-hashing embedding of the t
 (tests/hash_embeddings.py, 256 dimensions): it costs little to compute, so the hybrid
 figures measure Qdrant's side of hybrid search, not a model.
 
-Last, `convrag ingest` of the MTRAG passages: the command on Qdrant Edge against the same
-loading and ingest code on local mode (what the command did before 0.3), one after the other.
+First, `convrag ingest` of the MTRAG passages: the command on Qdrant Edge against the same
+loading and ingest code on local mode (what the command did before Qdrant Edge), one after
+the other.
 
     .venv/bin/python bench/ingest_query.py                 # 1k, 10k, 50k and 200k chunks
     .venv/bin/python bench/ingest_query.py --sizes 1000 --queries 50
@@ -174,7 +175,7 @@ def cli_ingest(home: Path) -> dict[str, Any]:
     )
     edge_s = time.perf_counter() - started
     chunks = json.loads(done.stdout)["total_chunks"]
-    # The same command before 0.3: load, then ingest into local mode, in a fresh process.
+    # The same command before Qdrant Edge: load, then ingest into local mode, in a fresh process.
     script = (
         "import sys; from pathlib import Path; "
         "from convrag.knowledge.ingest import load_paths; "

@@ -2,7 +2,7 @@
 
 Local mode (a folder, or ':memory:') is qdrant-client's pure-Python engine: the reference
 the embedded Qdrant Edge store is compared against in tests, and the store of convrag
-versions before 0.3 (see `convrag migrate`).
+versions before Qdrant Edge (see `convrag migrate`).
 """
 
 from __future__ import annotations

@@ -62,8 +62,11 @@ class IngestReport:
 
 # --- loaders -------------------------------------------------------------------------------
 
-Loader = Callable[[Path, str], list[SourceDocument]]
-"""A loader reads one file; the second argument is the document id a plain file gets."""
+Loader = Callable[[Path, str], list[Any]]
+"""A loader reads one file; the second argument is the document id a plain file gets.
+
+It returns SourceDocuments, and for a file of records (.jsonl) also one sentence (a str)
+per record it had to skip. A problem with the whole file is raised as UserError."""
 
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
@@ -81,12 +84,17 @@ def load_text_file(path: Path, doc_id: str) -> list[SourceDocument]:
     text = _read_text(path)
     heading = _HEADING.search(text)
     title = heading.group(1) if heading else path.stem
-    return [SourceDocument(id=doc_id, text=text, title=title, source=str(path))]
+    return [SourceDocument(id=doc_id, text=text, title=title, source=str(path.resolve()))]
 
 
-def load_jsonl_file(path: Path, doc_id: str) -> list[SourceDocument]:
-    """One document per line of `{"id", "text", "title"?, "metadata"?}`; `doc_id` is unused."""
-    documents = []
+def load_jsonl_file(path: Path, doc_id: str) -> list[SourceDocument | str]:
+    """One document per line of `{"id", "text", "title"?, "metadata"?}`; `doc_id` is unused.
+
+    A malformed line does not stop the others: it is returned as the sentence that names
+    it (file and line), for the caller to report.
+    """
+    documents: list[SourceDocument | str] = []
+    source = str(path.resolve())
     for number, line in enumerate(_read_text(path).splitlines(), start=1):
         if not line.strip():
             continue
@@ -94,8 +102,12 @@ def load_jsonl_file(path: Path, doc_id: str) -> list[SourceDocument]:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise UserError(f"{where} is not valid JSON ({exc.msg}): {_FIX_LINE}") from exc
-        documents.append(document_from_record(record, where, str(path), fix=_FIX_LINE))
+            documents.append(f"{where} is not valid JSON ({exc.msg}): {_FIX_LINE}")
+            continue
+        try:
+            documents.append(document_from_record(record, where, source, fix=_FIX_LINE))
+        except UserError as exc:
+            documents.append(str(exc))
     return documents
 
 
@@ -165,7 +177,7 @@ def load_html_file(path: Path, doc_id: str) -> list[SourceDocument]:
         title = heading.get_text(" ", strip=True) if heading else path.stem
     title = " ".join(title.split())
     return [SourceDocument(id=doc_id, text=_tidy(loaded.page_content), title=title,
-                           source=str(path))]
+                           source=str(path.resolve()))]
 
 
 def load_pdf_file(path: Path, doc_id: str) -> list[SourceDocument]:
@@ -180,7 +192,7 @@ def load_pdf_file(path: Path, doc_id: str) -> list[SourceDocument]:
         raise UserError(f"{path} could not be read as a PDF ({exc}): check the file.") from exc
     title = str(loaded.metadata.get("title") or "").strip() or path.stem
     return [SourceDocument(id=doc_id, text=_tidy(loaded.page_content), title=title,
-                           source=str(path))]
+                           source=str(path.resolve()))]
 
 
 LOADERS: dict[str, Loader] = {
@@ -199,12 +211,12 @@ def _supported() -> str:
     return f"give a {listed} file or a folder containing them"
 
 
-def _files(path: Path) -> Iterator[tuple[Path, str]]:
-    """Supported files under `path` with the document id each would get, in sorted order."""
+def _files(path: Path) -> Iterator[Path]:
+    """Supported files under `path`, in sorted order."""
     if path.is_file():
         if path.suffix.lower() not in LOADERS:
             raise UserError(f"{path} is not a supported file: {_supported()}.")
-        yield path, path.name
+        yield path
         return
     for file in sorted(path.rglob("*")):
         relative = file.relative_to(path)
@@ -212,41 +224,100 @@ def _files(path: Path) -> Iterator[tuple[Path, str]]:
         if any(part.startswith(".") for part in relative.parts):
             continue
         if file.is_file() and file.suffix.lower() in LOADERS:
-            yield file, relative.as_posix()
+            yield file
 
 
-def load_paths(paths: Sequence[str | Path]) -> list[SourceDocument]:
-    """Load documents from files and folders (recursively, sorted).
+def file_id(file: Path, root: Path) -> str:
+    """The document id of a plain file: its path from `root`, else its absolute path.
 
-    A plain file's id is its path relative to the folder argument it was found under (or
-    its file name when given directly); a .jsonl record keeps its own id. Unsupported files
-    inside folders are skipped. Raises UserError for a missing path, nothing supported
-    found, every document empty, a malformed .jsonl line, or one id used twice.
+    Both are resolved first, so the same file gets the same id whichever folder argument
+    or working directory it was reached through, and two files never share one.
     """
+    resolved = file.resolve()
+    try:
+        return resolved.relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return resolved.as_posix()
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What `collect` found: the documents, and one sentence per file or line it skipped."""
+
+    documents: list[SourceDocument]
+    problems: list[str]
+    #: Resolved paths given, so a prune can tell which stored documents lie under them.
+    scope: list[Path]
+
+    def in_scope(self, source: str | None) -> bool:
+        """True when a stored document's `source` lies under one of the paths given."""
+        if not source:
+            return False
+        path = Path(source)
+        return any(path == given or given in path.parents for given in self.scope)
+
+
+def collect(paths: Sequence[str | Path], root: Path | None = None) -> Loaded:
+    """Load documents from files and folders (recursively, sorted), skipping bad ones.
+
+    A plain file's id is its path from `root` (default: the working directory; see
+    `file_id`); a .jsonl record keeps its own id. A file that cannot be read, a malformed
+    .jsonl line, and a document whose id was already taken are skipped, each with one
+    sentence naming the file (and line) in `problems`. Unsupported files inside folders
+    are passed over. Raises UserError for a missing path, an unsupported file given by
+    name, or no supported file at all.
+    """
+    root = Path.cwd() if root is None else root
     documents: list[SourceDocument] = []
+    problems: list[str] = []
     seen: dict[str, str | None] = {}
+    scope: list[Path] = []
     found_file = False
     for given in paths:
         path = Path(given).expanduser()
         if not path.exists():
             raise UserError(f"{path} does not exist: {_supported()}.")
-        for file, doc_id in _files(path):
+        scope.append(path.resolve())
+        for file in _files(path):
             found_file = True
-            for document in LOADERS[file.suffix.lower()](file, doc_id):
+            try:
+                loaded = LOADERS[file.suffix.lower()](file, file_id(file, root))
+            except UserError as exc:
+                problems.append(str(exc))
+                continue
+            except Exception as exc:  # a library failing on one file must not stop the rest
+                problems.append(f"{file} could not be read ({type(exc).__name__}: {exc}): "
+                                "check the file.")
+                continue
+            for document in loaded:
+                if isinstance(document, str):  # a bad .jsonl line, already one sentence
+                    problems.append(document)
+                    continue
                 # A repeated id would silently replace the first document's chunks.
                 if document.id in seen:
-                    raise UserError(
+                    problems.append(
                         f"The document id {document.id!r} is used by both {seen[document.id]} "
                         f"and {document.source}: give each document a unique id."
                     )
+                    continue
                 seen[document.id] = document.source
                 documents.append(document)
-    joined = ", ".join(str(p) for p in paths)
     if not found_file:
+        joined = ", ".join(str(p) for p in paths)
         raise UserError(f"No supported files found in {joined}: {_supported()}.")
-    if not any(d.text.strip() for d in documents):
+    return Loaded(documents, problems, scope)
+
+
+def load_paths(paths: Sequence[str | Path], root: Path | None = None) -> list[SourceDocument]:
+    """`collect`, strictly: raises UserError with the first problem, or when every document
+    found is empty."""
+    loaded = collect(paths, root)
+    if loaded.problems:
+        raise UserError(loaded.problems[0])
+    if not any(d.text.strip() for d in loaded.documents):
+        joined = ", ".join(str(p) for p in paths)
         raise UserError(f"Every document found in {joined} is empty: {_supported()}.")
-    return documents
+    return loaded.documents
 
 
 # --- chunking ------------------------------------------------------------------------------

@@ -184,7 +184,7 @@ class KnowledgeBase:
     def local_mode(cls, path: Path | None = None, embeddings: Embeddings | None = None
                    ) -> KnowledgeBase:
         """qdrant-client's local mode in folder `path` (None: in memory): the reference
-        engine of the congruence tests, and the store of versions before 0.3."""
+        engine of the congruence tests, and the store of versions before Qdrant Edge."""
         from convrag.knowledge.client import ClientBackend
 
         return cls(ClientBackend.local(path), embeddings=embeddings)
@@ -530,7 +530,7 @@ class KnowledgeBase:
 
 
 def legacy_store(settings: Settings) -> Path | None:
-    """The folder of a local-mode store made by a version before 0.3, if one is there."""
+    """The folder of a local-mode store made by a version before Qdrant Edge, if one is there."""
     path = settings.qdrant_path
     return path if (path / "meta.json").is_file() else None
 
@@ -540,7 +540,7 @@ def migrate(settings: Settings, progress: Callable[[str, int], None] | None = No
 
     Points keep their ids, vectors and payloads, so nothing is re-embedded and answers cite
     the same document ids. The old folder is then renamed (not deleted) to
-    `qdrant.before-0.3`. `progress(collection, points)` follows each collection. Returns the
+    `qdrant.before-edge`. `progress(collection, points)` follows each collection. Returns the
     collections moved. Raises UserError when there is nothing to migrate or a collection of
     that name already exists in the new store.
     """
@@ -575,5 +575,5 @@ def migrate(settings: Settings, progress: Callable[[str, int], None] | None = No
     finally:
         old.close()
         new.close()
-    path.rename(path.with_name(path.name + ".before-0.3"))
+    path.rename(path.with_name(path.name + ".before-edge"))
     return moved
