@@ -1,8 +1,8 @@
 """Turning files into documents and documents into chunks.
 
 Loaders are looked up by file suffix in `LOADERS`; supporting another format means adding
-one function there, and the messages listing supported files follow. HTML and PDF go
-through langchain-community's loaders (BeautifulSoup and pypdf).
+one function there, and the messages listing supported files follow. HTML goes through
+trafilatura (main content only), PDF through langchain-community's loader (pypdf).
 """
 
 from __future__ import annotations
@@ -79,12 +79,42 @@ def _read_text(path: Path) -> str:
         raise UserError(f"{path} is not UTF-8 text: convert it to UTF-8 and try again.") from exc
 
 
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)?---[ \t]*(\n|\Z)", re.DOTALL)
+
+
+def _front_matter(text: str, path: Path) -> tuple[dict[str, Any], str]:
+    """(metadata, body) of Markdown text that opens with a YAML front matter block."""
+    match = _FRONT_MATTER.match(text)
+    if match is None:
+        return {}, text
+    import yaml
+
+    try:
+        data = yaml.safe_load(match.group(1) or "")
+    except yaml.YAMLError as exc:
+        raise UserError(f"{path} has front matter that is not valid YAML ({exc}): fix the "
+                        "block between the '---' lines.") from exc
+    if not isinstance(data, dict):
+        return {}, text
+    # Payloads are JSON: dates and other YAML types are kept as their text.
+    metadata = json.loads(json.dumps({str(k): v for k, v in data.items()}, default=str))
+    return metadata, text[match.end():]
+
+
 def load_text_file(path: Path, doc_id: str) -> list[SourceDocument]:
-    """A .txt or .md file as one document, titled by its first markdown heading or its stem."""
+    """A .txt or .md file as one document, titled by its first markdown heading or its stem.
+
+    A Markdown file's YAML front matter becomes the document's metadata (its `title`, if
+    any, the title) and is left out of the indexed text.
+    """
     text = _read_text(path)
+    metadata: dict[str, Any] = {}
+    if path.suffix.lower() == ".md":
+        metadata, text = _front_matter(text, path)
     heading = _HEADING.search(text)
-    title = heading.group(1) if heading else path.stem
-    return [SourceDocument(id=doc_id, text=text, title=title, source=str(path.resolve()))]
+    title = str(metadata.get("title") or (heading.group(1) if heading else path.stem))
+    return [SourceDocument(id=doc_id, text=text, title=title, source=str(path.resolve()),
+                           metadata=metadata)]
 
 
 def load_jsonl_file(path: Path, doc_id: str) -> list[SourceDocument | str]:
@@ -159,39 +189,88 @@ def _community_loader(name: str) -> Any:
 
 
 def load_html_file(path: Path, doc_id: str) -> list[SourceDocument]:
-    """An .html file as one document: its visible text, titled by <title>, <h1> or its stem."""
+    """An .html file as one document: its main content, titled by the page's title.
+
+    trafilatura (offline) keeps the article and leaves out navigation, cookie banners,
+    sidebars and footers, which would otherwise be indexed and cited. A page too small for
+    it to find a main part falls back to all its visible text.
+    """
+    import trafilatura
     from bs4 import BeautifulSoup
 
-    BSHTMLLoader = _community_loader("BSHTMLLoader")
-
-    # html.parser ships with Python; BSHTMLLoader's default (lxml) would be one more package.
-    loader = BSHTMLLoader(path, open_encoding="utf-8", bs_kwargs={"features": "html.parser"},
-                          get_text_separator="\n")
     try:
-        (loaded,) = loader.load()
+        html = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise UserError(f"{path} is not UTF-8 text: convert it to UTF-8 and try again.") from exc
-    title = (loaded.metadata.get("title") or "").strip()
-    if not title or title == "None":  # BSHTMLLoader writes str(None) for an empty <title>
-        heading = BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser").find("h1")
+    text = trafilatura.extract(html, include_comments=False, include_tables=True)
+    soup = BeautifulSoup(html, "html.parser")
+    if not text:
+        for tag in soup(["script", "style", "noscript"]):
+            tag.decompose()
+        text = soup.get_text("\n")
+    title = soup.title.get_text(" ", strip=True) if soup.title else ""
+    if not title:
+        heading = soup.find("h1")
         title = heading.get_text(" ", strip=True) if heading else path.stem
-    title = " ".join(title.split())
-    return [SourceDocument(id=doc_id, text=_tidy(loaded.page_content), title=title,
+    return [SourceDocument(id=doc_id, text=_tidy(text), title=" ".join(title.split()),
                            source=str(path.resolve()))]
 
 
+# Titles PDF producers write into the metadata instead of the document's own: a tool's
+# name, or the name of the file it converted.
+_TOOL_TITLE = re.compile(
+    r"^(enscript output|untitled.*|microsoft (word|powerpoint|excel) - .*|"
+    r"powerpoint presentation|slide \d+|document\d*|print|.*\.(docx?|pptx?|xlsx?|tex|dvi|"
+    r"ps|pdf|txt|rtf|odt|html?))$",
+    re.IGNORECASE,
+)
+
+
+def _pdf_title(metadata: Mapping[str, Any], text: str, path: Path) -> str:
+    """The metadata title; if that is a tool's, the first short line of text; else the stem."""
+    title = " ".join(str(metadata.get("title") or "").split())
+    if not title:
+        return path.stem
+    producers = {str(metadata.get(key) or "").strip().lower() for key in ("creator", "producer")}
+    if not _TOOL_TITLE.match(title) and title.lower() not in producers:
+        return title
+    for line in text.splitlines():
+        line = line.strip()
+        if line:
+            # A heading is short; a first line running on is body text, not a title.
+            return line if len(line) <= 120 else path.stem
+    return path.stem
+
+
+class _QuietLogger:
+    """pypdf logs every oddity of a file it still reads fine; the user cannot act on them."""
+
+    def __enter__(self) -> None:
+        import logging
+
+        self._logger = logging.getLogger("pypdf")
+        self._level = self._logger.level
+        self._logger.setLevel(logging.ERROR)
+
+    def __exit__(self, *exc: object) -> None:
+        self._logger.setLevel(self._level)
+
+
 def load_pdf_file(path: Path, doc_id: str) -> list[SourceDocument]:
-    """A .pdf file as one document (pages joined), titled by its metadata title or its stem."""
+    """A .pdf file as one document (pages joined), titled by its metadata title, or by its
+    first line when the metadata names a tool ("Enscript Output", "Microsoft Word - x.doc")."""
     from pypdf.errors import PdfReadError
 
     PyPDFLoader = _community_loader("PyPDFLoader")
 
     try:
-        (loaded,) = PyPDFLoader(str(path), mode="single", pages_delimiter="\n\n").load()
+        with _QuietLogger(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            (loaded,) = PyPDFLoader(str(path), mode="single", pages_delimiter="\n\n").load()
     except (PdfReadError, ValueError) as exc:
         raise UserError(f"{path} could not be read as a PDF ({exc}): check the file.") from exc
-    title = str(loaded.metadata.get("title") or "").strip() or path.stem
-    return [SourceDocument(id=doc_id, text=_tidy(loaded.page_content), title=title,
+    text = _tidy(loaded.page_content)
+    return [SourceDocument(id=doc_id, text=text, title=_pdf_title(loaded.metadata, text, path),
                            source=str(path.resolve()))]
 
 

@@ -16,6 +16,7 @@ from convrag.knowledge.ingest import (
     collect,
     load_paths,
 )
+from convrag.knowledge.store import KnowledgeBase
 from convrag.language.tokens import count_tokens
 
 ZH = (
@@ -306,10 +307,80 @@ HTML = """<!doctype html>
 def test_html_file_is_its_visible_text_titled_by_title(tmp_path: Path) -> None:
     path = write(tmp_path / "site" / "nile.html", HTML)
     (document,) = load_paths([tmp_path / "site"], root=tmp_path / "site")
-    assert (document.id, document.title, document.source) == ("nile.html", "尼罗河 Nile", str(path))
+    assert (document.id, document.title, document.source) == (
+        "nile.html", "尼罗河 Nile", str(path.resolve())
+    )
     assert "尼罗河是非洲东北部的一条大河。" in document.text
     assert "6,650 km" in document.text
     assert "<p>" not in document.text and "\n\n\n" not in document.text
+
+
+BOILERPLATE_PAGE = """<html><head><title>Nile - River Wiki</title></head><body>
+<nav><a href="/">Home</a> | <a href="/about">About us</a> | <a href="/contact">Contact</a></nav>
+<div id="cookie-banner">We use cookies to improve your experience. Read our cookie policy
+and accept all cookies.</div>
+<main><h1>The Nile</h1>
+<p>The Nile is a major north-flowing river in northeastern Africa. It flows into the
+Mediterranean Sea.</p>
+<p>The Nile is about 6,650 km long and is among the longest rivers in the world.</p></main>
+<footer>Copyright 2024 River Wiki. All rights reserved. Privacy policy. Terms of use.</footer>
+</body></html>"""
+
+
+def test_html_boilerplate_is_not_indexed(tmp_path: Path) -> None:
+    write(tmp_path / "nile.html", BOILERPLATE_PAGE)
+    (document,) = load_paths([tmp_path], root=tmp_path)
+    assert "6,650 km long" in document.text and "Mediterranean" in document.text
+    for boilerplate in ("cookie", "About us", "Copyright", "Privacy policy"):
+        assert boilerplate not in document.text
+    kb = KnowledgeBase.in_memory()
+    kb.ingest("kb", [document, SourceDocument(id="other", text="Cookies are baked biscuits.")])
+    assert [h.doc_id for h in kb.search("kb", ["What is the cookie policy?"])] == ["other"]
+    kb.close()
+
+
+def test_markdown_front_matter_is_metadata_not_text(tmp_path: Path) -> None:
+    write(tmp_path / "note.md", "---\ntitle: Leave policy\nowner: HR\nupdated: 2024-05-01\n"
+          "tags: [people, time-off]\n---\n# Holidays\n\nEveryone gets 30 days.\n")
+    write(tmp_path / "rule.md", "---\n\nA horizontal rule above, not front matter.\n")
+    by_id = {d.id: d for d in load_paths([tmp_path], root=tmp_path)}
+    note = by_id["note.md"]
+    assert note.title == "Leave policy"
+    assert note.metadata == {"title": "Leave policy", "owner": "HR", "updated": "2024-05-01",
+                             "tags": ["people", "time-off"]}
+    assert note.text.startswith("# Holidays") and "owner" not in note.text
+    assert by_id["rule.md"].metadata == {} and by_id["rule.md"].text.startswith("---")
+
+
+def test_bad_front_matter_is_named(tmp_path: Path) -> None:
+    write(tmp_path / "bad.md", "---\ntitle: [unclosed\n---\nBody.\n")
+    loaded = collect([tmp_path], root=tmp_path)
+    assert loaded.documents == []
+    assert loaded.problems[0].startswith(f"{tmp_path / 'bad.md'} has front matter that is not")
+
+
+@pytest.mark.parametrize(
+    "tool_title", ["Enscript Output", "Microsoft Word - report.docx", "untitled", "notes.tex"]
+)
+def test_pdf_titled_by_a_tool_is_titled_by_its_first_line(
+    tmp_path: Path, tool_title: str
+) -> None:
+    (tmp_path / "r.pdf").write_bytes(minimal_pdf(["Quarterly Report", "Sales grew."], tool_title))
+    (document,) = load_paths([tmp_path], root=tmp_path)
+    assert document.title == "Quarterly Report"
+
+
+def test_pdf_library_warnings_stay_out_of_the_terminal(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    pdf = minimal_pdf(["Marie Curie discovered polonium."], title="Marie Curie")
+    # A wrong startxref offset: pypdf recovers, and logs a warning about it.
+    broken = pdf.replace(b"startxref\n", b"startxref\n1")
+    (tmp_path / "curie.pdf").write_bytes(broken)
+    (document,) = load_paths([tmp_path], root=tmp_path)
+    assert "polonium" in document.text
+    captured = capfd.readouterr()
+    assert (captured.out, captured.err) == ("", "")
 
 
 def test_html_without_title_is_titled_by_its_first_heading(tmp_path: Path) -> None:
@@ -339,7 +410,6 @@ def test_broken_pdf_is_a_user_error(tmp_path: Path) -> None:
 
 
 def test_html_and_pdf_documents_are_searchable(tmp_path: Path) -> None:
-    from convrag.knowledge.store import KnowledgeBase
 
     write(tmp_path / "nile.html", HTML)
     (tmp_path / "curie.pdf").write_bytes(minimal_pdf(["Marie Curie discovered polonium."]))
