@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 INGEST_KEYS = {"collection", "documents", "chunks_added", "chunks_unchanged", "chunks_removed",
                "total_chunks"}
@@ -165,3 +167,68 @@ def test_delete_from_a_missing_collection_says_what_to_do() -> None:
         "convrag: The collection 'nothing-here' does not exist yet: run `convrag ingest PATH` "
         "first."
     )
+
+
+def test_a_store_of_an_earlier_version_is_migrated_in_one_command(
+    tmp_path: Path, isolated_env: Path
+) -> None:
+    from convrag.knowledge.ingest import SourceDocument
+    from convrag.knowledge.store import KnowledgeBase
+    from convrag.settings import Settings
+
+    settings = Settings(home=isolated_env)
+    # What versions before Qdrant Edge left under CONVRAG_HOME: a local-mode store.
+    old = KnowledgeBase.local_mode(settings.qdrant_path)
+    old.ingest("convrag", [SourceDocument(id="nile", text="The Nile flows north.", title="Nile"),
+                           SourceDocument(id="own", text="Tenant notes on the Nile.")])
+    old.ingest("convrag", [SourceDocument(id="own", text="Tenant notes.")], tenant="acme")
+    old.ingest("other", [SourceDocument(id="amazon", text="The Amazon is wide.")])
+    old.close()
+
+    before = convrag("list")
+    assert before.returncode == 1 and "Traceback" not in before.stderr
+    assert before.stderr.strip() == (
+        f"convrag: The knowledge base at {settings.qdrant_path} was made by an earlier convrag "
+        "version: run `convrag migrate` once to move it to the new store (nothing is lost)."
+    )
+    moved = convrag("migrate", "--json")
+    assert moved.returncode == 0, moved.stderr
+    assert json.loads(moved.stdout)["collections"] == ["convrag", "other"]
+    assert not settings.qdrant_path.exists()
+    assert (isolated_env / "qdrant.before-edge").is_dir()
+
+    after = listed()
+    assert [(d["id"], d["tenant"]) for d in after["items"]] == [
+        ("nile", None), ("own", None), ("own", "acme")
+    ]
+    assert [d["id"] for d in listed("--collection", "other")["items"]] == ["amazon"]
+    asked = convrag("ask", "--thread", "t", "--json", "Which way does the Nile flow?")
+    assert [s["id"] for s in json.loads(asked.stdout)["sources"]][0] == "nile"
+    again = convrag("migrate")
+    assert again.returncode == 1 and "nothing to migrate" in again.stderr
+
+
+def test_user_errors_under_json_are_one_json_object_on_stderr() -> None:
+    result = convrag("list", "--collection", "nothing-here", "--json")
+    assert (result.returncode, result.stdout) == (1, "")
+    assert json.loads(result.stderr) == {
+        "error": "The collection 'nothing-here' does not exist yet: run `convrag ingest PATH` "
+        "first."
+    }
+    usage = convrag("ask", "--thread", "t", "--top-k", "0", "--json", "Hi?")
+    assert usage.returncode == 2
+    assert "'0' is not a number of passages from 1 to 50" in json.loads(usage.stderr)["error"]
+
+
+@pytest.mark.parametrize("name", ["", "../up", "a b", "x" * 129, "_under", "é"])
+def test_invalid_collection_names_get_one_sentence(name: str) -> None:
+    result = convrag("ingest", f"--collection={name}", str(ROOT / "README.md"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"{name!r} is not a valid collection name: use 1 to 128 letters" in result.stderr
+
+
+def test_version() -> None:
+    from importlib.metadata import version
+
+    result = convrag("--version")
+    assert (result.returncode, result.stdout.strip()) == (0, f"convrag {version('convrag')}")
