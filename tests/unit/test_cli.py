@@ -67,9 +67,9 @@ def test_ask_json_continues_a_thread_across_processes(ingested):
 
 def test_ask_takes_tenant_and_top_k(ingested, tmp_path):
     private = tmp_path / "private.jsonl"
-    private.write_text(json.dumps({"id": "acme-nile", "title": "Acme Nile notes",
-                                   "text": "尼罗河是 Acme 公司的内部笔记主题。"}, ensure_ascii=False),
-                       encoding="utf-8")
+    record = {"id": "acme-nile", "title": "Acme Nile notes",
+              "text": "尼罗河是 Acme 公司的笔记主题。"}
+    private.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
     convrag("ingest", "--tenant", "acme", str(private))
     everyone = json.loads(convrag("ask", "--thread", "a", "--json", "尼罗河是什么？").stdout)
     assert {"zh-nile", "acme-nile"} <= {s["id"] for s in everyone["sources"]}
