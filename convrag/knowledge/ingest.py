@@ -14,12 +14,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
-
-from langchain_text_splitters import RecursiveCharacterTextSplitter
+from typing import TYPE_CHECKING, Any
 
 from convrag.errors import UserError
 from convrag.language.tokens import count_tokens
+
+if TYPE_CHECKING:
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 
 @dataclass(frozen=True)
@@ -410,6 +411,9 @@ SEPARATORS = [
 
 @lru_cache(maxsize=16)
 def _splitter(max_tokens: int, overlap_tokens: int) -> RecursiveCharacterTextSplitter:
+    # Imported here: `convrag ask` imports this module but never splits text.
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
     return RecursiveCharacterTextSplitter(
         separators=SEPARATORS,
         keep_separator="end",  # a sentence keeps its full stop
