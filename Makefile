@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint serve bench clean
+.PHONY: install demo test lint serve serve-prod bench clean
 
 install: $(STAMP)
 
@@ -27,6 +27,10 @@ lint: install
 
 serve: install
 	$(BIN)/python -m convrag.serve
+
+# Aegra on PostgreSQL (DATABASE_URL, or a cluster under CONVRAG_HOME), on 127.0.0.1:PORT.
+serve-prod: install
+	$(BIN)/python -m convrag.serve_prod
 
 bench: install
 	$(BIN)/python bench/run.py

@@ -43,10 +43,11 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver  # noqa: E402
 
 from convrag.graph.builder import build_graph  # noqa: E402
 from convrag.graph.context import Context  # noqa: E402
-from convrag.graph.retention import TURN_DURABILITY, prune_thread  # noqa: E402
+from convrag.graph.retention import TURN_DURABILITY  # noqa: E402
 from convrag.knowledge.ingest import load_paths  # noqa: E402
 from convrag.knowledge.store import KnowledgeBase  # noqa: E402
-from convrag.nodes.answer import answer_prompt, prompt_tokens  # noqa: E402
+from convrag.nodes.answer import answer_prompt  # noqa: E402
+from convrag.nodes.compact_history import history_tokens  # noqa: E402
 
 SAMPLES = ROOT / "convrag" / "samples" / "knowledge.jsonl"
 COLLECTION = "bench"
@@ -90,7 +91,8 @@ def file_stats(path: Path) -> tuple[int, int, int]:
 async def run(config: Config, kb: KnowledgeBase, folder: Path, turns: int
               ) -> list[dict[str, Any]]:
     path = folder / f"{config.durability}-{config.keep}.sqlite"
-    context = Context(collection=COLLECTION)
+    # The graph applies the retention itself (build_graph with a checkpointer): keep 0 is off.
+    context = Context(collection=COLLECTION, keep_checkpoints=config.keep)
     rows: list[dict[str, Any]] = []
     states: list[int] = []
     prompts: list[int] = []
@@ -102,11 +104,10 @@ async def run(config: Config, kb: KnowledgeBase, folder: Path, turns: int
             question = QUESTIONS[(turn - 1) % len(QUESTIONS)]
             await graph.ainvoke({"messages": [{"role": "user", "content": question}]},
                                 thread, context=context, durability=config.durability)
-            await prune_thread(saver, THREAD, config.keep)
             values = (await graph.aget_state(thread)).values
             # The answer node saw the state without its own reply.
             seen = {**values, "messages": values["messages"][:-1]}
-            prompts.append(prompt_tokens(answer_prompt(seen, context)))  # type: ignore[arg-type]
+            prompts.append(history_tokens(answer_prompt(seen, context)))  # type: ignore[arg-type]
             state_bytes, checkpoints, file_bytes = file_stats(path)
             states.append(state_bytes)
             if turn in REPORT_AT or turn == turns:

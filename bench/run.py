@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-SCRIPTS = ["compaction", "server_turn", "retrieval_quality", "cold_start", "ingest_query"]
+SCRIPTS = ["compaction", "embedding", "overhead", "server_turn", "server_storage",
+           "server_load", "retrieval_quality", "cold_start", "ingest_query"]
 
 
 def main(names: list[str]) -> int:

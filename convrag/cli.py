@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import sys
 import time
@@ -22,7 +23,7 @@ from typing import Any, NoReturn, TextIO
 
 from langchain_core.runnables import RunnableConfig
 
-from convrag.errors import UserError
+from convrag.errors import UserError, missing_collection
 from convrag.language.checks import question_problem
 from convrag.settings import DEFAULT_COLLECTION, Settings
 
@@ -39,6 +40,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     parser = _parser()
     args = parser.parse_args(argv)
+    if getattr(args, "model_timeout", None):
+        # Read where the graph reads it (Settings), for this process only.
+        os.environ["CONVRAG_MODEL_TIMEOUT"] = str(args.model_timeout)
+    stdout, stderr = sys.stdout, sys.stderr
+    # Answers, titles and questions come from models, documents and users: what they
+    # print must not drive the terminal (escape sequences, carriage-return overwrites).
+    sys.stdout, sys.stderr = _Printable(stdout), _Printable(stderr, keep_cr=True)
     try:
         return int(args.run(args) or 0)
     except UserError as exc:
@@ -47,6 +55,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("", file=sys.stderr)
         return 130
+    finally:
+        sys.stdout, sys.stderr = stdout, stderr
+
+
+# ANSI/VT escape sequences (CSI, OSC), then single C0 and C1 control characters other than
+# tab and newline; carriage return is listed apart, because the progress bar needs it.
+_ESCAPES = r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?"
+_CONTROLS = re.compile(_ESCAPES + r"|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_CONTROLS_AND_CR = re.compile(_ESCAPES + r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str, *, keep_cr: bool = False) -> str:
+    """`text` without terminal control characters and escape sequences."""
+    return (_CONTROLS if keep_cr else _CONTROLS_AND_CR).sub("", text)
+
+
+class _Printable:
+    """A text stream that drops terminal control characters from what is written to it."""
+
+    def __init__(self, stream: TextIO, *, keep_cr: bool = False) -> None:
+        self._stream = stream
+        self._keep_cr = keep_cr
+
+    def write(self, text: str) -> int:
+        return self._stream.write(printable(text, keep_cr=self._keep_cr))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 def _print_error(sentence: str, as_json: bool) -> None:
@@ -156,6 +192,7 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--top-k", type=top_k, default=None, metavar="K",
                      help="passages to retrieve (default: the graph's, 5)")
     ask.add_argument("--json", action="store_true", help="print one JSON object")
+    _model_timeout_option(ask)
     ask.add_argument("question", nargs="+")
     ask.set_defaults(run=_ask)
 
@@ -165,6 +202,7 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--tenant", default="", help="only documents ingested for this tenant")
     chat.add_argument("--top-k", type=top_k, default=None, metavar="K",
                       help="passages to retrieve (default: the graph's, 5)")
+    _model_timeout_option(chat)
     chat.set_defaults(run=_chat)
 
     demo = sub.add_parser("demo", help="ingest the sample corpus and play a scripted conversation")
@@ -192,6 +230,24 @@ def _parser() -> argparse.ArgumentParser:
 # --- shared helpers ------------------------------------------------------------------
 
 
+def _model_timeout_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model-timeout", type=_seconds, default=None, metavar="SECONDS",
+        help="model time a turn may use before falling back to the rules "
+        "(default: CONVRAG_MODEL_TIMEOUT, else 60)",
+    )
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive number of seconds")
+    return seconds
+
+
 def _open_kb(settings: Settings) -> Any:
     from convrag.knowledge.store import KnowledgeBase
 
@@ -200,9 +256,7 @@ def _open_kb(settings: Settings) -> Any:
 
 def _require_collection(kb: Any, collection: str) -> None:
     if not kb.collection_exists(collection):
-        raise UserError(
-            f"The collection '{collection}' does not exist yet: run `convrag ingest PATH` first."
-        )
+        raise missing_collection(collection)
 
 
 def _progress(stream: TextIO, label: str) -> Any:
@@ -255,6 +309,8 @@ async def _turn(graph: Any, thread: str, question: str, context: Any) -> dict[st
 
 def _turn_record(thread: str, result: dict[str, Any]) -> dict[str, Any]:
     """DESIGN's `ask --json` object from a graph result."""
+    from convrag.nodes.answer import source_list
+
     documents = result.get("documents", []) if result.get("route") == "retrieve" else []
     answer = result["messages"][-1]
     text = answer.content if isinstance(answer.content, str) else str(answer.content)
@@ -263,14 +319,8 @@ def _turn_record(thread: str, result: dict[str, Any]) -> dict[str, Any]:
         "answer": text,
         "standalone_question": result.get("standalone_question", ""),
         "route": result.get("route", "respond"),
-        "sources": [
-            {
-                "id": d.metadata.get("id"),
-                "title": d.metadata.get("title"),
-                "score": round(float(d.metadata.get("score") or 0.0), 4),
-            }
-            for d in documents
-        ],
+        "sources": [{**source, "score": round(float(source["score"] or 0.0), 4)}
+                    for source in source_list(documents)],
         "llm_calls": int(result.get("llm_calls", 0)),
     }
 
@@ -446,7 +496,8 @@ async def _ask_async(
         kb.close()
 
 
-def _print_turn(record: dict[str, Any], out: TextIO = sys.stdout) -> None:
+def _print_turn(record: dict[str, Any], out: TextIO | None = None) -> None:
+    out = out or sys.stdout
     out.write(f"  ↳ standalone question: {record['standalone_question']}\n")
     out.write(f"  ↳ route: {record['route']}\n")
     out.write(record["answer"] + "\n")

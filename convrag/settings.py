@@ -11,6 +11,7 @@ from convrag.errors import UserError
 
 OFFLINE = "offline"
 DEFAULT_COLLECTION = "convrag"
+DEFAULT_MODEL_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,7 @@ class Settings:
 
     Attributes mirror the environment variables of DESIGN: CONVRAG_HOME,
     CONVRAG_CHAT_MODEL, CONVRAG_EMBEDDINGS, QDRANT_URL, QDRANT_API_KEY,
-    CONVRAG_POSTGRES_URI.
+    CONVRAG_POSTGRES_URI, and CONVRAG_MODEL_TIMEOUT (seconds of model time per turn).
     """
 
     home: Path
@@ -28,6 +29,7 @@ class Settings:
     qdrant_url: str | None = None
     qdrant_api_key: str | None = None
     postgres_uri: str | None = None
+    model_timeout_s: float = DEFAULT_MODEL_TIMEOUT_S
 
     @property
     def edge_path(self) -> Path:
@@ -60,6 +62,16 @@ class Settings:
                 f"CONVRAG_EMBEDDINGS={embeddings!r} is not valid: use 'bm25' or a "
                 "'provider:model' string such as 'openai:text-embedding-3-small'."
             )
+        timeout = (env.get("CONVRAG_MODEL_TIMEOUT") or "").strip()
+        try:
+            model_timeout_s = float(timeout) if timeout else DEFAULT_MODEL_TIMEOUT_S
+        except ValueError:
+            model_timeout_s = -1.0
+        if not 0 < model_timeout_s < float("inf"):
+            raise UserError(
+                f"CONVRAG_MODEL_TIMEOUT={timeout!r} is not valid: use a positive number of "
+                "seconds such as 30."
+            )
         return cls(
             home=Path(env.get("CONVRAG_HOME") or ".convrag").expanduser(),
             chat_model=chat_model,
@@ -67,4 +79,5 @@ class Settings:
             qdrant_url=env.get("QDRANT_URL") or None,
             qdrant_api_key=env.get("QDRANT_API_KEY") or None,
             postgres_uri=env.get("CONVRAG_POSTGRES_URI") or None,
+            model_timeout_s=model_timeout_s,
         )

@@ -11,6 +11,10 @@ state leaves a store that grows with every turn. Two things keep it flat:
   thread with their pending writes (and, in PostgreSQL, the channel blobs no kept
   checkpoint uses). The kept ones are the window time travel can reach.
 
+`build_graph(checkpointer)` applies both by default (see `ChatGraph` in graph/builder.py),
+so a Python user gets a bounded thread too; the graph prunes every `PRUNE_EVERY` turns,
+the CLI (one turn per process) after each turn.
+
 It is for graphs without `DeltaChannel`s (the chat graph has none): each checkpoint
 here holds or references its full channel values, so any kept one can be loaded alone.
 Call it between runs of a thread, not during one.
@@ -18,15 +22,65 @@ Call it between runs of a thread, not during one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.types import Durability
 
 TURN_DURABILITY: Durability = "exit"
+
+PRUNE_EVERY = 10
+"""A graph prunes a thread on its first turn in the process, then every this many turns:
+a prune costs about as much as the rest of a turn's overhead (several queries and, in
+SQLite, giving pages back), and a thread then holds at most keep + PRUNE_EVERY - 1
+checkpoints instead of keep."""
+_TRACKED_THREADS = 10_000
+_SYNCHRONOUS = "PRAGMA synchronous=NORMAL"
+
+
+class Retention:
+    """How a graph keeps its own checkpointer's threads: when to prune (see `PRUNE_EVERY`),
+    and SQLite's `synchronous=NORMAL`.
+
+    In WAL mode (the savers' mode), NORMAL does not sync the file on every commit, which
+    costs more than the rest of a turn; a committed turn still survives the app crashing,
+    and only an OS crash or power loss can lose the latest turns, which durability "exit"
+    already accepts for the turn in flight.
+    """
+
+    def __init__(self, saver: BaseCheckpointSaver[Any]) -> None:
+        self.saver = saver
+        self._turns: dict[str, int] = {}
+        self._tuned = not isinstance(saver, SqliteSaver | AsyncSqliteSaver)
+
+    def tune_sync(self) -> None:
+        """Set the SQLite saver's pragmas before its first run (sync API)."""
+        if not self._tuned and isinstance(self.saver, SqliteSaver):
+            self.saver.setup()  # creates the tables, in WAL mode
+            with self.saver.lock:
+                self.saver.conn.execute(_SYNCHRONOUS)
+            self._tuned = True
+
+    async def tune(self) -> None:
+        """Set the SQLite saver's pragmas before its first run (async API)."""
+        if not self._tuned and isinstance(self.saver, AsyncSqliteSaver):
+            await self.saver.setup()
+            async with self.saver.lock:
+                await self.saver.conn.execute(_SYNCHRONOUS)
+            self._tuned = True
+
+    def due(self, thread_id: str) -> bool:
+        """Count a turn of the thread; True when this turn should prune it."""
+        turns = self._turns.get(thread_id, PRUNE_EVERY - 1) + 1
+        if len(self._turns) >= _TRACKED_THREADS:
+            # Forgetting only makes a thread prune at its next turn.
+            self._turns.clear()
+        self._turns[thread_id] = 0 if turns >= PRUNE_EVERY else turns
+        return turns >= PRUNE_EVERY
 
 # SQLite's auto_vacuum mode number for INCREMENTAL.
 _INCREMENTAL = 2
@@ -49,6 +103,26 @@ async def prune_thread(checkpointer: BaseCheckpointSaver[Any] | None, thread_id:
     if _is_async_postgres(checkpointer):
         return await _prune_postgres(checkpointer, thread_id, keep)
     raise TypeError(f"prune_thread does not support {type(checkpointer).__name__}")
+
+
+def prune_thread_sync(checkpointer: BaseCheckpointSaver[Any] | None, thread_id: str,
+                      keep: int) -> int:
+    """`prune_thread` for the sync checkpointers: InMemorySaver and SqliteSaver."""
+    if checkpointer is None or keep <= 0:
+        return 0
+    if isinstance(checkpointer, InMemorySaver):
+        return _prune_memory(checkpointer, thread_id, keep)
+    if isinstance(checkpointer, SqliteSaver):
+        return _prune_sqlite_sync(checkpointer, thread_id, keep)
+    raise TypeError(f"prune_thread_sync does not support {type(checkpointer).__name__}")
+
+
+def prunable(checkpointer: BaseCheckpointSaver[Any] | None, *, sync: bool) -> bool:
+    """Whether `prune_thread` (sync=False) or `prune_thread_sync` can prune this saver."""
+    if sync:
+        return isinstance(checkpointer, InMemorySaver | SqliteSaver)
+    return isinstance(checkpointer, InMemorySaver | AsyncSqliteSaver) or (
+        checkpointer is not None and _is_async_postgres(checkpointer))
 
 
 def _is_async_postgres(checkpointer: BaseCheckpointSaver[Any]) -> bool:
@@ -97,54 +171,78 @@ def _versions(saver: InMemorySaver, checkpoint: Any) -> set[tuple[str, str]]:
     return {(channel, version) for channel, version in versions.items()}
 
 
+_SQLITE_SELECT = "SELECT checkpoint_ns, checkpoint_id FROM checkpoints WHERE thread_id = ?"
+# Per batch of doomed ids ({marks}), in this order, with (thread_id, ns, *ids).
+_SQLITE_DELETES = (
+    "DELETE FROM writes WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id IN ({marks})",
+    "DELETE FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = ? "
+    "AND checkpoint_id IN ({marks})",
+    "UPDATE checkpoints SET parent_checkpoint_id = NULL WHERE thread_id = ? "
+    "AND checkpoint_ns = ? AND parent_checkpoint_id IN ({marks})",
+)
+
+
+def _sqlite_batches(doomed: dict[str, list[str]], thread_id: str
+                    ) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """(statement, parameters) pairs deleting the doomed checkpoints and their writes."""
+    for ns, ids in doomed.items():
+        # Batches stay under SQLite's limit on bound parameters.
+        for start in range(0, len(ids), 500):
+            batch = ids[start:start + 500]
+            marks = ",".join("?" * len(batch))
+            for statement in _SQLITE_DELETES:
+                yield statement.format(marks=marks), (thread_id, ns, *batch)
+
+
 async def _prune_sqlite(saver: AsyncSqliteSaver, thread_id: str, keep: int) -> int:
     await saver.setup()
     async with saver.lock:
         conn = saver.conn
-        async with conn.execute(
-            "SELECT checkpoint_ns, checkpoint_id FROM checkpoints WHERE thread_id = ?",
-            (thread_id,),
-        ) as cursor:
+        async with conn.execute(_SQLITE_SELECT, (thread_id,)) as cursor:
             doomed = _doomed(await cursor.fetchall(), keep)
-        for ns, ids in doomed.items():
-            # Batches stay under SQLite's limit on bound parameters.
-            for start in range(0, len(ids), 500):
-                batch = ids[start:start + 500]
-                marks = ",".join("?" * len(batch))
-                params = (thread_id, ns, *batch)
-                await conn.execute(
-                    "DELETE FROM writes WHERE thread_id = ? AND checkpoint_ns = ? "
-                    f"AND checkpoint_id IN ({marks})", params)
-                await conn.execute(
-                    "DELETE FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = ? "
-                    f"AND checkpoint_id IN ({marks})", params)
-                await conn.execute(
-                    "UPDATE checkpoints SET parent_checkpoint_id = NULL WHERE thread_id = ? "
-                    f"AND checkpoint_ns = ? AND parent_checkpoint_id IN ({marks})", params)
+        for statement, params in _sqlite_batches(doomed, thread_id):
+            await conn.execute(statement, params)
         await conn.commit()
         if doomed:
             await _reclaim_sqlite_space(saver)
     return sum(len(ids) for ids in doomed.values())
 
 
-async def _reclaim_sqlite_space(saver: AsyncSqliteSaver) -> None:
+def _prune_sqlite_sync(saver: SqliteSaver, thread_id: str, keep: int) -> int:
+    with saver.lock:
+        conn = saver.conn
+        doomed = _doomed(conn.execute(_SQLITE_SELECT, (thread_id,)).fetchall(), keep)
+        for statement, params in _sqlite_batches(doomed, thread_id):
+            conn.execute(statement, params)
+        conn.commit()
+        if doomed:
+            for statement in _reclaim_statements(conn.execute("PRAGMA auto_vacuum").fetchone()):
+                conn.executescript(statement)
+    return sum(len(ids) for ids in doomed.values())
+
+
+def _reclaim_statements(auto_vacuum: Sequence[int] | None) -> list[str]:
     """Give freed pages back to the file system, so the file shrinks, not just its contents.
 
     The saver creates its file without auto_vacuum; the first prune switches the file to
     incremental auto_vacuum, which takes one VACUUM. From then on each prune only truncates
-    the free pages (cheap), and the write-ahead log is checkpointed and truncated.
+    the free pages (cheap), and the write-ahead log is checkpointed and truncated. Each
+    runs as a script, so it runs to the end (a plain execute of incremental_vacuum frees
+    only one page).
     """
+    if auto_vacuum is None or auto_vacuum[0] != _INCREMENTAL:
+        first = [f"PRAGMA auto_vacuum = {_INCREMENTAL};", "VACUUM;"]
+    else:
+        first = ["PRAGMA incremental_vacuum;"]
+    return [*first, "PRAGMA wal_checkpoint(TRUNCATE);"]
+
+
+async def _reclaim_sqlite_space(saver: AsyncSqliteSaver) -> None:
     conn = saver.conn
     async with conn.execute("PRAGMA auto_vacuum") as cursor:
         row = await cursor.fetchone()
-    if row is None or row[0] != _INCREMENTAL:
-        await conn.execute(f"PRAGMA auto_vacuum = {_INCREMENTAL}")
-        await conn.execute("VACUUM")
-    else:
-        # As a script, so it runs to the end: a plain execute frees only one page.
-        await conn.executescript("PRAGMA incremental_vacuum;")
-    async with conn.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cursor:
-        await cursor.fetchall()
+    for statement in _reclaim_statements(row):
+        await conn.executescript(statement)
 
 
 async def _prune_postgres(saver: Any, thread_id: str, keep: int) -> int:

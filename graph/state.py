@@ -9,12 +9,15 @@ bounded: compact_history folds old messages into the summary, and entities are c
 from __future__ import annotations
 
 import operator
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal, NotRequired
 
 from langchain_core.documents import Document
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, convert_to_messages
 from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict
+
+from convrag.errors import InvalidInput
 
 Route = Literal["retrieve", "respond"]
 
@@ -42,6 +45,8 @@ class State(InputState):
     route: Route
     documents: list[Document]
     llm_calls: Annotated[int, operator.add]
+    model_seconds: Annotated[float, operator.add]
+    """Model time this turn has used so far: the nodes share one budget per turn."""
 
 
 class OutputState(TypedDict):
@@ -53,6 +58,44 @@ class OutputState(TypedDict):
     route: Route
     documents: list[Document]
     llm_calls: int
+
+
+def check_input(value: Any) -> Mapping[str, Any]:
+    """The chat graph's input if it is well formed; otherwise one sentence naming the field.
+
+    Runs before the graph writes anything, so a malformed input never reaches a thread.
+    """
+    if not isinstance(value, Mapping):
+        raise InvalidInput(
+            'The input must be a mapping such as {"messages": [{"role": "user", "content": '
+            f'"..."}}]}}, not {type(value).__name__}.'
+        )
+    unknown = sorted(str(key) for key in value if key not in InputState.__annotations__)
+    if unknown:
+        raise InvalidInput(
+            f"Unknown input key '{unknown[0]}': the input takes 'messages' and, optionally, "
+            "'topic'."
+        )
+    if "topic" in value and not isinstance(value["topic"], str):
+        raise InvalidInput(f"'topic' must be a string, not {type(value['topic']).__name__}.")
+    if "messages" in value:
+        messages = value["messages"]
+        items = messages if isinstance(messages, list) else [messages]
+        for number, item in enumerate(items):
+            content = item.get("content") if isinstance(item, Mapping) else ""
+            if not isinstance(content, str | list):
+                raise InvalidInput(
+                    f"'messages[{number}].content' must be a string or a list of content "
+                    f"blocks, not {type(content).__name__}."
+                )
+            try:
+                convert_to_messages([item])
+            except Exception as exc:  # langchain raises several kinds for a bad message
+                raise InvalidInput(
+                    f"'messages[{number}]' must be a LangChain message or "
+                    '{"role": "user"|"assistant", "content": "..."}.'
+                ) from exc
+    return value
 
 
 def message_text(message: AnyMessage) -> str:
@@ -104,9 +147,13 @@ class IndexInput(TypedDict):
     collection: NotRequired[str]
     """The Qdrant collection (default `convrag`)."""
     tenant: NotRequired[str]
-    """Tag the documents with this tenant; only runs with this tenant retrieve them."""
+    """Tag the documents with this tenant; only runs with this tenant retrieve them. With
+    auth on, the caller's own tenant, whatever is given here."""
+    source: NotRequired[str]
+    """The label these documents are ingested under (default `api`)."""
     prune: NotRequired[bool]
-    """Also remove this tenant's documents of the collection that are not in `documents`."""
+    """Also remove this tenant's documents of the collection that came under the same
+    `source` and are not in `documents`."""
 
 
 class IndexOutput(TypedDict):

@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from langchain_core.messages import HumanMessage
-from langchain_core.tools import BaseTool, tool
+from langchain_core.tools import BaseTool, StructuredTool
 from langgraph.graph.state import CompiledStateGraph
+from pydantic import BaseModel, Field
 
 from convrag.graph.builder import build_graph
 from convrag.graph.context import Context
@@ -45,22 +46,38 @@ def as_tool(
     chat = graph if graph is not None else build_graph()
     settings = context or Context()
 
-    @tool(name, description=description, response_format="content_and_artifact")
-    async def ask(question: str) -> tuple[str, dict[str, Any]]:
-        """Ask the knowledge base one question."""
-        result = await chat.ainvoke({"messages": [HumanMessage(question)]}, context=settings)
-        reply = result["messages"][-1]
-        answer = message_text(reply)
-        sources = list(reply.response_metadata.get("sources", []))
-        lines = [f"[{n}] {s.get('title') or s.get('id')} ({s.get('id')})"
-                 for n, s in enumerate(sources, start=1)]
-        content = answer + ("\n\nSources:\n" + "\n".join(lines) if lines else "")
-        artifact = {
-            "answer": answer,
-            "standalone_question": result.get("standalone_question", ""),
-            "route": result.get("route", "respond"),
-            "sources": sources,
-        }
-        return content, artifact
+    def run(question: str) -> tuple[str, dict[str, Any]]:
+        return _result(chat.invoke({"messages": [HumanMessage(question)]}, context=settings))
 
-    return ask
+    async def arun(question: str) -> tuple[str, dict[str, Any]]:
+        return _result(
+            await chat.ainvoke({"messages": [HumanMessage(question)]}, context=settings)
+        )
+
+    return StructuredTool.from_function(
+        func=run, coroutine=arun, name=name, description=description,
+        args_schema=_Question, response_format="content_and_artifact",
+    )
+
+
+class _Question(BaseModel):
+    """Ask the knowledge base one question."""
+
+    question: str = Field(description="One self-contained question.")
+
+
+def _result(result: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The tool message's content (answer and numbered sources) and its artifact."""
+    reply = result["messages"][-1]
+    answer = message_text(reply)
+    sources = list(reply.response_metadata.get("sources", []))
+    lines = [f"[{n}] {s.get('title') or s.get('id')} ({s.get('id')})"
+             for n, s in enumerate(sources, start=1)]
+    content = answer + ("\n\nSources:\n" + "\n".join(lines) if lines else "")
+    artifact = {
+        "answer": answer,
+        "standalone_question": result.get("standalone_question", ""),
+        "route": result.get("route", "respond"),
+        "sources": sources,
+    }
+    return content, artifact

@@ -9,7 +9,6 @@ conversation, answered without the knowledge base. The reply carries its sources
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -20,11 +19,15 @@ from langgraph.runtime import Runtime
 from convrag.graph.context import Context, get_context
 from convrag.graph.state import State, dialogue_turns, latest_question, message_text
 from convrag.language import intent
-from convrag.language.budget import PER_MESSAGE_TOKENS, fit_prompt
+from convrag.language.budget import fit_prompt
 from convrag.language.extractive import extractive_answer
-from convrag.language.tokens import count_tokens, detect_lang
+from convrag.language.tokens import detect_lang
 from convrag.nodes import prompts
-from convrag.nodes.models import chat_model
+from convrag.nodes.models import Core, ModelCall, chat_model, run_async, run_sync
+
+MAX_ANSWER_CHARS = 8000
+"""Longest answer kept, in characters: about four times a long grounded answer (the
+prompt asks for a concise one), far below what a runaway model can emit."""
 
 
 def source_list(documents: list[Document]) -> list[dict[str, Any]]:
@@ -40,17 +43,14 @@ def source_list(documents: list[Document]) -> list[dict[str, Any]]:
 
 
 def passage_blocks(documents: list[Document]) -> list[str]:
-    """Numbered passages for the prompt, most relevant first, as retrieved."""
+    """Numbered passages for the prompt, most relevant first, as retrieved, as data."""
     return [
-        f"[{number}] {doc.metadata.get('title') or doc.metadata.get('id') or ''}\n"
-        f"{doc.page_content}"
+        prompts.as_data(
+            f"[{number}] {doc.metadata.get('title') or doc.metadata.get('id') or ''}\n"
+            f"{doc.page_content}"
+        )
         for number, doc in enumerate(documents, start=1)
     ]
-
-
-def prompt_tokens(messages: list[AnyMessage]) -> int:
-    """Tokens of a prompt's messages, counted as the budget counts them."""
-    return sum(count_tokens(message_text(m)) + PER_MESSAGE_TOKENS for m in messages)
 
 
 def answer_prompt(state: State, context: Context) -> list[AnyMessage]:
@@ -58,57 +58,71 @@ def answer_prompt(state: State, context: Context) -> list[AnyMessage]:
     raw = latest_question(state)
     standalone = state.get("standalone_question") or raw
 
-    def system(summary: str, passages: str) -> str:
-        return prompts.ANSWER_SYSTEM.format(
-            raw_question=raw, standalone_question=standalone, summary=summary,
-            passages=passages,
+    def data(summary: str, passages: str) -> str:
+        return prompts.ANSWER_DATA.format(
+            raw_question=prompts.as_data(raw), standalone_question=prompts.as_data(standalone),
+            summary=summary, passages=passages,
         )
 
-    return _fit(state, context, system, passage_blocks(state.get("documents", [])))
+    return _fit(state, context, prompts.ANSWER_SYSTEM, data,
+                passage_blocks(state.get("documents", [])))
+
+
+def respond_prompt(state: State, context: Context) -> list[AnyMessage]:
+    """The messages of the reply call on the respond route, within max_prompt_tokens."""
+    raw = latest_question(state)
+
+    def data(summary: str, passages: str) -> str:
+        return prompts.RESPOND_DATA.format(raw_question=prompts.as_data(raw), summary=summary)
+
+    return _fit(state, context, prompts.RESPOND_SYSTEM, data, [])
 
 
 def _fit(
-    state: State, context: Context, system: Callable[[str, str], str], passages: list[str]
+    state: State, context: Context, system: str, data: Callable[[str, str], str],
+    passages: list[str],
 ) -> list[AnyMessage]:
-    """System prompt + recent turns + the question, cut to fit the prompt budget.
+    """System prompt + recent turns + the data message, cut to fit the prompt budget.
 
-    The question and the instructions always go; the summary and turns share
+    The instructions and the question always go; the summary and turns share
     max_history_tokens; older turns, the summary and passages are cut in that order
-    (see convrag.language.budget).
+    (see convrag.language.budget). The question itself travels inside the data message.
     """
-    recent = _recent(state)
-    history, question = recent[:-1], recent[-1:]
+    history = _recent(state)[:-1]
     plan = fit_prompt(
         context.max_prompt_tokens,
-        fixed=[system("(none)", "(no passages found)"), *(message_text(m) for m in question)],
+        fixed=[system, data("(none)", "(no passages found)")],
         summary=state.get("summary", ""),
         turns=[message_text(m) for m in history],
         passages=passages,
         conversation_budget=context.max_history_tokens,
     )
-    prompt = system(plan.summary or "(none)", "\n\n".join(plan.passages) or "(no passages found)")
-    return [SystemMessage(prompt), *history[len(history) - plan.turns:], *question]
+    message = data(prompts.as_data(plan.summary or "(none)"),
+                   "\n\n".join(plan.passages) or "(no passages found)")
+    return [SystemMessage(system), *history[len(history) - plan.turns:], HumanMessage(message)]
 
 
-async def answer(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Write the assistant's reply for this turn."""
-    context = get_context(runtime)
+def _answer(state: State, context: Context) -> Core:
     raw = latest_question(state)
     lang = detect_lang(raw or state.get("summary", "") or "en")
     rewrite = state.get("rewrite", {})
     if rewrite.get("error"):
         return _reply(rewrite["error"], [], 0)
-    documents = state.get("documents", []) if state.get("route") == "retrieve" else []
     model = chat_model(context)
     if state.get("route") != "retrieve":
-        return await _respond(state, raw, lang, model, context)
+        if model is not None:
+            try:
+                reply = yield ModelCall(model, respond_prompt(state, context))
+                return _reply(message_text(reply), [], 1, reply_id=reply.id)
+            except Exception:  # fall back to the rule-based reply
+                pass
+        return _respond_by_rules(state, raw, lang)
+    documents = state.get("documents", [])
     standalone = state.get("standalone_question") or raw
     if model is None:
         return _extractive(standalone, documents, lang, note=None)
     try:
-        reply = await asyncio.wait_for(
-            model.ainvoke(answer_prompt(state, context)), timeout=context.model_timeout_s
-        )
+        reply = yield ModelCall(model, answer_prompt(state, context))
     except Exception as exc:  # the user still gets an answer from the passages
         note = (
             f"(模型不可用：{type(exc).__name__}，以下为摘录。)" if lang == "zh"
@@ -118,6 +132,18 @@ async def answer(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         update["llm_calls"] = 1
         return update
     return _reply(message_text(reply), documents, 1, reply_id=reply.id)
+
+
+async def answer(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Write the assistant's reply for this turn."""
+    context = get_context(runtime)
+    return await run_async(_answer(state, context), state, context)
+
+
+def answer_sync(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    """`answer` for the sync API (`invoke`, `stream`)."""
+    context = get_context(runtime)
+    return run_sync(_answer(state, context), state, context)
 
 
 def _extractive(
@@ -130,21 +156,7 @@ def _extractive(
     return _reply(text, documents if cited else [], 0)
 
 
-async def _respond(
-    state: State, raw: str, lang: str, model: Any, context: Context
-) -> dict[str, Any]:
-    if model is not None:
-        def system(summary: str, passages: str) -> str:
-            return prompts.RESPOND_SYSTEM.format(summary=summary)
-
-        try:
-            reply = await asyncio.wait_for(
-                model.ainvoke(_fit(state, context, system, [])),
-                timeout=context.model_timeout_s,
-            )
-            return _reply(message_text(reply), [], 1, reply_id=reply.id)
-        except Exception:  # fall back to the rule-based reply below
-            pass
+def _respond_by_rules(state: State, raw: str, lang: str) -> dict[str, Any]:
     kind = intent.classify(raw)
     if kind == "meta":
         return _reply(_conversation_recap(state, lang), [], 0)
@@ -182,6 +194,9 @@ def _recent(state: State) -> list[AnyMessage]:
 def _reply(
     text: str, documents: list[Document], calls: int, reply_id: str | None = None
 ) -> dict[str, Any]:
+    if len(text) > MAX_ANSWER_CHARS:
+        # A runaway model must not fill the checkpoint; the cut is marked.
+        text = text[:MAX_ANSWER_CHARS] + "…"
     # Keeping the model reply's id tells stream_mode="messages" it was already streamed.
     message = AIMessage(
         content=text, id=reply_id, response_metadata={"sources": source_list(documents)}

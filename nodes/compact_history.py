@@ -15,7 +15,6 @@ compacted away still resolve.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from langchain_core.messages import AnyMessage, HumanMessage, RemoveMessage, SystemMessage
@@ -28,7 +27,7 @@ from convrag.language.budget import PER_MESSAGE_TOKENS, clip_summary
 from convrag.language.extractive import extractive_summary
 from convrag.language.tokens import count_tokens, detect_lang
 from convrag.nodes import prompts
-from convrag.nodes.models import chat_model
+from convrag.nodes.models import Core, ModelCall, chat_model, run_async, run_sync
 
 
 def history_tokens(messages: list[AnyMessage]) -> int:
@@ -49,9 +48,7 @@ def compaction_cut(messages: list[AnyMessage], keep_recent_turns: int) -> int:
     return starts[-keep] if len(starts) >= keep else starts[0]
 
 
-async def compact_history(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Fold old turns into the summary when the history is over budget."""
-    context = get_context(runtime)
+def _compact_history(state: State, context: Context) -> Core:
     messages = state.get("messages", [])
     # Per-turn counter starts here, on every turn.
     update: dict[str, Any] = {"llm_calls": Overwrite(0)}
@@ -70,7 +67,11 @@ async def compact_history(state: State, runtime: Runtime[Context]) -> dict[str, 
     new_summary = ""
     if model is not None:
         update["llm_calls"] = Overwrite(1)
-        new_summary = await _model_summary(model, summary, turns, context)
+        try:
+            reply = yield ModelCall(model, summary_prompt(summary, turns, context))
+            new_summary = message_text(reply).strip()
+        except Exception:  # any model failure: the extractive summary takes over
+            new_summary = ""
     if not new_summary:
         new_summary = extractive_summary(
             summary, _pairs(turns), lang=lang, budget_tokens=context.max_summary_tokens
@@ -81,25 +82,29 @@ async def compact_history(state: State, runtime: Runtime[Context]) -> dict[str, 
     return update
 
 
-async def _model_summary(
-    model: Any, summary: str, turns: list[tuple[str, str]], context: Context
-) -> str:
-    """The model's extended summary, or '' when the call fails (the caller falls back)."""
-    try:
-        reply = await asyncio.wait_for(
-            model.ainvoke([
-                SystemMessage(prompts.SUMMARY_SYSTEM.format(
-                    max_tokens=context.max_summary_tokens)),
-                HumanMessage(prompts.SUMMARY_USER.format(
-                    summary=summary or "(none)",
-                    turns="\n".join(f"{role}: {text}" for role, text in turns),
-                )),
-            ]),
-            timeout=context.model_timeout_s,
-        )
-    except Exception:  # any model failure: the extractive summary takes over
-        return ""
-    return message_text(reply).strip()
+async def compact_history(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Fold old turns into the summary when the history is over budget."""
+    context = get_context(runtime)
+    return await run_async(_compact_history(state, context), state, context, starts_turn=True)
+
+
+def compact_history_sync(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    """`compact_history` for the sync API (`invoke`, `stream`)."""
+    context = get_context(runtime)
+    return run_sync(_compact_history(state, context), state, context, starts_turn=True)
+
+
+def summary_prompt(
+    summary: str, turns: list[tuple[str, str]], context: Context
+) -> list[AnyMessage]:
+    """The summary call's messages: the turns to fold in go as delimited data."""
+    return [
+        SystemMessage(prompts.SUMMARY_SYSTEM.format(max_tokens=context.max_summary_tokens)),
+        HumanMessage(prompts.SUMMARY_USER.format(
+            summary=prompts.as_data(summary or "(none)"),
+            turns=prompts.as_data("\n".join(f"{role}: {text}" for role, text in turns)),
+        )),
+    ]
 
 
 def _pairs(turns: list[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -18,6 +18,11 @@ from convrag.language import intent
 
 async def decide_retrieval(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Write this turn's route, and empty documents when retrieval is skipped."""
+    return decide_retrieval_sync(state, runtime)
+
+
+def decide_retrieval_sync(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    """`decide_retrieval` for the sync API: rules and the model's earlier route, no I/O."""
     rewrite = state.get("rewrite", {})
     if rewrite.get("error"):
         return {"route": "respond", "documents": []}

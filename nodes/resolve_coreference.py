@@ -9,11 +9,14 @@ offline mode the rule-based resolver does the work.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Any, Literal, cast
 
 from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.output_parsers import BaseGenerationOutputParser, BaseOutputParser
+from langchain_core.outputs import ChatGeneration
+from langchain_core.runnables import RunnableSequence
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
@@ -24,8 +27,17 @@ from convrag.language.budget import fit_prompt
 from convrag.language.checks import question_problem
 from convrag.language.entities import Entity
 from convrag.nodes import prompts
-from convrag.nodes.models import chat_model
+from convrag.nodes.models import Core, ModelCall, chat_model, run_async, run_sync
 from convrag.nodes.resources import load_language
+
+MIN_REWRITE_CHARS = 200
+"""A rewrite may always be this long: a short follow-up ("它呢？") can need a long name."""
+REWRITE_GROWTH = 4
+"""Otherwise at most this many times the question's length (one or two names added)."""
+MAX_REASONING_CHARS = 1000
+MAX_MENTIONS = 10
+MAX_MENTION_CHARS = 100
+"""Caps on what of the model's trace is checkpointed with the thread."""
 
 
 class ResolvedMention(BaseModel):
@@ -73,9 +85,7 @@ def build_dialogue(state: State) -> resolver.Dialogue:
     return dialogue
 
 
-async def resolve_coreference(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Write this turn's standalone question, its trace, and the updated entities."""
-    context = get_context(runtime)
+def _resolve_coreference(state: State, context: Context) -> Core:
     question = latest_question(state).strip()
     problem = question_problem(question, context.max_question_chars)
     if problem:
@@ -84,7 +94,6 @@ async def resolve_coreference(state: State, runtime: Runtime[Context]) -> dict[s
             "rewrite": {"raw": question[:200], "error": problem, "mode": "rejected"},
             "llm_calls": 0,
         }
-    await load_language()
     dialogue = build_dialogue(state)
     offline = resolver.resolve(question, dialogue)
     trace: dict[str, Any] = {
@@ -98,20 +107,22 @@ async def resolve_coreference(state: State, runtime: Runtime[Context]) -> dict[s
     if model is not None and offline.gate_reasons:
         calls = 1
         try:
-            decision = await asyncio.wait_for(
-                _ask_model(model, state, dialogue, question, context),
-                timeout=context.model_timeout_s,
-            )
+            call, parse = structured_rewriter(model)
+            reply = yield ModelCall(call, rewrite_prompt(state, dialogue, question, context))
+            decision = _decision(parse(reply), question, context)
             result = resolver.Resolution(
-                standalone=decision.standalone_question.strip() or question,
+                standalone=decision.standalone_question.strip(),
                 scenario=decision.scenario,
                 mentions=tuple(
-                    resolver.Mention(m.mention, m.antecedent) for m in decision.mentions
+                    resolver.Mention(m.mention[:MAX_MENTION_CHARS],
+                                     m.antecedent[:MAX_MENTION_CHARS])
+                    for m in decision.mentions[:MAX_MENTIONS]
                 ),
                 gate_reasons=offline.gate_reasons,
             )
-            trace.update(mode="model", route=decision.route, reasoning=decision.reasoning)
-        except Exception as exc:  # timeouts, HTTP errors, unparsable output: rules take over
+            trace.update(mode="model", route=decision.route,
+                         reasoning=decision.reasoning[:MAX_REASONING_CHARS])
+        except Exception as exc:  # timeouts, HTTP errors, unusable output: rules take over
             trace.update(mode="fallback", model_error=f"{type(exc).__name__}: {exc}"[:300])
     trace.update(
         standalone=result.standalone,
@@ -128,17 +139,85 @@ async def resolve_coreference(state: State, runtime: Runtime[Context]) -> dict[s
     }
 
 
-async def _ask_model(
-    model: Any, state: State, dialogue: resolver.Dialogue, question: str, context: Context
-) -> Rewrite:
-    structured = model.with_structured_output(Rewrite, include_raw=True)
-    messages = rewrite_prompt(state, dialogue, question, context)
-    reply = await structured.ainvoke(messages)
-    parsed = reply.get("parsed") if isinstance(reply, dict) else reply
+async def resolve_coreference(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Write this turn's standalone question, its trace, and the updated entities."""
+    context = get_context(runtime)
+    await load_language()
+    return await run_async(_resolve_coreference(state, context), state, context)
+
+
+def resolve_coreference_sync(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    """`resolve_coreference` for the sync API (`invoke`, `stream`)."""
+    context = get_context(runtime)
+    return run_sync(_resolve_coreference(state, context), state, context)
+
+
+Parse = Callable[[Any], Any]
+_rewriters: dict[int, tuple[Any, Any, Parse]] = {}
+
+
+def structured_rewriter(model: Any) -> tuple[Any, Parse]:
+    """The model call that returns a Rewrite, and the parse of its reply.
+
+    The provider's own `with_structured_output` decides how (tool calling, a JSON schema);
+    when it is the usual model-then-parser sequence, the model is called alone and its
+    reply parsed here, which skips the chain's per-call bookkeeping (several times the
+    cost of the call itself with a fast model). Binding converts the schema to a tool
+    definition, so it is done once per model object.
+    """
+    cached = _rewriters.get(id(model))
+    if cached is None or cached[0] is not model:  # an id may be reused by a new object
+        chain = model.with_structured_output(Rewrite)
+        call, parse = chain, cast(Parse, _as_is)
+        if (isinstance(chain, RunnableSequence) and len(chain.steps) == 2
+                and isinstance(chain.last, BaseOutputParser | BaseGenerationOutputParser)):
+            call, parse = chain.first, _parser(chain.last)
+        if len(_rewriters) >= 64:  # a process uses a few models; tests register many
+            _rewriters.clear()
+        cached = (model, call, parse)
+        _rewriters[id(model)] = cached
+    return cached[1], cached[2]
+
+
+def _as_is(reply: Any) -> Any:
+    return reply
+
+
+def _parser(parser: Any) -> Parse:
+    def parse(reply: Any) -> Any:
+        return parser.parse_result([ChatGeneration(message=reply)])
+
+    return parse
+
+
+def _decision(parsed: Any, question: str, context: Context) -> Rewrite:
+    """The model's decision if it is usable: a Rewrite with a sane standalone question."""
     if not isinstance(parsed, Rewrite):
-        error = reply.get("parsing_error") if isinstance(reply, dict) else None
-        raise ValueError(f"the model returned no usable rewrite ({error})")
+        raise ValueError(f"the model returned no usable rewrite (got {type(parsed).__name__})")
+    problem = rewrite_problem(parsed.standalone_question, question, context)
+    if problem:
+        raise ValueError(f"the model's rewrite is not usable: {problem}")
     return parsed
+
+
+def rewrite_problem(rewrite: str, question: str, context: Context) -> str | None:
+    """Why a model's standalone question cannot be used, or None.
+
+    A rewrite resolves a few references, so it is about as long as the question plus the
+    names it adds: past `REWRITE_GROWTH` times the question (at least `MIN_REWRITE_CHARS`),
+    on several lines, or empty, it is an answer, an essay or noise, and the rule-based
+    rewrite is used instead.
+    """
+    text = rewrite.strip()
+    limit = min(context.max_question_chars,
+                max(MIN_REWRITE_CHARS, REWRITE_GROWTH * len(question)))
+    if not text:
+        return "it is empty"
+    if "\n" in text:
+        return "it spans several lines"
+    if len(text) > limit:
+        return f"it has {len(text)} characters, more than the {limit} allowed for this question"
+    return None
 
 
 def rewrite_prompt(
@@ -154,11 +233,11 @@ def rewrite_prompt(
 
     def user(summary: str, history: str) -> str:
         return prompts.RESOLVE_USER.format(
-            topic=state.get("topic") or "(none)",
-            summary=summary,
-            entities=", ".join(e.text for e in dialogue.entities) or "(none)",
-            history=history,
-            question=question,
+            topic=prompts.as_data(state.get("topic") or "(none)"),
+            summary=prompts.as_data(summary),
+            entities=prompts.as_data(", ".join(e.text for e in dialogue.entities) or "(none)"),
+            history=prompts.as_data(history),
+            question=prompts.as_data(question),
         )
 
     plan = fit_prompt(context.max_prompt_tokens, fixed=[system, user("(none)", "(none)")],

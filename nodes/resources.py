@@ -2,7 +2,7 @@
 
 The embedded Qdrant Edge store admits one handle per collection, even within a process,
 so a process opens it once and every graph in the process shares it. A host application
-may install its own.
+passes its own to the graph builders (`knowledge=`).
 
 Both are loaded on first use from disk. Inside a server's event loop that first load
 must not block the loop (`langgraph dev` rejects blocking calls outright), so async
@@ -47,10 +47,3 @@ async def load_language() -> None:
     """Load jieba's dictionary in a thread on first use (file I/O, about half a second)."""
     if not jieba.dt.initialized:
         await asyncio.to_thread(jieba.initialize)
-
-
-def use_knowledge_base(kb: KnowledgeBase | None) -> None:
-    """Install `kb` as the process's knowledge base (None: reopen from the environment)."""
-    global _knowledge
-    with _lock:
-        _knowledge = kb

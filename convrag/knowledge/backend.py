@@ -93,6 +93,10 @@ class Backend(Protocol):
         """Remove the points `ids`."""
         ...
 
+    def delete_tenant(self, name: str, tenant: str) -> int:
+        """Remove every point of `tenant` from collection `name`; the number removed."""
+        ...
+
     def scroll(
         self, name: str, doc_ids: Sequence[str] | None, fields: Sequence[str]
     ) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -40,12 +40,9 @@ def _vector(vector: SparseVector | list[float]) -> models.SparseVector | list[fl
     return vector
 
 
-def _tenant_filter(tenant: str | None) -> models.Filter | None:
-    if tenant is None:
-        return None
-    return models.Filter(
-        must=[models.FieldCondition(key=TENANT, match=models.MatchValue(value=tenant))]
-    )
+def _tenant_filter(tenant: str) -> models.Filter:
+    match = models.MatchValue(value=tenant)
+    return models.Filter(must=[models.FieldCondition(key=TENANT, match=match)])
 
 
 class ClientBackend:
@@ -162,6 +159,13 @@ class ClientBackend:
             batch = list(ids[start : start + _DELETE_BATCH])
             self.client.delete(name, models.PointIdsList(points=list(batch)))
 
+    def delete_tenant(self, name: str, tenant: str) -> int:
+        """Remove every point of `tenant` from collection `name`; the number removed."""
+        condition = _tenant_filter(tenant)
+        removed = self.client.count(name, count_filter=condition, exact=True).count
+        self.client.delete(name, models.FilterSelector(filter=condition))
+        return removed
+
     def scroll(
         self, name: str, doc_ids: Sequence[str] | None, fields: Sequence[str]
     ) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -228,7 +232,7 @@ class ClientBackend:
         score_threshold: float | None,
     ) -> list[Found]:
         """One leg ranked by its vector, or several fused with weighted RRF, in one call."""
-        condition = _tenant_filter(tenant)
+        condition = None if tenant is None else _tenant_filter(tenant)
         if len(legs) == 1:
             (leg,) = legs
             response = self.client.query_points(

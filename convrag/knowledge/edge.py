@@ -55,9 +55,7 @@ def _vector(vector: SparseVector | list[float]) -> edge.SparseVector | list[floa
     return vector
 
 
-def _tenant_filter(tenant: str | None) -> edge.Filter | None:
-    if tenant is None:
-        return None
+def _tenant_filter(tenant: str) -> edge.Filter:
     return edge.Filter(must=[edge.FieldCondition(key=TENANT, match=edge.MatchValue(value=tenant))])
 
 
@@ -154,6 +152,16 @@ class EdgeBackend:
         if ids:
             self._open(name).update(edge.UpdateOperation.delete_points(list(ids)))
 
+    def delete_tenant(self, name: str, tenant: str) -> int:
+        """Remove every point of `tenant` from collection `name`; the number removed."""
+        shard = self._open(name)
+        condition = _tenant_filter(tenant)
+        removed = int(shard.count(edge.CountRequest(exact=True, filter=condition)))
+        if removed:
+            shard.update(edge.UpdateOperation.delete_points_by_filter(condition))
+            self.finish(name, 0, removed)
+        return removed
+
     def scroll(
         self, name: str, doc_ids: Sequence[str] | None, fields: Sequence[str]
     ) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -192,7 +200,7 @@ class EdgeBackend:
         score_threshold: float | None,
     ) -> list[Found]:
         """One leg ranked by its vector, or several fused with weighted RRF inside Edge."""
-        condition = _tenant_filter(tenant)
+        condition = None if tenant is None else _tenant_filter(tenant)
         shard = self._open(name)
         if len(legs) == 1:
             (leg,) = legs

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from convrag.errors import UserError
+from convrag.errors import UserError, missing_collection
 from convrag.knowledge.backend import DENSE_VECTOR, SPARSE_VECTOR, Backend, Leg, PointData
 from convrag.knowledge.dense import SPARSE_ONLY, embedding_errors, load_embeddings
 from convrag.knowledge.ingest import IngestReport, SourceDocument, chunk_text
@@ -98,6 +98,11 @@ def _fingerprint(document: SourceDocument, chunk: str) -> str:
         [document.title, document.metadata, chunk], ensure_ascii=False, sort_keys=True, default=str
     )
     return hashlib.sha256(content.encode("utf-8")).hexdigest()
+
+
+def _labelled(label: str) -> Callable[[str | None], bool]:
+    """A prune scope: documents ingested under the source label `label`."""
+    return lambda source: source == label
 
 
 def _indexed_text(document: SourceDocument, chunk: str) -> str:
@@ -291,6 +296,7 @@ class KnowledgeBase:
         batch_size: int = 256,
         prune: bool = False,
         prune_scope: Callable[[str | None], bool] | None = None,
+        prune_source: str | None = None,
         dry_run: bool = False,
     ) -> IngestReport:
         """Index `documents` into collection `name`, creating it when needed.
@@ -299,9 +305,10 @@ class KnowledgeBase:
         tenant): new chunks are added, chunks no longer produced are removed, identical ones
         are left alone. With `prune`, documents of this tenant that are stored but not in
         `documents` are removed too: all of them, or with `prune_scope` only those whose
-        stored `source` it accepts (the CLI passes "lies under the paths given"; the API
-        "came through the API under this label"). With `dry_run` nothing is written and the
-        report says what would change. Chunks are embedded and upserted `batch_size` at a
+        stored `source` it accepts (the CLI's "lies under the paths given"), or with
+        `prune_source` only those ingested under that source label (the API's). With
+        `dry_run` nothing is written and the report says what would change. Chunks are
+        embedded and upserted `batch_size` at a
         time. `progress(done, total)` is called after each document. Raises UserError when
         an id repeats or the collection does not fit this base (see `ensure_collection`).
         """
@@ -353,6 +360,8 @@ class KnowledgeBase:
                 progress(done, len(documents))
         pruned: list[str] = []
         if prune:
+            if prune_scope is None and prune_source is not None:
+                prune_scope = _labelled(prune_source)
             pruned = sorted(
                 doc_id for doc_id in stored
                 if prune_scope is None or prune_scope(sources.get(doc_id))
@@ -453,11 +462,16 @@ class KnowledgeBase:
                 sources[doc_id] = payload.get("source")
         return stored, sources
 
+    def erase_tenant(self, tenant: str) -> int:
+        """Remove every chunk of `tenant` from every collection; the number removed."""
+        removed = 0
+        for name in self.backend.collection_names():
+            removed += self.backend.delete_tenant(name, tenant)
+        return removed
+
     def _require(self, name: str, *, check_vectors: bool = True) -> None:
         if not self.collection_exists(name):
-            raise UserError(
-                f"The collection '{name}' does not exist yet: run `convrag ingest PATH` first."
-            )
+            raise missing_collection(name)
         if check_vectors:
             self._check_vectors(name)
 

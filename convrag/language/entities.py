@@ -241,7 +241,6 @@ def _en_entity(span: str, context: str, turn: int, role: Role, *, proper: bool) 
 
 _EN_SHE = re.compile(r"\b(she|her|hers|herself)\b", re.IGNORECASE)
 _EN_HE = re.compile(r"\b(he|him|his|himself)\b", re.IGNORECASE)
-_EN_THEY = re.compile(r"\b(they|them|their|theirs)\b", re.IGNORECASE)
 _ZH_SHE = re.compile("她")
 _ZH_HE = re.compile("他(?!们|人)")
 

@@ -68,11 +68,6 @@ def en_words(text: str) -> list[str]:
     return [w.lower().replace("’", "'") for w in _WORD.findall(text)]
 
 
-def zh_words(text: str) -> list[str]:
-    """jieba segmentation of a Chinese span, punctuation and spaces removed."""
-    return [w for w in jieba.lcut(text) if w.strip() and not _is_punct(w)]
-
-
 def _is_punct(word: str) -> bool:
     return all(not ch.isalnum() for ch in word)
 

@@ -1,4 +1,4 @@
-"""Loopback servers for integration tests: `langgraph dev` and PostgreSQL 15.
+"""Loopback servers for integration tests: `langgraph dev`, Aegra and PostgreSQL 15.
 
 Both are real processes on free 127.0.0.1 ports, started once per test module (starting
 either takes seconds) and stopped at its end.
@@ -22,10 +22,10 @@ from pathlib import Path
 import pytest
 
 from convrag.serve import free_port
+from convrag.serve_prod import PG_BIN, LocalPostgres
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "convrag" / "samples" / "knowledge.jsonl"
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
 # Variables of the developer's shell that must not reach a server under test.
 SCRUBBED = ("CONVRAG_", "OPENAI_", "QDRANT_", "LANGSMITH_", "LANGCHAIN_", "LANGGRAPH_")
 
@@ -150,40 +150,8 @@ def langgraph_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LangGrap
 # --- PostgreSQL --------------------------------------------------------------------
 
 
-@dataclass
-class PostgresServer:
-    """A PostgreSQL 15 cluster of its own, on a loopback port."""
-
-    uri: str
-    data: Path
-    log: Path
-    port: int
-
-    def pg_ctl(self, *args: str) -> None:
-        """Run pg_ctl on this cluster (as the postgres user when we are root)."""
-        _as_postgres(
-            str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w",
-            "-o", f"-p {self.port} -k {self.data.parent} -c listen_addresses=127.0.0.1 "
-            "-c fsync=off -c full_page_writes=off",
-            *args,
-        )
-
-    def restart(self) -> None:
-        """Restart the server: every open connection is dropped."""
-        self.pg_ctl("restart", "-m", "fast")
-
-
-def _as_postgres(*command: str) -> None:
-    """Run a PostgreSQL tool; PostgreSQL refuses to run as root, so root runs it via runuser."""
-    if os.geteuid() == 0:
-        command = ("runuser", "-u", "postgres", "--", *command)
-    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
-    if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")
-
-
 @pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
+def postgres() -> Iterator[LocalPostgres]:
     """A fresh PostgreSQL 15 cluster on a free loopback port, removed afterwards.
 
     The binaries are required, not optional: without them the tests fail and say how to
@@ -197,15 +165,9 @@ def postgres() -> Iterator[PostgresServer]:
         )
     # Not under pytest's tmp folder: the postgres user cannot enter root's private one.
     root = Path(tempfile.mkdtemp(prefix="convrag-pg-"))
-    data, log = root / "data", root / "postgres.log"
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres", "postgres")
-    root.chmod(0o755)
-    _as_postgres(str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
-                 "--no-sync", "-E", "UTF8", "--locale=C")
-    port = free_port(0)
-    server = PostgresServer(f"postgresql://postgres@127.0.0.1:{port}/postgres", data, log, port)
-    server.pg_ctl("start")
+    server = LocalPostgres(root, free_port(0), "-c fsync=off -c full_page_writes=off")
+    server.initialize()
+    server.start()
     try:
         yield server
     finally:
@@ -213,3 +175,98 @@ def postgres() -> Iterator[PostgresServer]:
             server.pg_ctl("stop", "-m", "immediate")
         finally:
             shutil.rmtree(root, ignore_errors=True)
+
+
+# --- Aegra (make serve-prod) ----------------------------------------------------------
+
+
+def start_serve_prod(workdir: Path, env: Mapping[str, str], timeout_s: float = 120.0
+                     ) -> LangGraphServer:
+    """`python -m convrag.serve_prod` (what `make serve-prod` runs) on a free port.
+
+    With DATABASE_URL in `env` it uses that PostgreSQL; otherwise it starts its own under
+    CONVRAG_HOME. Ready once it prints its URL.
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port(0)
+    log = workdir / "server.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "convrag.serve_prod"], cwd=workdir,
+            env={**env, "PORT": str(port)}, stdout=out, stderr=subprocess.STDOUT,
+        )
+    server = LangGraphServer(f"http://127.0.0.1:{port}", log, process)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"serve-prod exited with {process.returncode}:\n"
+                               f"{server.log_tail()}")
+        if f"convrag server: {server.url}" in log.read_text(encoding="utf-8", errors="replace"):
+            return server
+        time.sleep(0.25)
+    stop_serve_prod(server)
+    raise RuntimeError(f"serve-prod did not start within {timeout_s:.0f} s:\n"
+                       f"{server.log_tail()}")
+
+
+def stop_serve_prod(server: LangGraphServer) -> None:
+    """SIGTERM, as an operator would: it stops Aegra and the PostgreSQL it started."""
+    if server.process.poll() is None:
+        server.process.send_signal(signal.SIGTERM)
+        try:
+            server.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            server.process.wait(timeout=5)
+
+
+def thread_bytes(uri: str, thread_id: str) -> dict[str, int]:
+    """Bytes one thread occupies in each table that holds it (row sizes, TOAST included)."""
+    queries = {
+        "checkpoints": "SELECT sum(pg_column_size(c)) FROM checkpoints c WHERE thread_id = %s",
+        "checkpoint_blobs": "SELECT sum(pg_column_size(b)) FROM checkpoint_blobs b "
+                            "WHERE thread_id = %s",
+        "checkpoint_writes": "SELECT sum(pg_column_size(w)) FROM checkpoint_writes w "
+                             "WHERE thread_id = %s",
+        "runs": "SELECT sum(pg_column_size(r)) FROM runs r WHERE thread_id = %s",
+        "run_events": "SELECT sum(pg_column_size(e)) FROM run_events e WHERE run_id IN "
+                      "(SELECT run_id FROM runs WHERE thread_id = %s)",
+    }
+    import psycopg
+
+    with psycopg.connect(uri) as connection:
+        return {name: int(connection.execute(sql, (thread_id,)).fetchone()[0] or 0)  # type: ignore[index]
+                for name, sql in queries.items()}
+
+
+
+# --- either server -------------------------------------------------------------------
+
+SERVERS = ("langgraph-dev", "aegra")
+
+
+def create_database(postgres: LocalPostgres, name: str) -> str:
+    """A new, empty database on `postgres`; its URI."""
+    import psycopg
+
+    with psycopg.connect(postgres.uri, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return postgres.uri.rsplit("/", 1)[0] + f"/{name}"
+
+
+def start_server(kind: str, workdir: Path, env: Mapping[str, str],
+                 postgres: LocalPostgres | None = None) -> LangGraphServer:
+    """`langgraph dev`, or Aegra (`make serve-prod`) on a database of its own on `postgres`."""
+    if kind == "langgraph-dev":
+        return start_langgraph_dev(workdir, env)
+    assert postgres is not None, "Aegra needs the postgres fixture"
+    database = create_database(postgres, workdir.name.lower().replace("-", "_"))
+    return start_serve_prod(workdir, {**env, "DATABASE_URL": database})
+
+
+def stop_server(server: LangGraphServer) -> None:
+    """Stop either kind of server."""
+    if server.process.args[0] == sys.executable:
+        stop_serve_prod(server)
+    else:
+        stop_langgraph_dev(server)

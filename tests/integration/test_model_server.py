@@ -84,6 +84,8 @@ def test_model_mode_through_the_openai_client(kb, stub):
     chats = stub.chat_requests
     assert len(chats) == 3
     assert any(r.get("response_format") or r.get("tools") for r in chats)
-    answer_prompt = chats[-1]["messages"][0]["content"]
-    assert "尼罗河有多长？" in answer_prompt and "它有多长？" in answer_prompt
-    assert "[1]" in answer_prompt
+    # The questions and passages travel as data in the user message, not in the system one.
+    system, data = chats[-1]["messages"][0]["content"], chats[-1]["messages"][-1]["content"]
+    assert "<resolved_question>尼罗河有多长？</resolved_question>" in data
+    assert "<question>它有多长？</question>" in data and "[1]" in data
+    assert "它有多长" not in system

@@ -18,9 +18,10 @@ from convrag.errors import UserError
 from convrag.graph.builder import build_graph
 from convrag.graph.context import Context
 from convrag.graph.persistence import open_checkpointer
+from convrag.serve_prod import LocalPostgres
 from convrag.settings import Settings
 from tests.conftest import COLLECTION
-from tests.integration.conftest import ROOT, PostgresServer, ingest_samples
+from tests.integration.conftest import ROOT, ingest_samples
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +37,7 @@ def ask(home: Path, uri: str, thread: str, question: str) -> dict[str, Any]:
     return dict(json.loads(result.stdout))
 
 
-def test_a_new_process_resumes_the_conversation(postgres: PostgresServer, isolated_env: Path):
+def test_a_new_process_resumes_the_conversation(postgres: LocalPostgres, isolated_env: Path):
     ingest_samples(isolated_env)
     first = ask(isolated_env, postgres.uri, "pg-cli", "尼罗河是什么？")
     assert first["sources"][0]["id"] == "zh-nile"
@@ -52,7 +53,7 @@ def test_a_new_process_resumes_the_conversation(postgres: PostgresServer, isolat
     assert row is not None and row[0] > 0
 
 
-def test_a_long_running_app_survives_a_postgres_restart(postgres: PostgresServer, kb):
+def test_a_long_running_app_survives_a_postgres_restart(postgres: LocalPostgres, kb):
     settings = Settings.from_env({"CONVRAG_POSTGRES_URI": postgres.uri})
     config = {"configurable": {"thread_id": "pg-app"}}
     context = Context(collection=COLLECTION)
@@ -75,7 +76,7 @@ def test_a_long_running_app_survives_a_postgres_restart(postgres: PostgresServer
     assert messages == 4
 
 
-def test_an_unreachable_server_is_one_clear_error(postgres: PostgresServer):
+def test_an_unreachable_server_is_one_clear_error(postgres: LocalPostgres):
     settings = Settings.from_env({"CONVRAG_POSTGRES_URI": "postgresql://postgres@127.0.0.1:1/x"})
 
     async def attempt() -> None:

@@ -1,8 +1,9 @@
-"""The LangGraph server API through the official `langgraph_sdk` client.
+"""The LangGraph server API through the official `langgraph_sdk` client, on both servers.
 
-Each server is a real `langgraph dev` process on loopback, started once for the module:
-one in offline mode without auth tokens (with a loopback OpenAI stub a run may select as
-its chat model), one with two users' tokens.
+Every test runs against `langgraph dev` (`make serve`) and against Aegra on PostgreSQL
+(`make serve-prod`): the same SDK calls, the same answers. Each server is a real process
+on loopback, started once per server kind: one in offline mode without auth tokens (with a
+loopback OpenAI stub a run may select as its chat model), one with two users' tokens.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from langgraph_sdk.client import LangGraphClient
 from langgraph_sdk.errors import AuthenticationError
 
 from tests.integration.conftest import (
+    SERVERS,
     LangGraphServer,
     clean_env,
     ingest_samples,
-    start_langgraph_dev,
-    stop_langgraph_dev,
+    start_server,
+    stop_server,
 )
 
 from .openai_stub import OpenAIStub, Reply, Text, ToolCall
@@ -61,18 +63,18 @@ def stub() -> Iterator[OpenAIStub]:
         yield server
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, stub: OpenAIStub
-           ) -> Iterator[LangGraphServer]:
+@pytest.fixture(scope="module", params=SERVERS)
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+           stub: OpenAIStub, postgres: Any) -> Iterator[LangGraphServer]:
     """Offline by default (CONVRAG_CHAT_MODEL unset); runs may pick "openai:stub-model"."""
-    workdir = tmp_path_factory.mktemp("langgraph-dev")
+    workdir = tmp_path_factory.mktemp(f"{request.param}-open")
     home = workdir / "home"
     ingest_samples(home)
     env = clean_env(CONVRAG_HOME=str(home), OPENAI_BASE_URL=stub.base_url,
                     OPENAI_API_KEY="test")
-    process = start_langgraph_dev(workdir, env)
+    process = start_server(request.param, workdir, env, postgres)
     yield process
-    stop_langgraph_dev(process)
+    stop_server(process)
 
 
 def client(server: LangGraphServer, token: str | None = None) -> LangGraphClient:
@@ -117,9 +119,14 @@ def test_two_turns_resolve_the_follow_up_and_the_thread_persists(server):
         other = (await sdk.threads.create())["thread_id"]
         fresh = await sdk.runs.wait(other, "convrag", input=user("它有多长？"))
         metadata = (await sdk.threads.get(thread))["metadata"]
-        return second, state, fresh, metadata
+        history = await sdk.threads.get_history(thread)
+        return second, state, fresh, metadata, history
 
-    second, state, fresh, metadata = run(conversation())
+    second, state, fresh, metadata, history = run(conversation())
+    # History, newest first: the end of each turn is there (langgraph dev also keeps the
+    # steps in between; serve-prod saves one checkpoint per turn).
+    counts = [len(h["values"].get("messages", [])) for h in history]
+    assert counts[0] == 4 and 2 in counts and counts == sorted(counts, reverse=True)
     assert "尼罗河" in second["standalone_question"]
     assert second["documents"][0]["metadata"]["id"] == "zh-nile"
     assert "6650" in second["messages"][-1]["content"]
@@ -194,14 +201,15 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LangGraphServer]:
+@pytest.fixture(scope="module", params=SERVERS)
+def auth_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                postgres: Any) -> Iterator[LangGraphServer]:
     """Two users with tokens; each tenant has its own plan for Project Falcon."""
     from convrag.knowledge.ingest import load_paths
     from convrag.knowledge.store import KnowledgeBase
     from convrag.settings import Settings
 
-    workdir = tmp_path_factory.mktemp("langgraph-dev-auth")
+    workdir = tmp_path_factory.mktemp(f"{request.param}-auth")
     home = workdir / "home"
     kb = KnowledgeBase.open(Settings.from_env({"CONVRAG_HOME": str(home)}))
     try:
@@ -213,10 +221,11 @@ def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LangGraphS
     finally:
         kb.close()
     tokens = ",".join(f"{token}:{name}" for name, token in TOKENS.items())
-    process = start_langgraph_dev(
-        workdir, clean_env(CONVRAG_HOME=str(home), CONVRAG_AUTH_TOKENS=tokens))
+    process = start_server(request.param, workdir,
+                           clean_env(CONVRAG_HOME=str(home), CONVRAG_AUTH_TOKENS=tokens),
+                           postgres)
     yield process
-    stop_langgraph_dev(process)
+    stop_server(process)
 
 
 def test_requests_without_a_valid_token_are_refused(auth_server):
@@ -289,3 +298,100 @@ def test_each_user_retrieves_only_their_tenants_documents(auth_server):
     assert "Lisbon" in alice["messages"][-1]["content"]
     assert [d["metadata"]["id"] for d in bob["documents"]] == ["bob-falcon"]
     assert [d["metadata"]["id"] for d in bob_as_alice["documents"]] == ["bob-falcon"]
+
+
+def test_a_client_cannot_claim_another_users_identity(auth_server):
+    """A `langgraph_auth_user` or tenant from the client is refused or ignored, never used."""
+    alice_as_claimed = {"identity": "alice", "tenant": "alice"}
+    attempts: list[dict[str, Any]] = [
+        {"context": {"langgraph_auth_user": alice_as_claimed}},
+        {"config": {"configurable": {"langgraph_auth_user": alice_as_claimed}}},
+        {"context": {"tenant": "alice"}},
+    ]
+
+    async def scenario() -> list[Any]:
+        bob = client(auth_server, TOKENS["bob"])
+        outcomes = []
+        for extra in attempts:
+            thread = (await bob.threads.create())["thread_id"]
+            try:
+                out = await bob.runs.wait(thread, "convrag",
+                                          input=user("When does Project Falcon launch?"),
+                                          **extra)
+            except httpx.HTTPStatusError as error:
+                outcomes.append(error.response.status_code)
+                continue
+            outcomes.append([d["metadata"]["id"] for d in out["documents"]])
+        return outcomes
+
+    for outcome in run(scenario()):
+        assert outcome == ["bob-falcon"] or outcome == 422
+
+
+def test_indexing_writes_and_prunes_only_the_callers_tenant(auth_server):
+    async def index(sdk: LangGraphClient, payload: dict[str, Any]) -> Any:
+        thread = (await sdk.threads.create())["thread_id"]
+        return await sdk.runs.wait(thread, "convrag_index", input=payload, raise_error=False)
+
+    async def ask(sdk: LangGraphClient, question: str) -> list[str]:
+        thread = (await sdk.threads.create())["thread_id"]
+        out = await sdk.runs.wait(thread, "convrag", input=user(question))
+        return [d["metadata"]["id"] for d in out["documents"]]  # type: ignore[index]
+
+    async def scenario() -> dict[str, Any]:
+        alice = client(auth_server, TOKENS["alice"])
+        bob = client(auth_server, TOKENS["bob"])
+        kite = [{"id": "kite", "text": "The kite festival is on the first Sunday of May."}]
+        added = await index(bob, {"documents": kite, "collection": "events"})
+        # Naming alice's tenant does not write there, in any collection.
+        claimed = await index(bob, {"documents": kite, "tenant": "alice"})
+        # An empty prune by bob reaches neither alice's documents nor his own from the CLI.
+        pruned = await index(bob, {"documents": [], "prune": True})
+        pruned_events = await index(bob, {"documents": [], "prune": True,
+                                          "collection": "events"})
+        return {
+            "added": added, "claimed": claimed, "pruned": pruned, "pruned_events": pruned_events,
+            "alice": await ask(alice, "When does Project Falcon launch?"),
+            "alice_kite": await ask(alice, "When is the kite festival?"),
+            "bob": await ask(bob, "When does Project Falcon launch?"),
+        }
+
+    found = run(scenario())
+    assert found["added"]["chunks_added"] == 1
+    # The run failed (LangGraph reports the error, Aegra an empty output): nothing indexed.
+    assert "chunks_added" not in found["claimed"]
+    assert "kite" not in found["alice_kite"]
+    assert found["pruned"]["chunks_removed"] == 0
+    assert found["pruned_events"]["chunks_removed"] == 1
+    assert found["alice"] == ["alice-falcon"]
+    assert found["bob"] == ["bob-falcon"]
+
+
+def test_a_malformed_token_spec_stops_the_server(tmp_path, postgres):
+    from tests.integration.conftest import start_server
+
+    for kind in SERVERS:
+        with pytest.raises(RuntimeError, match="exited"):
+            server = start_server(kind, tmp_path / kind,
+                                  clean_env(CONVRAG_HOME=str(tmp_path / "home"),
+                                            CONVRAG_AUTH_TOKENS="tok-alice"), postgres)
+            stop_server(server)
+
+
+def test_a_run_with_a_wrong_context_is_refused_when_created(server):
+    async def attempt(context: dict[str, Any]) -> httpx.Response:
+        sdk = client(server)
+        thread = (await sdk.threads.create())["thread_id"]
+        with pytest.raises(httpx.HTTPStatusError) as error:
+            await sdk.runs.wait(thread, "convrag", input=user("Hi"), context=context)
+        state = await sdk.threads.get_state(thread)
+        assert not state["values"]  # nothing of the refused run reached the thread
+        return error.value.response
+
+    for context, sentence in [
+        ({"bogus": 1}, "Unknown Context field 'bogus'"),
+        ({"top_k": "5"}, "Context field 'top_k' must be a whole number of at least 1"),
+    ]:
+        response = run(attempt(context))
+        assert response.status_code == 422
+        assert sentence in response.text

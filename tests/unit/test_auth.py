@@ -42,3 +42,30 @@ def test_authenticated_users_tenant_wins_over_the_runs_context():
 @pytest.mark.parametrize("user", [None, {"identity": "anonymous"}, object()])
 def test_without_a_tenant_the_context_decides(user):
     assert get_context(runtime(Context(tenant="acme"), user)).tenant == "acme"
+
+
+def test_one_handler_reads_either_servers_headers(monkeypatch):
+    """langgraph dev passes bytes header names and values; Aegra a dict of str."""
+    import asyncio
+
+    from langgraph_sdk import Auth
+
+    from convrag import auth
+
+    monkeypatch.setattr(auth, "TOKENS", {"t1": "alice"})
+    for headers in ({b"authorization": b"Bearer t1"}, {"Authorization": "Bearer t1"}):
+        user = asyncio.run(auth.authenticate(headers))
+        assert user == {"identity": "alice", "tenant": "alice"}
+    for headers in ({b"authorization": b"Bearer t2"}, {"authorization": "t1"}, {}, None):
+        with pytest.raises(Auth.exceptions.HTTPException):
+            asyncio.run(auth.authenticate(headers))
+
+
+def test_aegras_run_user_gives_the_tenant(monkeypatch):
+    """On Aegra the verified user is a model with extra fields, in Aegra's run context."""
+    import sys
+
+    ctx = SimpleNamespace(user=SimpleNamespace(identity="bob", tenant="bob"))
+    monkeypatch.setitem(sys.modules, "aegra_api.core.auth_ctx",
+                        SimpleNamespace(get_auth_ctx=lambda: ctx))
+    assert get_context(runtime({"tenant": "alice"})).tenant == "bob"

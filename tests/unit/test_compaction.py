@@ -25,7 +25,7 @@ from convrag.graph.state import InputState, OutputState, State
 from convrag.language.budget import clip_summary, fit_prompt
 from convrag.language.tokens import count_tokens
 from convrag.nodes import prompts
-from convrag.nodes.answer import answer_prompt, prompt_tokens
+from convrag.nodes.answer import answer_prompt
 from convrag.nodes.compact_history import compact_history, history_tokens
 from convrag.nodes.models import register_chat_model, unregister_chat_model
 from tests.conftest import COLLECTION, ScriptedChatModel, scripted_model, tool_reply
@@ -130,7 +130,7 @@ def test_summary_prompt_asks_to_keep_what_people_refer_back_to() -> None:
 def test_too_few_turns_to_fold_waits() -> None:
     ctx = Context(max_history_tokens=50, keep_recent_turns=1, summary_every_turns=4)
     update = run({"messages": tool_thread()}, ctx)  # 3 turns to fold, fewer than 4
-    assert set(update) == {"llm_calls"}
+    assert set(update) == {"llm_calls", "model_seconds"}  # only the per-turn counters
 
 
 # --- entities outlive compaction ------------------------------------------------------
@@ -286,20 +286,21 @@ def _long_state(documents: int) -> dict[str, Any]:
 def test_answer_prompt_stays_within_its_budget(budget: int) -> None:
     state = _long_state(documents=10)
     messages = answer_prompt(state, Context(max_prompt_tokens=budget))  # type: ignore[arg-type]
-    assert prompt_tokens(messages) <= budget
-    assert messages[-1].content == "它有多长？"
-    system = str(messages[0].content)
-    assert "[1] T0" in system  # the most relevant passage is the last to go
-    assert "[10] T9" not in system
+    assert history_tokens(messages) <= budget
+    data = str(messages[-1].content)  # the question and passages travel as data
+    assert "<question>它有多长？</question>" in data
+    assert "[1] T0" in data  # the most relevant passage is the last to go
+    assert "[10] T9" not in data
 
 
 def test_answer_prompt_keeps_everything_when_it_fits() -> None:
     state = _long_state(documents=2)
     everything = Context(max_prompt_tokens=100_000, max_history_tokens=100_000)
     messages = answer_prompt(state, everything)  # type: ignore[arg-type]
-    system = str(messages[0].content)
-    assert "[2] T1" in system and system.count("用户问") == 20
-    assert len(messages) == 1 + 7  # the system prompt and every message of the thread
+    data = str(messages[-1].content)
+    assert "[2] T1" in data and data.count("用户问") == 20
+    # The system prompt, every earlier message of the thread, and the data message.
+    assert len(messages) == 1 + 6 + 1
 
 
 def test_model_answer_and_rewrite_calls_send_bounded_prompts(kb) -> None:
@@ -333,5 +334,5 @@ def test_model_answer_and_rewrite_calls_send_bounded_prompts(kb) -> None:
     assert result["messages"][-1].content == "6650公里[1]。"
     assert len(sent) == 2  # the rewrite, then the answer
     for messages in sent:
-        assert prompt_tokens(messages) <= 900
+        assert history_tokens(messages) <= 900
         assert "它有多长？" in str(messages[-1].content)

@@ -85,7 +85,50 @@ def test_module_graph_is_compiled_without_a_checkpointer_and_listed_for_the_serv
     assert compiled.name == "convrag_index"
     schema = compiled.get_input_jsonschema()
     assert schema["required"] == ["documents"]
-    assert set(schema["properties"]) == {"documents", "collection", "tenant", "prune"}
+    assert set(schema["properties"]) == {"documents", "collection", "tenant", "source", "prune"}
     assert set(compiled.get_output_jsonschema()["properties"]) == REPORT_KEYS
     graphs = json.loads((ROOT / "langgraph.json").read_text())["graphs"]
     assert graphs["convrag_index"] == "./graph/builder.py:index_graph"
+    # One graph list: the production server (aegra.json) serves exactly the same graphs.
+    assert json.loads((ROOT / "aegra.json").read_text())["graphs"] == graphs
+
+
+def test_prune_reaches_only_documents_of_the_same_source() -> None:
+    kb = KnowledgeBase.in_memory()
+    index = build_index_graph(knowledge=kb)
+    _run(index, {"documents": RECORDS[:2], "tenant": "t1", "source": "wiki"})
+    _run(index, {"documents": RECORDS[2:4], "tenant": "t1"})
+    report = _run(index, {"documents": RECORDS[:1], "tenant": "t1", "source": "wiki",
+                          "prune": True})
+    assert report["chunks_removed"] > 0
+    found = {h.doc_id for r in RECORDS[:4] for h in kb.search("convrag", [r["text"]],
+                                                             tenant="t1", k=10)}
+    # RECORDS[1] came under "wiki" and was left out: pruned. The "api" ones stay.
+    assert found == {RECORDS[0]["id"], RECORDS[2]["id"], RECORDS[3]["id"]}
+
+
+def test_a_verified_user_indexes_only_into_their_own_tenant() -> None:
+    from types import SimpleNamespace
+
+    from convrag.nodes.index_documents import index_tenant
+
+    bob = SimpleNamespace(server_info=SimpleNamespace(user={"identity": "bob", "tenant": "bob"}))
+    assert index_tenant({"documents": []}, bob) == "bob"
+    assert index_tenant({"documents": [], "tenant": "bob"}, bob) == "bob"
+    with pytest.raises(UserError, match="only into your own tenant"):
+        index_tenant({"documents": [], "tenant": "alice"}, bob)
+    # Auth off (no verified user): the input's tenant, as with `convrag ingest --tenant`.
+    assert index_tenant({"documents": [], "tenant": "acme"}, None) == "acme"
+
+
+def test_erase_tenant_removes_that_tenant_from_every_collection() -> None:
+    kb = KnowledgeBase.in_memory()
+    index = build_index_graph(knowledge=kb)
+    for collection in ("a", "b"):
+        for tenant in ("t1", "t2"):
+            _run(index, {"documents": RECORDS[:2], "tenant": tenant, "collection": collection})
+    before = kb.count("a") + kb.count("b")
+    removed = kb.erase_tenant("t1")
+    assert removed == before // 2 == kb.count("a") + kb.count("b")
+    assert kb.search("a", [RECORDS[0]["text"]], tenant="t1") == []
+    assert kb.search("b", [RECORDS[0]["text"]], tenant="t2")

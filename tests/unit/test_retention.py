@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
 import shutil
 import subprocess
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,8 @@ from convrag.graph.retention import TURN_DURABILITY, prune_thread
 from tests.conftest import COLLECTION
 
 CTX = Context(collection=COLLECTION)
+# These tests prune by hand: the graph's own retention (the default) is off.
+KEEP_ALL = Context(collection=COLLECTION, keep_checkpoints=0)
 QUESTIONS = ["尼罗河是什么？", "它有多长？", "那亚马逊河呢？", "居里夫人获得过哪些奖？",
              "她什么时候去世的？", "Who was Marie Curie?", "When did she die?"]
 
@@ -35,10 +37,11 @@ def config(thread: str, checkpoint_id: str | None = None) -> Any:
     return {"configurable": configurable}
 
 
-async def play(graph: Any, thread: str, turns: int, durability: str = TURN_DURABILITY) -> None:
+async def play(graph: Any, thread: str, turns: int, durability: str = TURN_DURABILITY,
+               context: Context = KEEP_ALL) -> None:
     for question in QUESTIONS[:turns]:
         await graph.ainvoke({"messages": [{"role": "user", "content": question}]},
-                            config(thread), context=CTX, durability=durability)
+                            config(thread), context=context, durability=durability)
 
 
 async def history(graph: Any, thread: str) -> list[Any]:
@@ -150,8 +153,11 @@ def test_cli_turns_save_once_per_turn_and_prune(kb, tmp_path: Path,
     import convrag.graph.context
     from convrag import cli
 
-    monkeypatch.setattr(convrag.graph.context, "Context",
-                        functools.partial(Context, keep_checkpoints=2))
+    @dataclass(frozen=True)
+    class KeepTwo(Context):
+        keep_checkpoints: int = 2
+
+    monkeypatch.setattr(convrag.graph.context, "Context", KeepTwo)
 
     async def scenario() -> list[Any]:
         async with AsyncSqliteSaver.from_conn_string(str(tmp_path / "c.sqlite")) as saver:
