@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -420,6 +421,9 @@ class KnowledgeBase:
             with embedding_errors(self.embeddings_name):
                 dense = self.embeddings.embed_documents(texts)
         points = []
+        # Nanoseconds since the epoch plus the position in the batch: increases across
+        # batches and runs, so search can rank the earlier stored of two tied chunks first.
+        stored = time.time_ns()
         for number, ((point_id, document, index, chunk), text) in enumerate(
             zip(pending, texts, strict=True)
         ):
@@ -434,6 +438,7 @@ class KnowledgeBase:
                     payload={
                         "doc_id": document.id,
                         "chunk_index": index,
+                        "stored": stored + number,
                         "title": document.title,
                         "source": document.source,
                         "text": chunk,
@@ -519,11 +524,14 @@ class KnowledgeBase:
         found = self.backend.query(
             name, fused, tenant=tenant, limit=4 * k, score_threshold=score_threshold or None
         )
-        # Scores tie often (fused ranks, short chunks with the same terms); engines order ties
-        # as their threads finish, so ties are broken by point id to give the same answer
-        # every time. Six significant digits make a tie a tie whether an engine computed in
-        # 32- or 64-bit floats.
-        found.sort(key=lambda point: (-float(f"{point.score:.6g}"), point.id))
+        # Scores tie often (fused ranks, duplicate passages, short chunks with the same
+        # terms). Engines order ties differently (local mode by insertion, Edge as its
+        # threads finish), so every store breaks them the same way: the chunk stored first
+        # ranks first, as in local mode, then point id. Six significant digits make a tie a
+        # tie whether an engine computed in 32- or 64-bit floats.
+        found.sort(key=lambda point: (
+            -float(f"{point.score:.6g}"), point.payload.get("stored", 0), point.id
+        ))
         hits: dict[str, SearchHit] = {}
         for point in found:
             payload = point.payload

@@ -148,6 +148,17 @@ def test_a_tie_in_fused_rank_goes_to_the_earlier_leg() -> None:
     assert ids(kb.search(NAME, ["beta", "alpha"], k=1)) == ["b"]
 
 
+@pytest.mark.parametrize("make", [KnowledgeBase.in_memory, KnowledgeBase.local_mode])
+def test_of_two_tied_chunks_the_one_stored_first_ranks_first(
+    make: Callable[[], KnowledgeBase]
+) -> None:
+    kb = make()
+    for doc_id in ("zz-first", "aa-second"):  # ids in the opposite order
+        kb.ingest(NAME, [SourceDocument(id=doc_id, text="The same words in both.")])
+    assert ids(kb.search(NAME, ["same words"], k=2)) == ["zz-first", "aa-second"]
+    kb.close()
+
+
 def test_strings_and_text_legs_search_alike(kb: KnowledgeBase) -> None:
     queries = ["尼罗河有多长？", "Who discovered polonium?"]
     assert kb.search(NAME, queries, k=4) == kb.search(
