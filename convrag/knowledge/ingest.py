@@ -333,7 +333,8 @@ class Loaded:
         """True when a stored document's `source` lies under one of the paths given."""
         if not source:
             return False
-        path = Path(source)
+        # Earlier versions stored the path as given, often relative to where they ran.
+        path = Path(source).resolve()
         return any(path == given or given in path.parents for given in self.scope)
 
 
