@@ -445,7 +445,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from convrag.knowledge.store import migrate
+    from convrag.knowledge.migrate import migrate
 
     settings = Settings.from_env()
     if settings.qdrant_url:

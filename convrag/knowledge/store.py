@@ -7,8 +7,9 @@ collection also has a named vector "dense", and search is hybrid: every query le
 dense and a sparse candidate list, fused with weighted RRF inside Qdrant.
 
 What differs between backends is in edge.py (the embedded default) and client.py (a server
-via QDRANT_URL, or qdrant-client's local mode); backend.py is what they share. The
-backends are imported when first opened, so a command that never searches never loads them.
+via QDRANT_URL, or qdrant-client's local mode); backend.py is what they share, and
+migrate.py moves an earlier version's store to Qdrant Edge. The backends are imported when
+first opened, so a command that never searches never loads them.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from convrag.errors import UserError, missing_collection
 from convrag.knowledge.backend import DENSE_VECTOR, SPARSE_VECTOR, Backend, Leg, PointData
 from convrag.knowledge.dense import SPARSE_ONLY, embedding_errors, load_embeddings
 from convrag.knowledge.ingest import IngestReport, SourceDocument, chunk_text
+from convrag.knowledge.migrate import legacy_store
 from convrag.knowledge.sparse import BM25Encoder
 from convrag.settings import Settings
 
@@ -549,53 +551,3 @@ class KnowledgeBase:
             if len(hits) == k:
                 break
         return list(hits.values())
-
-
-def legacy_store(settings: Settings) -> Path | None:
-    """The folder of a local-mode store made by a version before Qdrant Edge, if one is there."""
-    path = settings.qdrant_path
-    return path if (path / "meta.json").is_file() else None
-
-
-def migrate(settings: Settings, progress: Callable[[str, int], None] | None = None) -> list[str]:
-    """Copy every collection of the earlier version's store into the Qdrant Edge store.
-
-    Points keep their ids, vectors and payloads, so nothing is re-embedded and answers cite
-    the same document ids. The old folder is then renamed (not deleted) to
-    `qdrant.before-edge`. `progress(collection, points)` follows each collection. Returns the
-    collections moved. Raises UserError when there is nothing to migrate or a collection of
-    that name already exists in the new store.
-    """
-    from convrag.knowledge.client import ClientBackend
-    from convrag.knowledge.edge import EdgeBackend
-
-    path = legacy_store(settings)
-    if path is None:
-        raise UserError(
-            f"There is no store of an earlier version at {settings.qdrant_path}: nothing to "
-            "migrate."
-        )
-    old = ClientBackend.local(path)
-    new = EdgeBackend(settings.edge_path)
-    moved: list[str] = []
-    try:
-        for name in old.collection_names():
-            if new.collection_exists(name):
-                raise UserError(
-                    f"The new store already has a collection '{name}': move "
-                    f"{settings.edge_path / name} aside and run `convrag migrate` again."
-                )
-            new.create_collection(name, old.dense_size(name))
-            copied = 0
-            for batch in old.export(name):
-                new.upsert(name, batch)
-                copied += len(batch)
-            new.finish(name, copied, 0)
-            moved.append(name)
-            if progress is not None:
-                progress(name, copied)
-    finally:
-        old.close()
-        new.close()
-    path.rename(path.with_name(path.name + ".before-edge"))
-    return moved
