@@ -19,13 +19,14 @@ import uuid
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
-
-from langchain_core.runnables import RunnableConfig
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from convrag.errors import UserError, missing_collection
 from convrag.language.checks import question_problem
 from convrag.settings import DEFAULT_COLLECTION, Settings
+
+if TYPE_CHECKING:
+    from langchain_core.runnables import RunnableConfig
 
 DEMO_COLLECTION = "convrag-demo"
 DEMO_SCRIPT: list[tuple[str, list[str]]] = [
