@@ -11,7 +11,10 @@ the model slept (0 here: the fake answers at once), in milliseconds.
 convrag runs as a user gets it by default: `build_graph(AsyncSqliteSaver(...))` (so one
 checkpoint per turn and retention on), `ainvoke`, in model mode and offline. Each
 configuration runs `--runs` times, interleaved; it prints the median over all turns and
-over the last 20 turns, and the ratio to HAR with its spread over the runs.
+over the last 20 turns, and the ratio to HAR with its spread over the runs, for wall time
+and for the process's CPU time (all threads): on a shared machine, waiting for a core
+inflates wall time most where a turn hops between threads (convrag's checkpointer and
+worker threads; HAR runs in one thread), and CPU time is the steadier measure.
 
 "LangGraph floor" is convrag's shape with nothing in it: five async nodes in a line that
 do no work, the same checkpointer, durability and questions, and a one-line answer. What
@@ -91,7 +94,7 @@ def corpus() -> list[dict[str, Any]]:
     return [json.loads(line) for line in SAMPLES.read_text(encoding="utf-8").splitlines()]
 
 
-def har_turns(peers: Any, turns: int) -> list[float]:
+def har_turns(peers: Any, turns: int) -> list[Turn]:
     llm = peers.FakeChatModel()
     docs = [Document(page_content=c["text"], metadata={"id": c["id"], "title": c.get("title", "")})
             for c in corpus()]
@@ -99,31 +102,31 @@ def har_turns(peers: Any, turns: int) -> list[float]:
     pipe.start("long")
     times = []
     for turn in range(turns):
-        started, slept = time.perf_counter(), llm.meter.slept
+        started, slept = _now(), llm.meter.slept
         pipe.turn(QUESTIONS[turn % len(QUESTIONS)])
-        times.append((time.perf_counter() - started - (llm.meter.slept - slept)) * 1000)
+        times.append(_since(started, llm.meter.slept - slept))
     return times
 
 
 def convrag_turns(peers: Any, kb: KnowledgeBase, folder: Path, turns: int, model: bool
-                  ) -> list[float]:
+                  ) -> list[Turn]:
     llm = echo_model(peers)
     name = f"bench-echo-{id(llm)}"
     register_chat_model(name, llm)
     context = Context(collection=COLLECTION, top_k=K, chat_model=name if model else "offline")
     path = folder / f"convrag-{name}.sqlite"
 
-    async def play() -> list[float]:
+    async def play() -> list[Turn]:
         times = []
         async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
             graph = build_graph(saver, knowledge=kb)
             config = {"configurable": {"thread_id": "long"}}
             for turn in range(turns):
-                started, slept = time.perf_counter(), llm.meter.slept
+                started, slept = _now(), llm.meter.slept
                 await graph.ainvoke(
                     {"messages": [{"role": "user", "content": QUESTIONS[turn % len(QUESTIONS)]}]},
                     config, context=context)
-                times.append((time.perf_counter() - started - (llm.meter.slept - slept)) * 1000)
+                times.append(_since(started, llm.meter.slept - slept))
         return times
 
     return asyncio.run(play())
@@ -134,7 +137,7 @@ class _FloorState(TypedDict):
     step: int
 
 
-def floor_turns(folder: Path, turns: int) -> list[float]:
+def floor_turns(folder: Path, turns: int) -> list[Turn]:
     """LangGraph alone: convrag's five-step shape with nodes that do nothing, the same
     checkpointer and durability, the same questions and an answer of similar length."""
 
@@ -153,17 +156,17 @@ def floor_turns(folder: Path, turns: int) -> list[float]:
         builder.add_edge(a, b)
     builder.add_edge("answer", END)
 
-    async def play() -> list[float]:
+    async def play() -> list[Turn]:
         times = []
         async with AsyncSqliteSaver.from_conn_string(str(folder / "floor.sqlite")) as saver:
             graph = builder.compile(checkpointer=saver)
             config = {"configurable": {"thread_id": "long"}}
             for turn in range(turns):
-                started = time.perf_counter()
+                started = _now()
                 await graph.ainvoke(
                     {"messages": [{"role": "user", "content": QUESTIONS[turn % len(QUESTIONS)]}]},
                     config, durability=TURN_DURABILITY)
-                times.append((time.perf_counter() - started) * 1000)
+                times.append(_since(started, 0.0))
         return times
 
     return asyncio.run(play())
@@ -176,8 +179,23 @@ def _async(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return node
 
 
-def summary(times: list[float]) -> dict[str, float]:
-    return {"all": statistics.median(times), "last": statistics.median(times[-LAST:])}
+Turn = tuple[float, float]
+"""A turn's overhead in ms: wall time less the model's sleep, and CPU time of the process."""
+
+
+def _now() -> Turn:
+    return time.perf_counter(), time.process_time()
+
+
+def _since(started: Turn, slept: float) -> Turn:
+    wall, cpu = _now()
+    return (wall - started[0] - slept) * 1000, (cpu - started[1]) * 1000
+
+
+def summary(times: list[Turn]) -> dict[str, float]:
+    wall, cpu = [t[0] for t in times], [t[1] for t in times]
+    return {"wall all": statistics.median(wall), "wall last": statistics.median(wall[-LAST:]),
+            "cpu all": statistics.median(cpu), "cpu last": statistics.median(cpu[-LAST:])}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -193,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     peers = load_peers(args.peers)
     kb = KnowledgeBase.in_memory()
     kb.ingest(COLLECTION, load_paths([SAMPLES]))
-    configs: dict[str, Callable[[Path], list[float]]] = {
+    configs: dict[str, Callable[[Path], list[Turn]]] = {
         "HAR (peer)": lambda folder: har_turns(peers, args.turns),
         "convrag, model mode": lambda folder: convrag_turns(peers, kb, folder, args.turns, True),
         "convrag, offline": lambda folder: convrag_turns(peers, kb, folder, args.turns, False),
@@ -206,17 +224,19 @@ def main(argv: list[str] | None = None) -> int:
                 folder = Path(scratch) / f"run{run}"
                 folder.mkdir(exist_ok=True)
                 results[label].append(summary(play(folder)))
-    print(f"{args.turns} turns on one thread, {args.runs} runs; overhead ms per turn "
-          f"(median of the runs' medians; ratio to HAR in the same run, min–max over runs)")
-    print(f"{'pipeline':24}{'all turns':>12}{'× HAR':>14}{'last 20':>12}{'× HAR':>14}")
+    print(f"{args.turns} turns on one thread, {args.runs} runs; overhead ms per turn (median "
+          "of the runs' medians; ratio to HAR in the same run, min–max over runs)")
     base = results["HAR (peer)"]
-    for label, runs in results.items():
-        cells = []
-        for key in ("all", "last"):
-            ratios = [r[key] / b[key] for r, b in zip(runs, base, strict=True)]
-            cells.append(f"{statistics.median(r[key] for r in runs):>12.2f}"
-                         f"{statistics.median(ratios):>7.2f} ({min(ratios):.2f}–{max(ratios):.2f})")
-        print(f"{label:24}" + "".join(cells))
+    for clock in ("wall", "cpu"):
+        print(f"\n{clock} time{'':15}{'all turns':>12}{'× HAR':>18}{'last 20':>12}{'× HAR':>18}")
+        for label, runs in results.items():
+            cells = []
+            for key in (f"{clock} all", f"{clock} last"):
+                ratios = [r[key] / b[key] for r, b in zip(runs, base, strict=True)]
+                cells.append(f"{statistics.median(r[key] for r in runs):>12.2f}"
+                             f"{statistics.median(ratios):>7.2f} "
+                             f"({min(ratios):.2f}–{max(ratios):.2f})")
+            print(f"{label:24}" + "".join(cells))
     kb.close()
     return 0
 

@@ -7,8 +7,10 @@ leaves a deleted thread's checkpoints behind. Here, around each run Aegra execut
 
 - the run saves one checkpoint, when it ends (`TURN_DURABILITY`, as the CLI);
 - runs of one thread take turns (a lock per thread in this process);
-- afterwards the thread keeps its newest KEEP checkpoints (the window time travel can
-  reach) and the rows of its newest KEEP runs; only its newest finished run keeps its
+- afterwards (on the thread's first run in the process, then every `PRUNE_EVERY` runs,
+  as the library's retention does) the thread keeps its newest KEEP checkpoints (the
+  window time travel can reach) and the rows of its newest KEEP runs; only its newest
+  finished run keeps its
   streamed events (what a client reconnecting to the last turn replays; each event holds
   a full copy of the state, so they were two thirds of a thread's bytes);
 - one JSON log line records the run: thread, outcome, duration of each node.
@@ -36,7 +38,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.tracers.context import register_configure_hook
 from langgraph._internal._constants import CONFIG_KEY_DURABILITY
 
-from convrag.graph.retention import TURN_DURABILITY, prune_thread
+from convrag.graph.retention import TURN_DURABILITY, Retention, prune_thread
 
 KEEP = int(os.environ.get("CONVRAG_KEEP_CHECKPOINTS", 20))
 THREAD_TTL_S = float(os.environ.get("CONVRAG_THREAD_TTL_S", 30 * 24 * 3600))
@@ -89,10 +91,12 @@ def _thread_lock(thread_id: str) -> asyncio.Lock:
 def install_run_wrapper() -> None:
     """Wrap Aegra's run executor (looked up by name at each run) with the above."""
     from aegra_api.api import runs
+    from aegra_api.core.database import db_manager
 
     original = runs.execute_run_async
     if getattr(original, "convrag", False):
         return
+    retention = Retention(db_manager.get_checkpointer())
 
     async def execute_run(run_id: str, thread_id: str, graph_id: str, input_data: dict,
                           user: Any, config: dict | None = None, *args: Any,
@@ -114,14 +118,14 @@ def install_run_wrapper() -> None:
             finally:
                 _timer.reset(token)
                 duration = (time.perf_counter() - started) * 1000
-                if KEEP > 0:
+                if KEEP > 0 and retention.due(thread_id):
                     await retain(thread_id, KEEP)
-                retention = (time.perf_counter() - started) * 1000 - duration
+                pruning = (time.perf_counter() - started) * 1000 - duration
                 log.info(json.dumps({
                     "event": "convrag.run", "run_id": run_id, "thread_id": thread_id,
                     "graph_id": graph_id, "user": getattr(user, "identity", None),
                     "outcome": await _run_status(run_id), "duration_ms": round(duration, 1),
-                    "nodes_ms": timer.nodes, "retention_ms": round(retention, 1),
+                    "nodes_ms": timer.nodes, "retention_ms": round(pruning, 1),
                 }))
 
     execute_run.convrag = True  # type: ignore[attr-defined]

@@ -26,6 +26,8 @@ CONFIG = ROOT / "aegra.json"
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 DEFAULT_PORT = 8123
 SERVER_OPTIONS = "-c synchronous_commit=off"
+POOL_DEFAULTS = {"SQLALCHEMY_POOL_SIZE": "10", "SQLALCHEMY_MAX_OVERFLOW": "10",
+                 "LANGGRAPH_MAX_POOL_SIZE": "20"}
 
 
 @dataclass
@@ -97,12 +99,11 @@ def _as_postgres(*command: str) -> None:
 def server_env(database_url: str, base: dict[str, str] | None = None) -> dict[str, str]:
     """The environment Aegra runs in: our config only, PostgreSQL, no telemetry."""
     env = dict(os.environ if base is None else base)
-    env.update(
-        AEGRA_CONFIG=str(CONFIG),
-        DATABASE_URL=database_url,
-        OTEL_TARGETS="",
-        LOG_VERBOSITY=env.get("LOG_VERBOSITY", "standard"),
-    )
+    env.update(AEGRA_CONFIG=str(CONFIG), DATABASE_URL=database_url, OTEL_TARGETS="")
+    # Aegra's defaults (2 connections for its own tables, 6 for LangGraph's) queue every
+    # concurrent run behind two connections; an operator's values win.
+    for name, value in POOL_DEFAULTS.items():
+        env.setdefault(name, value)
     return env
 
 

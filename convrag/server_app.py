@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 from uuid import uuid5
@@ -50,8 +49,6 @@ THREAD_PATH = re.compile(r"^/threads/(?P<thread>[^/]+)(?P<rest>/.*)?$")
 RUN_PATHS = re.compile(r"^(/threads/[^/]+)?/runs(/stream|/wait)?$")
 ASSISTANT_PATHS = re.compile(r"^/assistants(/[^/]+)?$")
 
-Respond = Callable[[int, str], Awaitable[None]]
-
 
 class Refused(Exception):
     """A request this app turns away, with its status and one sentence."""
@@ -68,13 +65,18 @@ def check_context(values: Any, where: str) -> None:
         raise Refused(422, f"{where}: {problem}")
 
 
-def check_run(body: dict[str, Any], graph_id: str | None) -> None:
-    """A run's context, configurable, checkpoint and (for convrag_index) document count."""
+def check_settings(body: dict[str, Any]) -> None:
+    """A run's or an assistant's context and configurable: Context fields only."""
     check_context(body.get("context"), "context")
     config = body.get("config") or {}
     if not isinstance(config, dict):
         raise Refused(422, "config must be an object.")
     check_context(config.get("configurable"), "config.configurable")
+
+
+def check_run(body: dict[str, Any], graph_id: str | None) -> None:
+    """A run's settings, checkpoint and (for convrag_index) document count."""
+    check_settings(body)
     checkpoint = body.get("checkpoint") or {}
     if not isinstance(checkpoint, dict) or set(checkpoint) - CHECKPOINT_KEYS:
         raise Refused(422, f"checkpoint may hold only {', '.join(sorted(CHECKPOINT_KEYS))}.")
@@ -185,9 +187,7 @@ class Hooks:
         if run:
             check_run(payload, graph_of(payload.get("assistant_id")))
         else:
-            check_context(payload.get("context"), "context")
-            check_context((payload.get("config") or {}).get("configurable"),
-                          "config.configurable")
+            check_settings(payload)
 
 
 def _too_large() -> str:

@@ -13,7 +13,13 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal, NotRequired
 
 from langchain_core.documents import Document
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, convert_to_messages
+from langchain_core.messages import (
+    AIMessage,
+    AnyMessage,
+    BaseMessage,
+    HumanMessage,
+    convert_to_messages,
+)
 from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict
 
@@ -82,6 +88,8 @@ def check_input(value: Any) -> Mapping[str, Any]:
         messages = value["messages"]
         items = messages if isinstance(messages, list) else [messages]
         for number, item in enumerate(items):
+            if isinstance(item, BaseMessage) or _plain_message(item):
+                continue  # well formed as it is: no need to build a message to check it
             content = item.get("content") if isinstance(item, Mapping) else ""
             if not isinstance(content, str | list):
                 raise InvalidInput(
@@ -96,6 +104,15 @@ def check_input(value: Any) -> Mapping[str, Any]:
                     '{"role": "user"|"assistant", "content": "..."}.'
                 ) from exc
     return value
+
+
+_ROLES = frozenset({"user", "human", "assistant", "ai", "system"})
+
+
+def _plain_message(item: Any) -> bool:
+    """A `{"role", "content"}` dict with a known role and string content, nothing else."""
+    return (isinstance(item, dict) and set(item) == {"role", "content"}
+            and item["role"] in _ROLES and isinstance(item["content"], str))
 
 
 def message_text(message: AnyMessage) -> str:

@@ -15,6 +15,7 @@ compacted away still resolve.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from langchain_core.messages import AnyMessage, HumanMessage, RemoveMessage, SystemMessage
@@ -32,7 +33,14 @@ from convrag.nodes.models import Core, ModelCall, chat_model, run_async, run_syn
 
 def history_tokens(messages: list[AnyMessage]) -> int:
     """Tokens of the messages' text, counted CJK-aware, plus a little per message."""
-    return sum(count_tokens(message_text(m)) + PER_MESSAGE_TOKENS for m in messages)
+    return sum(_tokens(message_text(m)) + PER_MESSAGE_TOKENS for m in messages)
+
+
+@functools.lru_cache(maxsize=4096)
+def _tokens(text: str) -> int:
+    # Every turn counts the whole thread again, and a thread's messages change only at
+    # its end: remembering the counts saves most of that work.
+    return count_tokens(text)
 
 
 def compaction_cut(messages: list[AnyMessage], keep_recent_turns: int) -> int:

@@ -20,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextvars
+import functools
+import os
 import threading
 import time
 from collections.abc import Callable, Generator, Sequence
@@ -53,7 +55,7 @@ def unregister_chat_model(name: str) -> None:
 
 def model_name(context: Context) -> str:
     """The model a run uses: the Context's choice, else CONVRAG_CHAT_MODEL, else offline."""
-    return context.chat_model.strip() or Settings.from_env().chat_model
+    return context.chat_model.strip() or _env_settings().chat_model
 
 
 def chat_model(context: Context) -> BaseChatModel | None:
@@ -88,7 +90,22 @@ def _create(name: str, timeout_s: float) -> BaseChatModel:
 
 def model_timeout(context: Context) -> float:
     """Seconds of model time a turn may use: the Context's, else CONVRAG_MODEL_TIMEOUT."""
-    return context.model_timeout_s or Settings.from_env().model_timeout_s
+    return context.model_timeout_s or _env_settings().model_timeout_s
+
+
+def _env_settings() -> Settings:
+    """Settings from the environment, parsed again only when the variables read here change.
+
+    Several nodes ask on every turn; parsing every variable each time was a measurable part
+    of a turn's overhead.
+    """
+    return _parsed(os.environ.get("CONVRAG_CHAT_MODEL"), os.environ.get("CONVRAG_MODEL_TIMEOUT"))
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(chat_model: str | None, timeout: str | None) -> Settings:
+    return Settings.from_env({k: v for k, v in (("CONVRAG_CHAT_MODEL", chat_model),
+                                                 ("CONVRAG_MODEL_TIMEOUT", timeout)) if v})
 
 
 # --- running a node's core with the sync or the async API ------------------------------
@@ -189,9 +206,9 @@ async def run_async(core: Core, state: Any, context: Context, *, starts_turn: bo
             remaining = budget.check()
             start = time.monotonic()
             try:
-                reply = await asyncio.wait_for(
-                    request.model.ainvoke(request.messages), timeout=remaining
-                )
+                # A deadline on this task rather than wait_for: no extra task per call.
+                async with asyncio.timeout(remaining):
+                    reply = await request.model.ainvoke(request.messages)
             finally:
                 budget.spent += time.monotonic() - start
         except Exception as exc:  # handed to the core, which falls back or re-raises

@@ -16,7 +16,8 @@ from typing import Any, Literal, cast
 from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.output_parsers import BaseGenerationOutputParser, BaseOutputParser
 from langchain_core.outputs import ChatGeneration
-from langchain_core.runnables import RunnableSequence
+from langchain_core.runnables import RunnableBinding, RunnableSequence
+from langchain_core.utils.function_calling import convert_to_json_schema
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
@@ -171,12 +172,26 @@ def structured_rewriter(model: Any) -> tuple[Any, Parse]:
         call, parse = chain, cast(Parse, _as_is)
         if (isinstance(chain, RunnableSequence) and len(chain.steps) == 2
                 and isinstance(chain.last, BaseOutputParser | BaseGenerationOutputParser)):
-            call, parse = chain.first, _parser(chain.last)
+            call, parse = _traced_schema_once(chain.first), _parser(chain.last)
         if len(_rewriters) >= 64:  # a process uses a few models; tests register many
             _rewriters.clear()
         cached = (model, call, parse)
         _rewriters[id(model)] = cached
     return cached[1], cached[2]
+
+
+def _traced_schema_once(call: Any) -> Any:
+    """The bound model with its tracing copy of the schema already in JSON schema form.
+
+    LangChain converts the pydantic schema it records for tracing on every call (about
+    half a millisecond); converting an already converted one is free, and equal.
+    """
+    traced = call.kwargs.get("ls_structured_output_format") if isinstance(
+        call, RunnableBinding) else None
+    if not traced or isinstance(traced.get("schema"), dict):
+        return call
+    return call.bind(ls_structured_output_format={
+        **traced, "schema": convert_to_json_schema(traced["schema"])})
 
 
 def _as_is(reply: Any) -> Any:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import jieba.posseg as pseg
@@ -40,7 +40,9 @@ class Entity:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form kept in the checkpointed state."""
-        return asdict(self)
+        # Not dataclasses.asdict: it deep-copies every field, and this runs for every
+        # entity on every turn (about 1.5 ms of a turn's CPU); the fields are immutable.
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Entity:

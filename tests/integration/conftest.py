@@ -56,7 +56,7 @@ def ingest_samples(home: Path, collection: str = "convrag") -> None:
 
 @dataclass
 class LangGraphServer:
-    """A running `langgraph dev`: its URL and log file."""
+    """A running API server (`langgraph dev` or serve-prod): its URL and log file."""
 
     url: str
     log: Path

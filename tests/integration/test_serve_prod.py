@@ -26,6 +26,7 @@ import psycopg
 import pytest
 from langgraph_sdk import get_client
 
+from convrag.graph.retention import PRUNE_EVERY
 from convrag.serve import free_port
 from convrag.serve_prod import LocalPostgres, server_command, server_env
 from tests.integration.conftest import (
@@ -192,16 +193,18 @@ def test_storage_stays_bounded_and_time_travel_works_inside_the_window(prod):
         return sizes, history, forked, thread
 
     sizes, history, forked, thread = asyncio.run(scenario())
-    assert len(history) == KEEP
+    # Pruned on the first run, then every PRUNE_EVERY runs (turns 1, 11, 21, 31 here).
+    kept = KEEP + (TURNS - 1) % PRUNE_EVERY
+    assert len(history) == kept
     # Once compaction bounds the state (a few turns), retention bounds the thread.
     assert sum(sizes[1].values()) <= 1.1 * sum(sizes[0].values())
     with psycopg.connect(database) as connection:
         runs = connection.execute("SELECT count(*) FROM runs WHERE thread_id = %s",
                                   (thread,)).fetchone()[0]  # type: ignore[index]
-    assert runs == KEEP
-    # The kept window's oldest checkpoint is from turn TURNS - KEEP + 1; the fork adds one.
+    assert runs == KEEP  # the fork was run 41, which pruned again
+    # The kept window's oldest checkpoint is from turn TURNS - kept + 1; the fork adds one.
     oldest_question = history[-1]["values"]["messages"][-2]["content"]
-    assert oldest_question == f"尼罗河是什么？ {TURNS - KEEP}"
+    assert oldest_question == f"尼罗河是什么？ {TURNS - kept}"
     assert [m["content"] for m in forked["messages"][-4::2]] == [oldest_question, "它有多长？"]
 
 

@@ -272,6 +272,8 @@ def test_a_user_sees_and_resumes_only_their_own_threads(auth_server):
         await assert_not_found(bob.runs.list(thread))
         await assert_not_found(bob.runs.wait(thread, "convrag", input=user("Where?")))
         await assert_not_found(drain(bob.runs.stream(thread, "convrag", input=user("Hi"))))
+        await assert_not_found(bob.threads.get_history(thread))
+        await assert_not_found(bob.threads.delete(thread))
         # Alice resumes her thread; bob's attempts left no trace in it.
         follow = await alice.runs.wait(thread, "convrag", input=user("Where does it launch?"))
         assert "Project Falcon" in follow["standalone_question"]

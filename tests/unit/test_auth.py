@@ -69,3 +69,13 @@ def test_aegras_run_user_gives_the_tenant(monkeypatch):
     monkeypatch.setitem(sys.modules, "aegra_api.core.auth_ctx",
                         SimpleNamespace(get_auth_ctx=lambda: ctx))
     assert get_context(runtime({"tenant": "alice"})).tenant == "bob"
+
+
+def test_serve_prod_refuses_to_start_without_its_own_config(monkeypatch, tmp_path, capsys):
+    """Aegra would fall back to langgraph.json, without convrag's hooks."""
+    from convrag import serve_prod
+
+    monkeypatch.setattr(serve_prod, "CONFIG", tmp_path / "aegra.json")
+    assert serve_prod.main() == 1
+    assert capsys.readouterr().err == (
+        f"convrag: {tmp_path / 'aegra.json'} is missing: restore it from the repository.\n")

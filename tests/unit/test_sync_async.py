@@ -179,3 +179,20 @@ def test_sync_and_async_runs_agree(kb):
     sync_messages = sync_graph.get_state(config("x")).values["messages"]
     async_messages = async_graph.get_state(config("x")).values["messages"]
     assert [m.content for m in sync_messages] == [m.content for m in async_messages]
+
+
+def test_sync_stream_yields_the_models_answer_token_by_token(kb):
+    from convrag.nodes.models import register_chat_model, unregister_chat_model
+    from tests.conftest import scripted_model
+
+    register_chat_model("tokens", scripted_model("尼罗河 全长 约 6650 公里 [1]。"))
+    try:
+        graph = build_graph(InMemorySaver(), knowledge=kb)
+        parts = [chunk for mode, chunk in graph.stream(
+            user("尼罗河有多长？"), config("tok"),
+            context=Context(collection=COLLECTION, chat_model="tokens"),
+            stream_mode=["messages", "values"]) if mode == "messages"]
+    finally:
+        unregister_chat_model("tokens")
+    answer = [message.content for message, meta in parts if meta["langgraph_node"] == "answer"]
+    assert len(answer) > 3 and "".join(answer) == "尼罗河 全长 约 6650 公里 [1]。"
