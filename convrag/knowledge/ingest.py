@@ -412,7 +412,8 @@ SEPARATORS = [
 
 @lru_cache(maxsize=16)
 def _splitter(max_tokens: int, overlap_tokens: int) -> RecursiveCharacterTextSplitter:
-    # Imported here: `convrag ask` imports this module but never splits text.
+    # Imported here: `convrag list`, `delete` and `migrate` import this module but never
+    # split text.
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
     return RecursiveCharacterTextSplitter(
