@@ -2,7 +2,8 @@
 
 Not a test. For MTRAG (en) and DomainRAG (zh) in ../shared/data, every passage is indexed
 (`KnowledgeBase.ingest`: chunks of 200 tokens, BM25 vectors with Qdrant's IDF, title
-prepended) and each question is searched alone (one query, k=5, best chunk per passage).
+prepended) and each question is searched alone (one query, k=5, best chunk per passage),
+in Qdrant Edge (the embedded store) and, as the earlier store, in qdrant-client's local mode.
 The reference is `rank_bm25.BM25Okapi` (k1=1.2, b=0.75, whole passages, title + text) with
 two tokenizations: convrag's own search terms (jieba for zh, Snowball stems for en,
 stopwords dropped) and a plain one (lower-cased words for en, single characters for zh).
@@ -76,11 +77,11 @@ def bm25_rankings(
 
 def evaluate(name: str) -> dict[str, Any]:
     passages, conversations = _load(name)
-    kb = KnowledgeBase.in_memory()
-    kb.ingest(
-        name,
-        [SourceDocument(id=p["id"], text=p["text"], title=p.get("title")) for p in passages],
-    )
+    documents = [SourceDocument(id=p["id"], text=p["text"], title=p.get("title"))
+                 for p in passages]
+    stores = {"edge": KnowledgeBase.in_memory(), "local": KnowledgeBase.local_mode()}
+    for kb in stores.values():
+        kb.ingest(name, documents)
     samples = {
         "first turns": [(r["question"], r) for r in conversations if not r["history"]],
         "all turns, raw question": [(r["question"], r) for r in conversations],
@@ -90,28 +91,35 @@ def evaluate(name: str) -> dict[str, Any]:
         rows = [(q, r) for q, r in rows if r.get("gold_passage_ids")]
         questions = [q for q, _ in rows]
         golds = [set(r["gold_passage_ids"]) for _, r in rows]
-        ours = [[h.doc_id for h in kb.search(name, [q], k=K)] for q in questions]
+        found = {
+            store: [[h.doc_id for h in kb.search(name, [q], k=K)] for q in questions]
+            for store, kb in stores.items()
+        }
         out[label] = {
             "n": len(rows),
-            "convrag": round(recall(ours, golds), 3),
+            "convrag": round(recall(found["edge"], golds), 3),
+            "convrag local mode": round(recall(found["local"], golds), 3),
             "bm25 same tokens": round(recall(bm25_rankings(passages, questions, search_terms),
                                              golds), 3),
             "bm25 plain tokens": round(recall(bm25_rankings(passages, questions, plain_tokens),
                                               golds), 3),
         }
-    kb.close()
+    for kb in stores.values():
+        kb.close()
     return out
 
 
 def main() -> int:
     results = [evaluate("mtrag"), evaluate("domainrag_zh")]
-    print(f"| data | sample | n | convrag recall@{K} | BM25 (same tokens) | BM25 (plain tokens) |")
-    print("|---|---|---:|---:|---:|---:|")
+    print(f"| data | sample | n | convrag recall@{K} (Qdrant Edge) | convrag (local mode) | "
+          "BM25 (same tokens) | BM25 (plain tokens) |")
+    print("|---|---|---:|---:|---:|---:|---:|")
     for result in results:
         for label in ("first turns", "all turns, raw question"):
             row = result[label]
             print(f"| {result['dataset']} ({result['passages']} passages) | {label} | {row['n']} "
-                  f"| {row['convrag']:.3f} | {row['bm25 same tokens']:.3f} "
+                  f"| {row['convrag']:.3f} | {row['convrag local mode']:.3f} "
+                  f"| {row['bm25 same tokens']:.3f} "
                   f"| {row['bm25 plain tokens']:.3f} |")
     return 0
 

@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/run.py [NAME ...]     # all, or only the named ones
 
-The knowledge-base benchmark (`ingest_query`, 1k/10k/50k chunks) takes several minutes
-on two cores; the others under a minute or two each.
+The knowledge-base benchmark (`ingest_query`: Qdrant Edge at 1k-200k chunks, local mode up
+to 50k) takes about an hour on two cores, most of it local mode; the others a few minutes
+each.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 SCRIPTS = ["compaction", "embedding", "overhead", "server_turn", "server_storage",
-           "server_load", "retrieval_quality", "language_cost", "retrieval_legs",
+           "server_load", "retrieval_quality", "language_cost", "retrieval_legs", "cold_start",
            "ingest_query"]
 
 

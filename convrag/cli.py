@@ -1,7 +1,9 @@
-"""The `convrag` command: ingest, delete, ask, chat, demo, eval.
+"""The `convrag` command: ingest, delete, list, migrate, ask, chat, demo, eval.
 
 User-fixable problems end in one sentence on stderr and exit status 1 (2 for usage
-errors); tracebacks are left for bugs.
+errors); under --json that sentence is a JSON object {"error": ...}. Tracebacks are left
+for bugs. Heavy modules (the graph, the store's engines) are imported by the commands that
+use them, so `convrag --version` or a usage error answers at once.
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ import uuid
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any, TextIO
-
-from langchain_core.runnables import RunnableConfig
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from convrag.errors import UserError, missing_collection
 from convrag.language.checks import question_problem
 from convrag.settings import DEFAULT_COLLECTION, Settings
+
+if TYPE_CHECKING:
+    from langchain_core.runnables import RunnableConfig
 
 DEMO_COLLECTION = "convrag-demo"
 DEMO_SCRIPT: list[tuple[str, list[str]]] = [
@@ -48,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except UserError as exc:
-        print(f"convrag: {exc}", file=sys.stderr)
+        _print_error(str(exc), getattr(args, "json", False))
         return 1
     except KeyboardInterrupt:
         print("", file=sys.stderr)
@@ -83,36 +86,112 @@ class _Printable:
         return getattr(self._stream, name)
 
 
+def _print_error(sentence: str, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"error": sentence}, ensure_ascii=False), file=sys.stderr)
+    else:
+        print(f"convrag: {sentence}", file=sys.stderr)
+
+
+# Qdrant's own rule for collection names, narrowed to what is also a safe folder name for
+# the embedded store's one shard folder per collection.
+_COLLECTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def collection_name(value: str) -> str:
+    """An argparse type: a collection name, or one sentence on what a valid name is."""
+    if not _COLLECTION_NAME.fullmatch(value):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a valid collection name: use 1 to 128 letters, digits, '.', "
+            "'_' or '-', starting with a letter or digit"
+        )
+    return value
+
+
+def top_k(value: str) -> int:
+    """An argparse type: a number of passages from 1 to 50."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if not 1 <= number <= 50:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of passages from 1 to 50")
+    return number
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors honour --json: one JSON object on stderr, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        if "--json" in sys.argv[1:]:
+            print(json.dumps({"error": f"{message}."}, ensure_ascii=False), file=sys.stderr)
+            raise SystemExit(2)
+        super().error(message)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("convrag")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="convrag",
         description="Multi-turn conversational RAG: follow-up questions resolved, answers cited.",
     )
-    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"convrag {_version()}")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND", parser_class=_Parser)
+
+    def collection(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--collection", default=DEFAULT_COLLECTION, type=collection_name)
 
     ingest = sub.add_parser("ingest", help="add files or folders to the knowledge base")
     ingest.add_argument(
         "paths", nargs="+", metavar="PATH", help=".txt .md .html .pdf .jsonl files or folders"
     )
-    ingest.add_argument("--collection", default=DEFAULT_COLLECTION)
+    collection(ingest)
     ingest.add_argument("--tenant", default=None, help="tag the documents with a tenant id")
     ingest.add_argument(
         "--prune", action="store_true",
-        help="remove documents (of this tenant) that are not among the PATHs any more",
+        help="remove documents (of this tenant) stored from under the PATHs that are not "
+        "there any more",
     )
+    ingest.add_argument("--dry-run", action="store_true",
+                        help="list what would change and change nothing")
+    ingest.add_argument("--strict", action="store_true",
+                        help="stop at the first bad file or line instead of skipping it")
     ingest.add_argument("--json", action="store_true", help="print one JSON object")
     ingest.set_defaults(run=_ingest)
 
     delete = sub.add_parser("delete", help="remove documents from the knowledge base by id")
     delete.add_argument("ids", nargs="+", metavar="ID", help="document ids, as `sources[].id`")
-    delete.add_argument("--collection", default=DEFAULT_COLLECTION)
+    collection(delete)
     delete.add_argument("--tenant", default=None, help="only the documents of this tenant")
     delete.add_argument("--json", action="store_true", help="print one JSON object")
     delete.set_defaults(run=_delete)
 
+    listing = sub.add_parser("list", help="the documents of a collection, and its size")
+    collection(listing)
+    listing.add_argument("--tenant", default=None, help="only the documents of this tenant")
+    listing.add_argument("--json", action="store_true", help="print one JSON object")
+    listing.set_defaults(run=_list)
+
+    migrate = sub.add_parser(
+        "migrate", help="move a knowledge base made by an earlier version to Qdrant Edge"
+    )
+    migrate.add_argument("--json", action="store_true", help="print one JSON object")
+    migrate.set_defaults(run=_migrate)
+
     ask = sub.add_parser("ask", help="one turn on a thread (created if new, resumed if not)")
     ask.add_argument("--thread", required=True, metavar="ID")
-    ask.add_argument("--collection", default=DEFAULT_COLLECTION)
+    collection(ask)
+    ask.add_argument("--tenant", default="", help="only documents ingested for this tenant")
+    ask.add_argument("--top-k", type=top_k, default=None, metavar="K",
+                     help="passages to retrieve (default: the graph's, 5)")
     ask.add_argument("--json", action="store_true", help="print one JSON object")
     _model_timeout_option(ask)
     ask.add_argument("question", nargs="+")
@@ -120,7 +199,10 @@ def _parser() -> argparse.ArgumentParser:
 
     chat = sub.add_parser("chat", help="interactive chat with streaming answers")
     chat.add_argument("--thread", default=None, metavar="ID", help="resume or name a thread")
-    chat.add_argument("--collection", default=DEFAULT_COLLECTION)
+    collection(chat)
+    chat.add_argument("--tenant", default="", help="only documents ingested for this tenant")
+    chat.add_argument("--top-k", type=top_k, default=None, metavar="K",
+                      help="passages to retrieve (default: the graph's, 5)")
     _model_timeout_option(chat)
     chat.set_defaults(run=_chat)
 
@@ -179,8 +261,9 @@ def _require_collection(kb: Any, collection: str) -> None:
 
 
 def _progress(stream: TextIO, label: str) -> Any:
-    """A one-line progress display on a terminal; silent otherwise."""
+    """Progress on stderr: a bar redrawn in place on a terminal, else a line per tenth."""
     interactive = stream.isatty()
+    shown = {-1}
 
     def report(done: int, total: int) -> None:
         if interactive:
@@ -190,16 +273,31 @@ def _progress(stream: TextIO, label: str) -> Any:
             if done >= total:
                 stream.write("\n")
             stream.flush()
+            return
+        # Logs and CI capture every line, so only each tenth (and the last) is written.
+        tenth = 10 * done // max(total, 1)
+        if tenth not in shown:
+            shown.add(tenth)
+            stream.write(f"{label}: {done}/{total}\n")
+            stream.flush()
 
     return report
 
 
-async def _turn(graph: Any, thread: str, question: str, collection: str) -> dict[str, Any]:
+def _context(args: argparse.Namespace) -> Any:
+    """The run's Context from the command's --collection, --tenant and --top-k."""
     from convrag.graph.context import Context
+
+    chosen: dict[str, Any] = {"collection": args.collection, "tenant": args.tenant}
+    if args.top_k is not None:
+        chosen["top_k"] = args.top_k
+    return Context(**chosen)
+
+
+async def _turn(graph: Any, thread: str, question: str, context: Any) -> dict[str, Any]:
     from convrag.graph.retention import TURN_DURABILITY, prune_thread
 
     config: RunnableConfig = {"configurable": {"thread_id": thread}}
-    context = Context(collection=collection)
     result = await graph.ainvoke(
         {"messages": [{"role": "user", "content": question}]},
         config,
@@ -232,19 +330,46 @@ def _turn_record(thread: str, result: dict[str, Any]) -> dict[str, Any]:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from convrag.knowledge.ingest import load_paths
+    from convrag.knowledge.ingest import collect
 
     settings = Settings.from_env()
-    documents = load_paths(args.paths)
+    # Ids are paths from the folder that holds the knowledge base's data, so they do not
+    # depend on the folder argument or the working directory (see DESIGN, ingest).
+    loaded = collect(args.paths, root=settings.home.expanduser().resolve().parent)
+    if loaded.problems and args.strict:
+        more = len(loaded.problems) - 1
+        raise UserError(
+            loaded.problems[0] + (f" ({more} more bad files or lines.)" if more else "")
+        )
+    for problem in loaded.problems:
+        print(f"convrag: skipped: {problem}", file=sys.stderr)
+    if not any(d.text.strip() for d in loaded.documents) and not loaded.problems:
+        joined = ", ".join(args.paths)
+        raise UserError(f"Every document found in {joined} is empty: give files with text.")
     kb = _open_kb(settings)
     try:
         report = kb.ingest(
-            args.collection, documents, tenant=args.tenant, prune=args.prune,
+            args.collection, loaded.documents, tenant=args.tenant, prune=args.prune,
+            prune_scope=loaded.in_scope, dry_run=args.dry_run,
             progress=_progress(sys.stderr, "ingesting"),
         )
     finally:
         kb.close()
-    _print_report(report, args.json)
+    extra = {"skipped": len(loaded.problems), "problems": loaded.problems}
+    if args.dry_run:
+        extra.update(dry_run=True, would_change=list(report.changed),
+                     would_remove=list(report.pruned))
+    elif args.prune:
+        extra["pruned"] = list(report.pruned)
+    if args.json:
+        print(json.dumps({**report.as_dict(), **extra}, ensure_ascii=False))
+        return 0
+    if args.dry_run:
+        for doc_id in report.changed:
+            print(f"would add or update: {doc_id}")
+        for doc_id in report.pruned:
+            print(f"would remove: {doc_id}")
+    _print_report(report, False, skipped=len(loaded.problems), dry_run=args.dry_run)
     return 0
 
 
@@ -254,19 +379,92 @@ def _delete(args: argparse.Namespace) -> int:
         report = kb.delete(args.collection, args.ids, tenant=args.tenant)
     finally:
         kb.close()
-    _print_report(report, args.json)
+    unknown = sorted(set(args.ids) - set(report.pruned))
+    if unknown and not report.pruned:
+        raise UserError(
+            f"No document with the id {', '.join(map(repr, unknown))} is in the collection "
+            f"'{args.collection}': `convrag list` shows the ids it has."
+        )
+    if args.json:
+        print(json.dumps({**report.as_dict(), "deleted": list(report.pruned),
+                          "unknown": unknown}, ensure_ascii=False))
+        return 0
+    if unknown:
+        print(f"convrag: not found, left alone: {', '.join(unknown)}", file=sys.stderr)
+    _print_report(report, False)
     return 0
 
 
-def _print_report(report: Any, as_json: bool) -> None:
+def _print_report(report: Any, as_json: bool, *, skipped: int = 0,
+                  dry_run: bool = False) -> None:
     if as_json:
         print(json.dumps(report.as_dict(), ensure_ascii=False))
+        return
+    verb = "would be" if dry_run else ""
+    line = (
+        f"{report.collection}: {report.documents} documents, {report.chunks_added} chunks "
+        f"{verb + ' ' if verb else ''}added, {report.chunks_unchanged} unchanged, "
+        f"{report.chunks_removed} {verb + ' ' if verb else ''}removed, "
+        f"{report.total_chunks} in total"
+    )
+    if skipped:
+        line += f", {skipped} bad files or lines skipped"
+    print(line + (" (dry run: nothing changed)" if dry_run else ""))
+
+
+def _list(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    kb = _open_kb(settings)
+    try:
+        documents = kb.documents(args.collection, tenant=args.tenant,
+                                 all_tenants=args.tenant is None)
+        chunks = kb.count(args.collection)
+        hybrid = kb.backend.dense_size(args.collection) is not None
+    finally:
+        kb.close()
+    stats = {
+        "collection": args.collection,
+        "documents": len(documents),
+        "chunks": chunks,
+        "search": "hybrid" if hybrid else "bm25",
+        "store": settings.qdrant_url or str(settings.edge_path),
+    }
+    if args.json:
+        rows = [
+            {"id": d.id, "title": d.title, "source": d.source, "tenant": d.tenant,
+             "chunks": d.chunks}
+            for d in documents
+        ]
+        print(json.dumps({**stats, "items": rows}, ensure_ascii=False))
+        return 0
+    for d in documents:
+        owner = f" [tenant {d.tenant}]" if d.tenant else ""
+        print(f"{d.id}\t{d.title or ''}\t{d.source or ''}\t{d.chunks} chunks{owner}")
+    print(f"{stats['collection']}: {stats['documents']} documents, {chunks} chunks, "
+          f"{stats['search']} search, in {stats['store']}")
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from convrag.knowledge.migrate import migrate
+
+    settings = Settings.from_env()
+    if settings.qdrant_url:
+        raise UserError("QDRANT_URL is set: `convrag migrate` moves the embedded store under "
+                        "CONVRAG_HOME; unset QDRANT_URL to run it.")
+
+    def report(name: str, points: int) -> None:
+        print(f"migrated collection '{name}': {points} chunks", file=sys.stderr)
+
+    moved = migrate(settings, progress=report)
+    backup = settings.qdrant_path.with_name(settings.qdrant_path.name + ".before-edge")
+    if args.json:
+        print(json.dumps({"collections": moved, "store": str(settings.edge_path),
+                          "old_store": str(backup)}, ensure_ascii=False))
     else:
-        print(
-            f"{report.collection}: {report.documents} documents, {report.chunks_added} chunks "
-            f"added, {report.chunks_unchanged} unchanged, {report.chunks_removed} removed, "
-            f"{report.total_chunks} in total"
-        )
+        print(f"Moved {len(moved)} collections to {settings.edge_path}; the old store is "
+              f"kept at {backup} until you delete it.")
+    return 0
 
 
 def _ask(args: argparse.Namespace) -> int:
@@ -275,7 +473,7 @@ def _ask(args: argparse.Namespace) -> int:
     if problem:
         raise UserError(problem)
     settings = Settings.from_env()
-    record = asyncio.run(_ask_async(settings, args.thread, question, args.collection))
+    record = asyncio.run(_ask_async(settings, args.thread, question, _context(args)))
     if args.json:
         print(json.dumps(record, ensure_ascii=False))
     else:
@@ -284,17 +482,17 @@ def _ask(args: argparse.Namespace) -> int:
 
 
 async def _ask_async(
-    settings: Settings, thread: str, question: str, collection: str
+    settings: Settings, thread: str, question: str, context: Any
 ) -> dict[str, Any]:
     from convrag.graph.builder import build_graph
     from convrag.graph.persistence import open_checkpointer
 
     kb = _open_kb(settings)
     try:
-        _require_collection(kb, collection)
+        _require_collection(kb, context.collection)
         async with open_checkpointer(settings) as saver:
             graph = build_graph(saver, knowledge=kb)
-            return await _turn(graph, thread, question, collection)
+            return await _turn(graph, thread, question, context)
     finally:
         kb.close()
 
@@ -311,18 +509,17 @@ def _print_turn(record: dict[str, Any], out: TextIO | None = None) -> None:
 def _chat(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     asyncio.run(_chat_async(settings, args.thread or f"chat-{uuid.uuid4().hex[:8]}",
-                            args.collection))
+                            _context(args)))
     return 0
 
 
-async def _chat_async(settings: Settings, thread: str, collection: str) -> None:
+async def _chat_async(settings: Settings, thread: str, context: Any) -> None:
     from convrag.graph.builder import build_graph
-    from convrag.graph.context import Context
     from convrag.graph.persistence import open_checkpointer
 
     kb = _open_kb(settings)
     try:
-        _require_collection(kb, collection)
+        _require_collection(kb, context.collection)
         async with open_checkpointer(settings) as saver:
             graph = build_graph(saver, knowledge=kb)
             config: RunnableConfig = {"configurable": {"thread_id": thread}}
@@ -342,7 +539,7 @@ async def _chat_async(settings: Settings, thread: str, collection: str) -> None:
                 if problem:
                     print(f"convrag: {problem}")
                     continue
-                await _stream_turn(graph, config, question, Context(collection=collection))
+                await _stream_turn(graph, config, question, context)
     finally:
         kb.close()
 
@@ -429,10 +626,11 @@ async def _demo_async(settings: Settings) -> None:
         report = kb.ingest(DEMO_COLLECTION, documents, progress=_progress(sys.stderr, "ingesting"))
         print(
             f"Knowledge base: collection '{DEMO_COLLECTION}' under "
-            f"{settings.qdrant_url or settings.qdrant_path} — {report.documents} documents, "
+            f"{settings.qdrant_url or settings.edge_path} — {report.documents} documents, "
             f"{report.chunks_added} chunks added, {report.chunks_unchanged} unchanged."
         )
         print(f"Chat model: {model_name(Context())}\n")
+        context = Context(collection=DEMO_COLLECTION)
         async with open_checkpointer(settings, "memory") as saver:
             graph = build_graph(saver, knowledge=kb)
             stamp = time.strftime("%H%M%S")
@@ -440,7 +638,7 @@ async def _demo_async(settings: Settings) -> None:
                 thread = f"demo-{lang}-{stamp}"
                 print(f"=== thread {thread} ===")
                 for question in questions:
-                    record = await _turn(graph, thread, question, DEMO_COLLECTION)
+                    record = await _turn(graph, thread, question, context)
                     state = await graph.aget_state({"configurable": {"thread_id": thread}})
                     trace = state.values.get("rewrite", {})
                     print(f"you> {question}")

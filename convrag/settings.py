@@ -32,8 +32,13 @@ class Settings:
     model_timeout_s: float = DEFAULT_MODEL_TIMEOUT_S
 
     @property
+    def edge_path(self) -> Path:
+        """Folder of the embedded Qdrant Edge store: one shard folder per collection."""
+        return self.home / "edge"
+
+    @property
     def qdrant_path(self) -> Path:
-        """Folder of the embedded (local mode) Qdrant store."""
+        """Folder of the qdrant-client local-mode store of versions before 0.3."""
         return self.home / "qdrant"
 
     @property

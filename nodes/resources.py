@@ -1,8 +1,8 @@
 """Process-wide resources the nodes share: the knowledge base and jieba's dictionary.
 
-The embedded Qdrant store admits one client per folder, so a process opens it once and
-every graph in the process shares it. A host application passes its own to the graph
-builders (`knowledge=`).
+The embedded Qdrant Edge store admits one handle per collection, even within a process,
+so a process opens it once and every graph in the process shares it. A host application
+passes its own to the graph builders (`knowledge=`).
 
 Both are loaded on first use from disk. Inside a server's event loop that first load
 must not block the loop (`langgraph dev` rejects blocking calls outright), so async
@@ -32,8 +32,8 @@ def knowledge_base() -> KnowledgeBase:
     with _lock:
         if _knowledge is None:
             _knowledge = KnowledgeBase.open(Settings.from_env())
-            # Closed before the interpreter tears modules down, which the client's own
-            # finalizer would otherwise trip over (a traceback on every exit).
+            # Closed before the interpreter tears modules down, so the store's last writes
+            # are flushed and its locks released while the engine is still loaded.
             atexit.register(_knowledge.close)
         return _knowledge
 

@@ -68,13 +68,13 @@ def scripted_model(*replies: AIMessage | str) -> ScriptedChatModel:
 
 
 def spy_queries(kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """Record the keyword arguments of every Qdrant `query_points` call `kb` makes."""
+    """Record every query `kb` sends its backend: {"name", "legs", "tenant", "limit", ...}."""
     calls: list[dict[str, Any]] = []
-    query_points = kb.client.query_points
+    query = kb.backend.query
 
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        calls.append(kwargs)
-        return query_points(*args, **kwargs)
+    def spy(name: str, legs: Any, **kwargs: Any) -> Any:
+        calls.append({"name": name, "legs": list(legs), **kwargs})
+        return query(name, legs, **kwargs)
 
-    monkeypatch.setattr(kb.client, "query_points", spy)
+    monkeypatch.setattr(kb.backend, "query", spy)
     return calls

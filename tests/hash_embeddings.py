@@ -1,8 +1,10 @@
 """A deterministic local embedding for tests and benchmarks only (never the product).
 
 Hashed features: lower-cased Latin words and CJK character bigrams, each hashed (CRC32,
-stable across processes) to a bucket and a sign, L2-normalised. Texts that share words
-or bigrams get a positive cosine; nothing is downloaded and no model runs.
+stable across processes) to a bucket and a sign, plus character trigrams at a tenth of the
+weight, L2-normalised. Texts that share words or bigrams get a clearly positive cosine;
+the trigrams give unrelated texts small, distinct cosines instead of exact ties at 0, which
+engines would order arbitrarily. Nothing is downloaded and no model runs.
 """
 
 from __future__ import annotations
@@ -35,9 +37,12 @@ class HashEmbeddings(Embeddings):
 
     def _embed(self, text: str) -> list[float]:
         vector = [0.0] * self.dimension
-        for feature in features(text):
+        lowered = text.lower()
+        trigrams = [lowered[i : i + 3] for i in range(len(lowered) - 2)]
+        weighted = [(f, 1.0) for f in features(text)] + [(f"#{t}", 0.1) for t in trigrams]
+        for feature, weight in weighted:
             code = zlib.crc32(feature.encode("utf-8"))
-            vector[code % self.dimension] += 1.0 if code & 0x80000000 else -1.0
+            vector[code % self.dimension] += weight if code & 0x80000000 else -weight
         norm = math.sqrt(sum(v * v for v in vector))
         if norm == 0.0:
             vector[0] = 1.0

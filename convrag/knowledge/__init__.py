@@ -7,10 +7,11 @@ from convrag.knowledge.ingest import (
     load_paths,
 )
 from convrag.knowledge.sparse import BM25Encoder
-from convrag.knowledge.store import KnowledgeBase, QueryLeg, SearchHit
+from convrag.knowledge.store import DocumentInfo, KnowledgeBase, QueryLeg, SearchHit
 
 __all__ = [
     "BM25Encoder",
+    "DocumentInfo",
     "IngestReport",
     "KnowledgeBase",
     "QueryLeg",

@@ -1,8 +1,8 @@
 """Turning files into documents and documents into chunks.
 
 Loaders are looked up by file suffix in `LOADERS`; supporting another format means adding
-one function there, and the messages listing supported files follow. HTML and PDF go
-through langchain-community's loaders (BeautifulSoup and pypdf).
+one function there, and the messages listing supported files follow. HTML goes through
+trafilatura (main content only), PDF through langchain-community's loader (pypdf).
 """
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
-
-from langchain_text_splitters import RecursiveCharacterTextSplitter
+from typing import TYPE_CHECKING, Any
 
 from convrag.errors import UserError
 from convrag.language.tokens import count_tokens
+
+if TYPE_CHECKING:
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 
 @dataclass(frozen=True)
@@ -43,9 +44,13 @@ class IngestReport:
     chunks_unchanged: int
     chunks_removed: int
     total_chunks: int
+    #: Ids of the documents whose chunks were added or replaced.
+    changed: tuple[str, ...] = ()
+    #: Ids of the documents removed by a prune (or by `delete`).
+    pruned: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        """The `convrag ingest --json` object: exactly these six keys."""
+        """The six counts of DESIGN's `convrag ingest --json` object."""
         return {
             "collection": self.collection,
             "documents": self.documents,
@@ -58,8 +63,11 @@ class IngestReport:
 
 # --- loaders -------------------------------------------------------------------------------
 
-Loader = Callable[[Path, str], list[SourceDocument]]
-"""A loader reads one file; the second argument is the document id a plain file gets."""
+Loader = Callable[[Path, str], list[Any]]
+"""A loader reads one file; the second argument is the document id a plain file gets.
+
+It returns SourceDocuments, and for a file of records (.jsonl) also one sentence (a str)
+per record it had to skip. A problem with the whole file is raised as UserError."""
 
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
@@ -72,17 +80,52 @@ def _read_text(path: Path) -> str:
         raise UserError(f"{path} is not UTF-8 text: convert it to UTF-8 and try again.") from exc
 
 
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)?---[ \t]*(\n|\Z)", re.DOTALL)
+
+
+def _front_matter(text: str, path: Path) -> tuple[dict[str, Any], str]:
+    """(metadata, body) of Markdown text that opens with a YAML front matter block."""
+    match = _FRONT_MATTER.match(text)
+    if match is None:
+        return {}, text
+    import yaml
+
+    try:
+        data = yaml.safe_load(match.group(1) or "")
+    except yaml.YAMLError as exc:
+        raise UserError(f"{path} has front matter that is not valid YAML ({exc}): fix the "
+                        "block between the '---' lines.") from exc
+    if not isinstance(data, dict):
+        return {}, text
+    # Payloads are JSON: dates and other YAML types are kept as their text.
+    metadata = json.loads(json.dumps({str(k): v for k, v in data.items()}, default=str))
+    return metadata, text[match.end():]
+
+
 def load_text_file(path: Path, doc_id: str) -> list[SourceDocument]:
-    """A .txt or .md file as one document, titled by its first markdown heading or its stem."""
+    """A .txt or .md file as one document, titled by its first markdown heading or its stem.
+
+    A Markdown file's YAML front matter becomes the document's metadata (its `title`, if
+    any, the title) and is left out of the indexed text.
+    """
     text = _read_text(path)
+    metadata: dict[str, Any] = {}
+    if path.suffix.lower() == ".md":
+        metadata, text = _front_matter(text, path)
     heading = _HEADING.search(text)
-    title = heading.group(1) if heading else path.stem
-    return [SourceDocument(id=doc_id, text=text, title=title, source=str(path))]
+    title = str(metadata.get("title") or (heading.group(1) if heading else path.stem))
+    return [SourceDocument(id=doc_id, text=text, title=title, source=str(path.resolve()),
+                           metadata=metadata)]
 
 
-def load_jsonl_file(path: Path, doc_id: str) -> list[SourceDocument]:
-    """One document per line of `{"id", "text", "title"?, "metadata"?}`; `doc_id` is unused."""
-    documents = []
+def load_jsonl_file(path: Path, doc_id: str) -> list[SourceDocument | str]:
+    """One document per line of `{"id", "text", "title"?, "metadata"?}`; `doc_id` is unused.
+
+    A malformed line does not stop the others: it is returned as the sentence that names
+    it (file and line), for the caller to report.
+    """
+    documents: list[SourceDocument | str] = []
+    source = str(path.resolve())
     for number, line in enumerate(_read_text(path).splitlines(), start=1):
         if not line.strip():
             continue
@@ -90,8 +133,12 @@ def load_jsonl_file(path: Path, doc_id: str) -> list[SourceDocument]:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise UserError(f"{where} is not valid JSON ({exc.msg}): {_FIX_LINE}") from exc
-        documents.append(document_from_record(record, where, str(path), fix=_FIX_LINE))
+            documents.append(f"{where} is not valid JSON ({exc.msg}): {_FIX_LINE}")
+            continue
+        try:
+            documents.append(document_from_record(record, where, source, fix=_FIX_LINE))
+        except UserError as exc:
+            documents.append(str(exc))
     return documents
 
 
@@ -143,40 +190,89 @@ def _community_loader(name: str) -> Any:
 
 
 def load_html_file(path: Path, doc_id: str) -> list[SourceDocument]:
-    """An .html file as one document: its visible text, titled by <title>, <h1> or its stem."""
+    """An .html file as one document: its main content, titled by the page's title.
+
+    trafilatura (offline) keeps the article and leaves out navigation, cookie banners,
+    sidebars and footers, which would otherwise be indexed and cited. A page too small for
+    it to find a main part falls back to all its visible text.
+    """
+    import trafilatura
     from bs4 import BeautifulSoup
 
-    BSHTMLLoader = _community_loader("BSHTMLLoader")
-
-    # html.parser ships with Python; BSHTMLLoader's default (lxml) would be one more package.
-    loader = BSHTMLLoader(path, open_encoding="utf-8", bs_kwargs={"features": "html.parser"},
-                          get_text_separator="\n")
     try:
-        (loaded,) = loader.load()
+        html = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise UserError(f"{path} is not UTF-8 text: convert it to UTF-8 and try again.") from exc
-    title = (loaded.metadata.get("title") or "").strip()
-    if not title or title == "None":  # BSHTMLLoader writes str(None) for an empty <title>
-        heading = BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser").find("h1")
+    text = trafilatura.extract(html, include_comments=False, include_tables=True)
+    soup = BeautifulSoup(html, "html.parser")
+    if not text:
+        for tag in soup(["script", "style", "noscript"]):
+            tag.decompose()
+        text = soup.get_text("\n")
+    title = soup.title.get_text(" ", strip=True) if soup.title else ""
+    if not title:
+        heading = soup.find("h1")
         title = heading.get_text(" ", strip=True) if heading else path.stem
-    title = " ".join(title.split())
-    return [SourceDocument(id=doc_id, text=_tidy(loaded.page_content), title=title,
-                           source=str(path))]
+    return [SourceDocument(id=doc_id, text=_tidy(text), title=" ".join(title.split()),
+                           source=str(path.resolve()))]
+
+
+# Titles PDF producers write into the metadata instead of the document's own: a tool's
+# name, or the name of the file it converted.
+_TOOL_TITLE = re.compile(
+    r"^(enscript output|untitled.*|microsoft (word|powerpoint|excel) - .*|"
+    r"powerpoint presentation|slide \d+|document\d*|print|.*\.(docx?|pptx?|xlsx?|tex|dvi|"
+    r"ps|pdf|txt|rtf|odt|html?))$",
+    re.IGNORECASE,
+)
+
+
+def _pdf_title(metadata: Mapping[str, Any], text: str, path: Path) -> str:
+    """The metadata title; if that is a tool's, the first short line of text; else the stem."""
+    title = " ".join(str(metadata.get("title") or "").split())
+    if not title:
+        return path.stem
+    producers = {str(metadata.get(key) or "").strip().lower() for key in ("creator", "producer")}
+    if not _TOOL_TITLE.match(title) and title.lower() not in producers:
+        return title
+    for line in text.splitlines():
+        line = line.strip()
+        if line:
+            # A heading is short; a first line running on is body text, not a title.
+            return line if len(line) <= 120 else path.stem
+    return path.stem
+
+
+class _QuietLogger:
+    """pypdf logs every oddity of a file it still reads fine; the user cannot act on them."""
+
+    def __enter__(self) -> None:
+        import logging
+
+        self._logger = logging.getLogger("pypdf")
+        self._level = self._logger.level
+        self._logger.setLevel(logging.ERROR)
+
+    def __exit__(self, *exc: object) -> None:
+        self._logger.setLevel(self._level)
 
 
 def load_pdf_file(path: Path, doc_id: str) -> list[SourceDocument]:
-    """A .pdf file as one document (pages joined), titled by its metadata title or its stem."""
+    """A .pdf file as one document (pages joined), titled by its metadata title, or by its
+    first line when the metadata names a tool ("Enscript Output", "Microsoft Word - x.doc")."""
     from pypdf.errors import PdfReadError
 
     PyPDFLoader = _community_loader("PyPDFLoader")
 
     try:
-        (loaded,) = PyPDFLoader(str(path), mode="single", pages_delimiter="\n\n").load()
+        with _QuietLogger(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            (loaded,) = PyPDFLoader(str(path), mode="single", pages_delimiter="\n\n").load()
     except (PdfReadError, ValueError) as exc:
         raise UserError(f"{path} could not be read as a PDF ({exc}): check the file.") from exc
-    title = str(loaded.metadata.get("title") or "").strip() or path.stem
-    return [SourceDocument(id=doc_id, text=_tidy(loaded.page_content), title=title,
-                           source=str(path))]
+    text = _tidy(loaded.page_content)
+    return [SourceDocument(id=doc_id, text=text, title=_pdf_title(loaded.metadata, text, path),
+                           source=str(path.resolve()))]
 
 
 LOADERS: dict[str, Loader] = {
@@ -195,12 +291,12 @@ def _supported() -> str:
     return f"give a {listed} file or a folder containing them"
 
 
-def _files(path: Path) -> Iterator[tuple[Path, str]]:
-    """Supported files under `path` with the document id each would get, in sorted order."""
+def _files(path: Path) -> Iterator[Path]:
+    """Supported files under `path`, in sorted order."""
     if path.is_file():
         if path.suffix.lower() not in LOADERS:
             raise UserError(f"{path} is not a supported file: {_supported()}.")
-        yield path, path.name
+        yield path
         return
     for file in sorted(path.rglob("*")):
         relative = file.relative_to(path)
@@ -208,41 +304,101 @@ def _files(path: Path) -> Iterator[tuple[Path, str]]:
         if any(part.startswith(".") for part in relative.parts):
             continue
         if file.is_file() and file.suffix.lower() in LOADERS:
-            yield file, relative.as_posix()
+            yield file
 
 
-def load_paths(paths: Sequence[str | Path]) -> list[SourceDocument]:
-    """Load documents from files and folders (recursively, sorted).
+def file_id(file: Path, root: Path) -> str:
+    """The document id of a plain file: its path from `root`, else its absolute path.
 
-    A plain file's id is its path relative to the folder argument it was found under (or
-    its file name when given directly); a .jsonl record keeps its own id. Unsupported files
-    inside folders are skipped. Raises UserError for a missing path, nothing supported
-    found, every document empty, a malformed .jsonl line, or one id used twice.
+    Both are resolved first, so the same file gets the same id whichever folder argument
+    or working directory it was reached through, and two files never share one.
     """
+    resolved = file.resolve()
+    try:
+        return resolved.relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return resolved.as_posix()
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What `collect` found: the documents, and one sentence per file or line it skipped."""
+
+    documents: list[SourceDocument]
+    problems: list[str]
+    #: Resolved paths given, so a prune can tell which stored documents lie under them.
+    scope: list[Path]
+
+    def in_scope(self, source: str | None) -> bool:
+        """True when a stored document's `source` lies under one of the paths given."""
+        if not source:
+            return False
+        # Earlier versions stored the path as given, often relative to where they ran.
+        path = Path(source).resolve()
+        return any(path == given or given in path.parents for given in self.scope)
+
+
+def collect(paths: Sequence[str | Path], root: Path | None = None) -> Loaded:
+    """Load documents from files and folders (recursively, sorted), skipping bad ones.
+
+    A plain file's id is its path from `root` (default: the working directory; see
+    `file_id`); a .jsonl record keeps its own id. A file that cannot be read, a malformed
+    .jsonl line, and a document whose id was already taken are skipped, each with one
+    sentence naming the file (and line) in `problems`. Unsupported files inside folders
+    are passed over. Raises UserError for a missing path, an unsupported file given by
+    name, or no supported file at all.
+    """
+    root = Path.cwd() if root is None else root
     documents: list[SourceDocument] = []
+    problems: list[str] = []
     seen: dict[str, str | None] = {}
+    scope: list[Path] = []
     found_file = False
     for given in paths:
         path = Path(given).expanduser()
         if not path.exists():
             raise UserError(f"{path} does not exist: {_supported()}.")
-        for file, doc_id in _files(path):
+        scope.append(path.resolve())
+        for file in _files(path):
             found_file = True
-            for document in LOADERS[file.suffix.lower()](file, doc_id):
+            try:
+                loaded = LOADERS[file.suffix.lower()](file, file_id(file, root))
+            except UserError as exc:
+                problems.append(str(exc))
+                continue
+            except Exception as exc:  # a library failing on one file must not stop the rest
+                problems.append(f"{file} could not be read ({type(exc).__name__}: {exc}): "
+                                "check the file.")
+                continue
+            for document in loaded:
+                if isinstance(document, str):  # a bad .jsonl line, already one sentence
+                    problems.append(document)
+                    continue
                 # A repeated id would silently replace the first document's chunks.
                 if document.id in seen:
-                    raise UserError(
+                    problems.append(
                         f"The document id {document.id!r} is used by both {seen[document.id]} "
                         f"and {document.source}: give each document a unique id."
                     )
+                    continue
                 seen[document.id] = document.source
                 documents.append(document)
-    joined = ", ".join(str(p) for p in paths)
     if not found_file:
+        joined = ", ".join(str(p) for p in paths)
         raise UserError(f"No supported files found in {joined}: {_supported()}.")
-    if not any(d.text.strip() for d in documents):
+    return Loaded(documents, problems, scope)
+
+
+def load_paths(paths: Sequence[str | Path], root: Path | None = None) -> list[SourceDocument]:
+    """`collect`, strictly: raises UserError with the first problem, or when every document
+    found is empty."""
+    loaded = collect(paths, root)
+    if loaded.problems:
+        raise UserError(loaded.problems[0])
+    if not any(d.text.strip() for d in loaded.documents):
+        joined = ", ".join(str(p) for p in paths)
         raise UserError(f"Every document found in {joined} is empty: {_supported()}.")
-    return documents
+    return loaded.documents
 
 
 # --- chunking ------------------------------------------------------------------------------
@@ -256,6 +412,10 @@ SEPARATORS = [
 
 @lru_cache(maxsize=16)
 def _splitter(max_tokens: int, overlap_tokens: int) -> RecursiveCharacterTextSplitter:
+    # Imported here: `convrag list`, `delete` and `migrate` import this module but never
+    # split text.
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
     return RecursiveCharacterTextSplitter(
         separators=SEPARATORS,
         keep_separator="end",  # a sentence keeps its full stop

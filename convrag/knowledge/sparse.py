@@ -11,10 +11,16 @@ from __future__ import annotations
 import zlib
 from collections import Counter
 from collections.abc import Mapping
-
-from qdrant_client import models
+from typing import NamedTuple
 
 from convrag.language.tokens import search_terms
+
+
+class SparseVector(NamedTuple):
+    """A sparse vector, indices ascending; each backend converts it to its own type."""
+
+    indices: list[int]
+    values: list[float]
 
 
 def term_index(term: str) -> int:
@@ -26,14 +32,14 @@ def term_index(term: str) -> int:
     return zlib.crc32(term.encode("utf-8")) & 0x7FFFFFFF
 
 
-def _to_vector(weights: dict[str, float]) -> models.SparseVector:
+def _to_vector(weights: dict[str, float]) -> SparseVector:
     by_index: dict[int, float] = {}
     for term, weight in weights.items():
         index = term_index(term)
         # Qdrant rejects repeated indices; summing keeps a rare collision harmless.
         by_index[index] = by_index.get(index, 0.0) + weight
     indices = sorted(by_index)
-    return models.SparseVector(indices=indices, values=[by_index[i] for i in indices])
+    return SparseVector(indices, [by_index[i] for i in indices])
 
 
 class BM25Encoder:
@@ -53,7 +59,7 @@ class BM25Encoder:
         self.b = b
         self.avgdl = avgdl
 
-    def encode_document(self, text: str) -> models.SparseVector:
+    def encode_document(self, text: str) -> SparseVector:
         """The document-side vector of `text` (empty when it has no search terms)."""
         counts = Counter(search_terms(text))
         length = sum(counts.values())
@@ -62,7 +68,7 @@ class BM25Encoder:
 
     def encode_query(
         self, text: str, terms: Mapping[str, float] | None = None
-    ) -> models.SparseVector:
+    ) -> SparseVector:
         """The query-side vector of `text`: 1.0 per unique search term.
 
         `terms` are extra search terms (already in the token space of `search_terms`) with

@@ -1,40 +1,57 @@
-"""The knowledge base: one facade over Qdrant local mode and a Qdrant server.
+"""The knowledge base: one facade over Qdrant Edge, a Qdrant server, and local mode.
 
 Every chunk is a point with a sparse BM25 vector named "bm25" (Qdrant applies IDF) and a
 payload carrying its document id, so re-ingestion can diff a document's chunks and search
 can return one hit per document. With a dense embedding model (CONVRAG_EMBEDDINGS) the
-collection also has a named vector "dense", and search is hybrid: Qdrant's Query API
-prefetches dense and sparse candidates for every query and fuses them with RRF itself.
+collection also has a named vector "dense", and search is hybrid: every query leg becomes a
+dense and a sparse candidate list, fused with weighted RRF inside Qdrant.
+
+What differs between backends is in edge.py (the embedded default) and client.py (a server
+via QDRANT_URL, or qdrant-client's local mode); backend.py is what they share, and
+migrate.py moves an earlier version's store to Qdrant Edge. The backends are imported when
+first opened, so a command that never searches never loads them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
+import time
 import uuid
-import warnings
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-from langchain_core.embeddings import Embeddings
-from qdrant_client import QdrantClient, models
-from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from convrag.errors import UserError, missing_collection
+from convrag.knowledge.backend import DENSE_VECTOR, SPARSE_VECTOR, Backend, Leg, PointData
 from convrag.knowledge.dense import SPARSE_ONLY, embedding_errors, load_embeddings
 from convrag.knowledge.ingest import IngestReport, SourceDocument, chunk_text
+from convrag.knowledge.migrate import legacy_store
 from convrag.knowledge.sparse import BM25Encoder
 from convrag.settings import Settings
 
-SPARSE_VECTOR = "bm25"
-DENSE_VECTOR = "dense"
+if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
+
+__all__ = [
+    "DENSE_VECTOR",
+    "SPARSE_VECTOR",
+    "DocumentInfo",
+    "KnowledgeBase",
+    "QueryLeg",
+    "SearchHit",
+    "chunk_id",
+]
+
+# Relative weight a query leg gives up to each leg before it: small enough never to
+# reorder anything but exact ties (fused scores of different ranks differ by far more),
+# large enough to survive the six digits scores are compared in.
+TIE_BREAK = 1e-4
 # Fixed forever: chunk ids derive from it, and changing it would re-add every chunk.
 CHUNK_NAMESPACE = uuid.UUID("8f4c2e0a-3b5d-5c7e-9a1f-6d2b4e8c0a13")
-_SCROLL_PAGE = 1024
-# Document ids per lookup of stored chunks on a server (a MatchAny on the indexed doc_id).
-_LOOKUP_BATCH = 256
-_DELETE_BATCH = 1024
 
 
 @dataclass(frozen=True)
@@ -86,33 +103,48 @@ def _fingerprint(document: SourceDocument, chunk: str) -> str:
     return hashlib.sha256(content.encode("utf-8")).hexdigest()
 
 
+def _labelled(label: str) -> Callable[[str | None], bool]:
+    """A prune scope: documents ingested under the source label `label`."""
+    return lambda source: source == label
+
+
 def _indexed_text(document: SourceDocument, chunk: str) -> str:
     # Later chunks of a long document rarely repeat its subject; the title brings it back.
     return f"{document.title}\n{chunk}" if document.title else chunk
 
 
-def _match(key: str, value: str) -> models.FieldCondition:
-    return models.FieldCondition(key=key, match=models.MatchValue(value=value))
+@dataclass(frozen=True)
+class DocumentInfo:
+    """One stored document, as `convrag list` shows it."""
+
+    id: str
+    title: str | None
+    source: str | None
+    tenant: str | None
+    chunks: int
+
+
+_LEGACY_HINT = "convrag migrate"
 
 
 class KnowledgeBase:
-    """One facade over Qdrant local mode (path or ':memory:') and a Qdrant server (URL)."""
+    """One facade over Qdrant Edge (embedded), a Qdrant server, and qdrant-client local mode."""
 
     def __init__(
         self,
-        client: QdrantClient,
+        backend: Backend,
         encoder: BM25Encoder | None = None,
         embeddings: Embeddings | None = None,
         *,
         embeddings_name: str | None = None,
     ) -> None:
-        """Wrap an open client.
+        """Wrap an open backend (see `open`, `in_memory`, `local_mode`).
 
         The encoder defaults to BM25 with its standard parameters. With `embeddings`,
         collections get a dense vector too and search is hybrid; `embeddings_name` (the
         CONVRAG_EMBEDDINGS value) names the model in messages.
         """
-        self.client = client
+        self.backend = backend
         self.encoder = encoder or BM25Encoder()
         self.embeddings = embeddings
         self.embeddings_name = embeddings_name or (
@@ -120,56 +152,67 @@ class KnowledgeBase:
         )
         self._dimension: int | None = None
         self._checked: set[str] = set()
-        options = client.init_options
-        # Local mode evaluates filters by scanning every point, so one pass over the
-        # collection beats a filtered lookup per batch of documents; a server has indexes.
-        self._local = bool(options.get("path")) or options.get("location") == ":memory:"
 
     @classmethod
     def open(cls, settings: Settings) -> KnowledgeBase:
-        """The server at `settings.qdrant_url`, else the local store under `settings.home`.
+        """The server at `settings.qdrant_url`, else the Qdrant Edge store under `settings.home`.
 
         Dense embeddings come from `settings.embeddings` (CONVRAG_EMBEDDINGS). Raises
         UserError when the embeddings cannot be set up, when the server cannot be reached
-        or rejects the key, or when another process holds the local store.
+        or rejects the key, when another process holds the embedded store, or when the
+        store under `settings.home` was made by an earlier version and not migrated yet.
         """
         embeddings = load_embeddings(settings.embeddings)
-
-        def build(client: QdrantClient) -> KnowledgeBase:
-            return cls(client, embeddings=embeddings, embeddings_name=settings.embeddings)
-
+        backend: Backend
         if settings.qdrant_url:
-            return build(_connect(settings.qdrant_url, settings.qdrant_api_key))
-        path = settings.qdrant_path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            client = QdrantClient(path=str(path))
-        except RuntimeError as exc:
-            if "already accessed by another instance" not in str(exc):
-                raise
-            raise UserError(
-                f"The knowledge base at {path} is in use by another convrag process: stop that "
-                "process, or set QDRANT_URL to share a Qdrant server."
-            ) from exc
-        return build(client)
+            from convrag.knowledge.client import ClientBackend
+
+            backend = ClientBackend.connect(settings.qdrant_url, settings.qdrant_api_key)
+        else:
+            if legacy_store(settings) is not None:
+                raise UserError(
+                    f"The knowledge base at {settings.qdrant_path} was made by an earlier "
+                    f"convrag version: run `{_LEGACY_HINT}` once to move it to the new store "
+                    "(nothing is lost)."
+                )
+            from convrag.knowledge.edge import EdgeBackend
+
+            backend = EdgeBackend(settings.edge_path)
+        return cls(backend, embeddings=embeddings, embeddings_name=settings.embeddings)
 
     @classmethod
     def in_memory(cls, embeddings: Embeddings | None = None) -> KnowledgeBase:
-        """A throw-away knowledge base in this process's memory (tests, evaluation runs)."""
-        return cls(QdrantClient(":memory:"), embeddings=embeddings)
+        """A throw-away Qdrant Edge store, deleted on close (tests, evaluation runs)."""
+        from convrag.knowledge.edge import EdgeBackend
+
+        root = Path(tempfile.mkdtemp(prefix="convrag-kb-"))
+        return cls(EdgeBackend(root, temporary=True), embeddings=embeddings)
+
+    @classmethod
+    def local_mode(cls, path: Path | None = None, embeddings: Embeddings | None = None
+                   ) -> KnowledgeBase:
+        """qdrant-client's local mode in folder `path` (None: in memory): the reference
+        engine of the congruence tests, and the store of versions before Qdrant Edge."""
+        from convrag.knowledge.client import ClientBackend
+
+        return cls(ClientBackend.local(path), embeddings=embeddings)
 
     def close(self) -> None:
-        """Release the client; for local mode this frees the store for other processes."""
-        self.client.close()
+        """Release the backend; for an embedded store this frees it for other processes."""
+        self.backend.close()
 
     @property
     def hybrid(self) -> bool:
         """True when chunks get dense vectors and search fuses dense with sparse."""
         return self.embeddings is not None
 
+    def collections(self) -> list[str]:
+        """The names of the collections, sorted."""
+        return self.backend.collection_names()
+
     def collection_exists(self, name: str) -> bool:
         """True when collection `name` exists."""
-        return bool(self.client.collection_exists(name))
+        return self.backend.collection_exists(name)
 
     def ensure_collection(self, name: str) -> None:
         """Create collection `name` unless it exists; check an existing one fits this base.
@@ -180,31 +223,9 @@ class KnowledgeBase:
         if self.collection_exists(name):
             self._check_vectors(name)
             return
-        vectors: dict[str, models.VectorParams] = {}
-        if self.embeddings is not None:
-            vectors[DENSE_VECTOR] = models.VectorParams(
-                size=self._dense_dimension(), distance=models.Distance.COSINE
-            )
-        self.client.create_collection(
-            name,
-            vectors_config=vectors,
-            sparse_vectors_config={
-                SPARSE_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)
-            },
+        self.backend.create_collection(
+            name, None if self.embeddings is None else self._dense_dimension()
         )
-        with warnings.catch_warnings():
-            # Local mode warns that payload indexes do nothing there; they matter on a server.
-            warnings.filterwarnings("ignore", message="Payload indexes have no effect")
-            self.client.create_payload_index(
-                name, "doc_id", field_schema=models.PayloadSchemaType.KEYWORD
-            )
-            self.client.create_payload_index(
-                name,
-                "tenant",
-                field_schema=models.KeywordIndexParams(
-                    type=models.KeywordIndexType.KEYWORD, is_tenant=True
-                ),
-            )
         self._checked.add(name)
 
     def _dense_dimension(self) -> int:
@@ -217,24 +238,23 @@ class KnowledgeBase:
     def _check_vectors(self, name: str) -> None:
         if name in self._checked:
             return
-        vectors = self.client.get_collection(name).config.params.vectors
-        dense = vectors.get(DENSE_VECTOR) if isinstance(vectors, dict) else None
+        size = self.backend.dense_size(name)
         new = "re-ingest your documents into a new collection (--collection NAME)"
-        if dense is None and self.embeddings is not None:
+        if size is None and self.embeddings is not None:
             raise UserError(
                 f"The collection '{name}' was built for BM25 search only, but "
                 f"CONVRAG_EMBEDDINGS={self.embeddings_name} asks for hybrid search: {new}, "
                 "or set CONVRAG_EMBEDDINGS=bm25 to use it as it is."
             )
-        if dense is not None and self.embeddings is None:
+        if size is not None and self.embeddings is None:
             raise UserError(
                 f"The collection '{name}' was built for hybrid search with dense vectors, but "
                 f"CONVRAG_EMBEDDINGS={self.embeddings_name}: set CONVRAG_EMBEDDINGS to the "
                 f"model it was built with, or {new}."
             )
-        if dense is not None and dense.size != self._dense_dimension():
+        if size is not None and size != self._dense_dimension():
             raise UserError(
-                f"The collection '{name}' holds {dense.size}-dimensional dense vectors, but "
+                f"The collection '{name}' holds {size}-dimensional dense vectors, but "
                 f"{self.embeddings_name} makes {self._dense_dimension()}-dimensional ones: "
                 f"use the model it was built with, or {new}."
             )
@@ -242,7 +262,30 @@ class KnowledgeBase:
 
     def count(self, name: str) -> int:
         """Number of chunks in collection `name`."""
-        return self.client.count(name, exact=True).count
+        return self.backend.count(name)
+
+    def documents(self, name: str, *, tenant: str | None = None,
+                  all_tenants: bool = False) -> list[DocumentInfo]:
+        """The documents of collection `name` (of `tenant`, or of every tenant), sorted by id.
+
+        Raises UserError when the collection does not exist.
+        """
+        self._require(name, check_vectors=False)
+        found: dict[tuple[str | None, str], list[Any]] = {}
+        fields = ["doc_id", "title", "source", "tenant"]
+        for _, payload in self.backend.scroll(name, None, fields):
+            owner = payload.get("tenant")
+            if not all_tenants and owner != tenant:
+                continue
+            key = (owner, str(payload.get("doc_id")))
+            entry = found.setdefault(key, [payload.get("title"), payload.get("source"), 0])
+            entry[2] += 1
+        return [
+            DocumentInfo(id=doc_id, title=title, source=source, tenant=owner, chunks=chunks)
+            for (owner, doc_id), (title, source, chunks) in sorted(
+                found.items(), key=lambda item: (item[0][1], item[0][0] or "")
+            )
+        ]
 
     def ingest(
         self,
@@ -253,32 +296,43 @@ class KnowledgeBase:
         max_tokens: int = 200,
         overlap_tokens: int = 40,
         progress: Callable[[int, int], None] | None = None,
-        batch_size: int = 64,
+        batch_size: int = 256,
         prune: bool = False,
+        prune_scope: Callable[[str | None], bool] | None = None,
         prune_source: str | None = None,
+        dry_run: bool = False,
     ) -> IngestReport:
         """Index `documents` into collection `name`, creating it when needed.
 
         Each document's chunks are diffed against what is stored for that document id (and
         tenant): new chunks are added, chunks no longer produced are removed, identical ones
         are left alone. With `prune`, documents of this tenant that are stored but not in
-        `documents` are removed too (with `prune_source`, only those ingested under that
-        source). Chunks are embedded and upserted `batch_size` at a
+        `documents` are removed too: all of them, or with `prune_scope` only those whose
+        stored `source` it accepts (the CLI's "lies under the paths given"), or with
+        `prune_source` only those ingested under that source label (the API's). With
+        `dry_run` nothing is written and the report says what would change. Chunks are
+        embedded and upserted `batch_size` at a
         time. `progress(done, total)` is called after each document. Raises UserError when
         an id repeats or the collection does not fit this base (see `ensure_collection`).
         """
         ids = [document.id for document in documents]
         if len(set(ids)) != len(ids):
-            repeated = next(i for i in ids if ids.count(i) > 1)
+            repeated = next(i for i, n in Counter(ids).items() if n > 1)
             raise UserError(
                 f"The document id {repeated!r} is given twice: give each document a unique id."
             )
-        self.ensure_collection(name)
-        # On a server only this run's documents are looked up; pruning needs them all.
-        stored = self._stored(name, tenant, None if prune or self._local else ids)
-        prunable = (set(stored) if prune_source is None
-                    else self._sources(name, tenant, prune_source)) if prune else set()
+        exists = self.collection_exists(name)
+        if exists:
+            self._check_vectors(name)
+        elif not dry_run:
+            self.ensure_collection(name)
+        # Backends that index doc_id look up only this run's documents; pruning needs all.
+        scan = prune or self.backend.scans
+        stored, sources = (
+            self._stored(name, tenant, None if scan else ids) if exists else ({}, {})
+        )
         added = unchanged = removed = 0
+        changed: list[str] = []
         pending: list[tuple[str, SourceDocument, int, str]] = []
         for done, document in enumerate(documents, start=1):
             previous = stored.pop(document.id, set())
@@ -291,29 +345,47 @@ class KnowledgeBase:
                     continue
                 pending.append((point_id, document, index, chunk))
                 added += 1
-                if len(pending) >= batch_size:
+                if len(pending) >= batch_size and not dry_run:
                     self._upsert(name, pending, tenant)
                     pending = []
             stale = previous - wanted
+            if stale or wanted - previous:
+                changed.append(document.id)
             if stale:
-                # The replacements must be stored before the old chunks go, so a search in
-                # between still finds the document.
-                self._upsert(name, pending, tenant)
-                pending = []
-                removed += self._delete_points(name, stale)
+                removed += len(stale)
+                if not dry_run:
+                    # The replacements must be stored before the old chunks go, so a
+                    # search in between still finds the document.
+                    self._upsert(name, pending, tenant)
+                    pending = []
+                    self.backend.delete(name, sorted(stale))
             if progress is not None:
                 progress(done, len(documents))
-        self._upsert(name, pending, tenant)
+        pruned: list[str] = []
         if prune:
-            removed += self._delete_points(
-                name, set().union(*(ids for doc, ids in stored.items() if doc in prunable)))
+            if prune_scope is None and prune_source is not None:
+                prune_scope = _labelled(prune_source)
+            pruned = sorted(
+                doc_id for doc_id in stored
+                if prune_scope is None or prune_scope(sources.get(doc_id))
+            )
+            stale_points = sorted(set().union(*(stored[d] for d in pruned)))
+            removed += len(stale_points)
+            if not dry_run:
+                self.backend.delete(name, stale_points)
+        if not dry_run:
+            self._upsert(name, pending, tenant)
+            self.backend.finish(name, added, removed)
+        total = self.count(name) if exists or not dry_run else 0
         return IngestReport(
             collection=name,
             documents=len(documents),
             chunks_added=added,
             chunks_unchanged=unchanged,
             chunks_removed=removed,
-            total_chunks=self.count(name),
+            total_chunks=total + (added - removed if dry_run else 0),
+            changed=tuple(changed),
+            pruned=tuple(pruned),
         )
 
     def delete(
@@ -326,15 +398,18 @@ class KnowledgeBase:
         """
         # No embedding is involved, so a collection of either mode can be pruned by hand.
         self._require(name, check_vectors=False)
-        stored = self._stored(name, tenant, list(dict.fromkeys(doc_ids)))
-        removed = self._delete_points(name, set().union(*stored.values()))
+        stored, _ = self._stored(name, tenant, list(dict.fromkeys(doc_ids)))
+        points = sorted(set().union(*stored.values()))
+        self.backend.delete(name, points)
+        self.backend.finish(name, 0, len(points))
         return IngestReport(
             collection=name,
             documents=len(stored),
             chunks_added=0,
             chunks_unchanged=0,
-            chunks_removed=removed,
+            chunks_removed=len(points),
             total_chunks=self.count(name),
+            pruned=tuple(sorted(stored)),
         )
 
     def _upsert(
@@ -348,22 +423,24 @@ class KnowledgeBase:
             with embedding_errors(self.embeddings_name):
                 dense = self.embeddings.embed_documents(texts)
         points = []
+        # Nanoseconds since the epoch plus the position in the batch: increases across
+        # batches and runs, so search can rank the earlier stored of two tied chunks first.
+        stored = time.time_ns()
         for number, ((point_id, document, index, chunk), text) in enumerate(
             zip(pending, texts, strict=True)
         ):
             sparse = self.encoder.encode_document(text)
-            # A chunk without search terms (only numbers or symbols) is still stored so the
-            # diff sees it; it just has no sparse vector to match.
-            vector: dict[str, Any] = {SPARSE_VECTOR: sparse} if sparse.indices else {}
-            if dense is not None:
-                vector[DENSE_VECTOR] = dense[number]
             points.append(
-                models.PointStruct(
+                PointData(
                     id=point_id,
-                    vector=vector,
+                    # A chunk without search terms (only numbers or symbols) is still stored
+                    # so the diff sees it; it just has no sparse vector to match.
+                    sparse=sparse if sparse.indices else None,
+                    dense=None if dense is None else dense[number],
                     payload={
                         "doc_id": document.id,
                         "chunk_index": index,
+                        "stored": stored + number,
                         "title": document.title,
                         "source": document.source,
                         "text": chunk,
@@ -372,71 +449,32 @@ class KnowledgeBase:
                     },
                 )
             )
-        self.client.upsert(name, points)
-
-    def _delete_points(self, name: str, point_ids: set[str]) -> int:
-        ordered = sorted(point_ids)
-        for start in range(0, len(ordered), _DELETE_BATCH):
-            batch = ordered[start : start + _DELETE_BATCH]
-            self.client.delete(name, models.PointIdsList(points=list(batch)))
-        return len(ordered)
+        self.backend.upsert(name, points)
 
     def _stored(
         self, name: str, tenant: str | None, doc_ids: Sequence[str] | None
-    ) -> dict[str, set[str]]:
-        """Stored chunk ids by document id, for `tenant`; `doc_ids` None: every document."""
+    ) -> tuple[dict[str, set[str]], dict[str, str | None]]:
+        """Stored chunk ids and the source, by document id, for `tenant`; `doc_ids` None:
+        every document."""
         stored: dict[str, set[str]] = {}
-        if doc_ids is None:
-            self._scroll_into(stored, name, None, tenant)
-        else:
-            for start in range(0, len(doc_ids), _LOOKUP_BATCH):
-                batch = list(doc_ids[start : start + _LOOKUP_BATCH])
-                condition = models.FieldCondition(key="doc_id", match=models.MatchAny(any=batch))
-                self._scroll_into(stored, name, models.Filter(must=[condition]), tenant)
-        return stored
-
-    def _sources(self, name: str, tenant: str | None, source: str) -> set[str]:
-        """Ids of `tenant`'s documents in collection `name` ingested under `source`."""
-        found: dict[str, set[str]] = {}
-        condition = models.Filter(must=[_match("source", source)])
-        self._scroll_into(found, name, condition, tenant)
-        return set(found)
+        sources: dict[str, str | None] = {}
+        for point_id, payload in self.backend.scroll(
+            name, doc_ids, ["doc_id", "tenant", "source"]
+        ):
+            # Tenant is compared here rather than in a filter, because "no tenant" is a
+            # null payload value, which a match condition cannot express.
+            if payload.get("tenant") == tenant:
+                doc_id = str(payload.get("doc_id"))
+                stored.setdefault(doc_id, set()).add(point_id)
+                sources[doc_id] = payload.get("source")
+        return stored, sources
 
     def erase_tenant(self, tenant: str) -> int:
         """Remove every chunk of `tenant` from every collection; the number removed."""
         removed = 0
-        for collection in self.client.get_collections().collections:
-            condition = models.Filter(must=[_match("tenant", tenant)])
-            removed += self.client.count(collection.name, count_filter=condition,
-                                         exact=True).count
-            self.client.delete(collection.name, models.FilterSelector(filter=condition))
+        for name in self.backend.collection_names():
+            removed += self.backend.delete_tenant(name, tenant)
         return removed
-
-    def _scroll_into(
-        self,
-        stored: dict[str, set[str]],
-        name: str,
-        condition: models.Filter | None,
-        tenant: str | None,
-    ) -> None:
-        offset: Any = None
-        while True:
-            records, offset = self.client.scroll(
-                name,
-                scroll_filter=condition,
-                limit=_SCROLL_PAGE,
-                offset=offset,
-                with_payload=["doc_id", "tenant"],
-                with_vectors=False,
-            )
-            for record in records:
-                payload = record.payload or {}
-                # Tenant is compared here rather than in the filter, because "no tenant" is
-                # a null payload value, which a match condition cannot express.
-                if payload.get("tenant") == tenant:
-                    stored.setdefault(str(payload.get("doc_id")), set()).add(str(record.id))
-            if offset is None:
-                return
 
     def _require(self, name: str, *, check_vectors: bool = True) -> None:
         if not self.collection_exists(name):
@@ -472,95 +510,44 @@ class KnowledgeBase:
         ]
         if not sparse or k < 1:
             return []
-        threshold = score_threshold or None
+        # Legs come in order of precedence (the rewritten question before the raw one): a
+        # hair less weight for each later leg makes a tie in fused rank go to the earlier.
+        weights = [leg.weight * (1 - TIE_BREAK * n) for n, (leg, _) in enumerate(sparse)]
+        fused = [Leg(vector, w) for (_, vector), w in zip(sparse, weights, strict=True)]
+        if self.embeddings is not None:
+            with embedding_errors(self.embeddings_name):
+                fused += [
+                    Leg(self.embeddings.embed_query(leg.text), w)
+                    for (leg, _), w in zip(sparse, weights, strict=True)
+                    if leg.text.strip()
+                ]
         # Several chunks of one document often rank together; fetching more leaves k
         # distinct documents after keeping the best chunk of each.
-        fetch = 4 * k
-        condition = None if tenant is None else models.Filter(must=[_match("tenant", tenant)])
-        prefetches = [
-            models.Prefetch(
-                query=v, using=SPARSE_VECTOR, filter=condition, limit=fetch,
-                score_threshold=threshold,
-            )
-            for _, v in sparse
-        ]
-        weights = [leg.weight for leg, _ in sparse]
-        if self.embeddings is not None:
-            texts = [leg for leg, _ in sparse if leg.text.strip()]
-            with embedding_errors(self.embeddings_name):
-                prefetches += [
-                    models.Prefetch(
-                        query=self.embeddings.embed_query(leg.text), using=DENSE_VECTOR,
-                        filter=condition, limit=fetch,
-                    )
-                    for leg in texts
-                ]
-            weights += [leg.weight for leg in texts]
-        if len(prefetches) == 1:
-            response = self.client.query_points(
-                name,
-                query=sparse[0][1],
-                using=SPARSE_VECTOR,
-                query_filter=condition,
-                limit=fetch,
-                score_threshold=threshold,
-                with_payload=True,
-            )
-        else:
-            # Equal weights are plain RRF, asked for in the form servers before 1.16 know.
-            fusion: models.FusionQuery | models.RrfQuery = (
-                models.FusionQuery(fusion=models.Fusion.RRF)
-                if len(set(weights)) == 1
-                else models.RrfQuery(rrf=models.Rrf(weights=weights))
-            )
-            response = self.client.query_points(
-                name,
-                prefetch=prefetches,
-                query=fusion,
-                query_filter=condition,
-                limit=fetch,
-                with_payload=True,
-            )
+        found = self.backend.query(
+            name, fused, tenant=tenant, limit=4 * k, score_threshold=score_threshold or None
+        )
+        # Scores tie often (fused ranks, duplicate passages, short chunks with the same
+        # terms). Engines order ties differently (local mode by insertion, Edge as its
+        # threads finish), so every store breaks them the same way: the chunk stored first
+        # ranks first, as in local mode, then point id. Six significant digits make a tie a
+        # tie whether an engine computed in 32- or 64-bit floats.
+        found.sort(key=lambda point: (
+            -float(f"{point.score:.6g}"), point.payload.get("stored", 0), point.id
+        ))
         hits: dict[str, SearchHit] = {}
-        for point in response.points:
-            payload = point.payload or {}
+        for point in found:
+            payload = point.payload
             doc_id = str(payload.get("doc_id"))
             if doc_id in hits:
                 continue
             hits[doc_id] = SearchHit(
                 doc_id=doc_id,
-                chunk_id=str(point.id),
+                chunk_id=point.id,
                 title=payload.get("title"),
                 text=str(payload.get("text", "")),
-                score=float(point.score),
+                score=point.score,
                 metadata=dict(payload.get("metadata") or {}),
             )
             if len(hits) == k:
                 break
         return list(hits.values())
-
-
-def _connect(url: str, api_key: str | None) -> QdrantClient:
-    """A client for the server at `url`, checked with a cheap call so failures surface here."""
-    # The client's own version check runs on a background thread and, when the server is
-    # down, prints a warning next to the clear error raised below; the call below suffices.
-    client = QdrantClient(url=url, api_key=api_key, check_compatibility=False)
-    try:
-        client.get_collections()
-    except UnexpectedResponse as exc:
-        client.close()
-        if exc.status_code in (401, 403):
-            raise UserError(
-                f"The Qdrant server at {url} rejected the API key: fix QDRANT_API_KEY."
-            ) from exc
-        raise UserError(
-            f"The Qdrant server at {url} answered with HTTP {exc.status_code}: check that "
-            "QDRANT_URL points at a Qdrant server."
-        ) from exc
-    except (ResponseHandlingException, OSError) as exc:
-        client.close()
-        raise UserError(
-            f"Cannot reach the Qdrant server at {url}: start it, fix QDRANT_URL, or unset "
-            "QDRANT_URL to use the embedded store."
-        ) from exc
-    return client

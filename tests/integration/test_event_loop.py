@@ -114,7 +114,7 @@ def test_qdrant_server(tmp_path: Path, guard_off: BlockBuster,
         kb.ingest("docs", sample_documents())
         check(play(kb, tmp_path / "c.sqlite", guard_off))
     finally:
-        kb.client.delete_collection("docs")
+        kb.backend.client.delete_collection("docs")  # type: ignore[attr-defined]
         kb.close()
 
 

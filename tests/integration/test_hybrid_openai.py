@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from convrag.errors import UserError
-from convrag.knowledge.store import DENSE_VECTOR, KnowledgeBase
+from convrag.knowledge.store import KnowledgeBase
 from convrag.settings import Settings
 from tests.conftest import SAMPLES, sample_documents
 
@@ -35,8 +35,7 @@ def test_ingest_and_search_are_hybrid_through_the_endpoint(stub: OpenAIStub) -> 
     kb = KnowledgeBase.open(Settings.from_env())
     try:
         report = kb.ingest("docs", sample_documents(), batch_size=4)
-        vectors = kb.client.get_collection("docs").config.params.vectors
-        assert isinstance(vectors, dict) and vectors[DENSE_VECTOR].size == EMBEDDING_DIM
+        assert kb.backend.dense_size("docs") == EMBEDDING_DIM
         embedded = [r for r in stub.embedding_requests if isinstance(r["input"], list)]
         assert sum(len(r["input"]) for r in embedded) >= report.chunks_added
         assert all(r["model"] == "stub-embed" for r in stub.embedding_requests)

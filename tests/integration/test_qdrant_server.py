@@ -1,4 +1,4 @@
-"""Congruence with a Qdrant server: the same ingest and queries as local mode, same rankings.
+"""Congruence with a Qdrant server: the same ingest and queries as Qdrant Edge, same rankings.
 
 Runs when QDRANT_URL (and QDRANT_API_KEY if the server needs one) is set in the environment
 pytest starts with; otherwise every test here is reported as skipped with the reason.
@@ -12,7 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from convrag.knowledge.store import KnowledgeBase, _connect
+from convrag.knowledge.client import ClientBackend
+from convrag.knowledge.store import KnowledgeBase
 from tests import congruence
 from tests.hash_embeddings import HashEmbeddings
 
@@ -25,7 +26,7 @@ pytestmark = [
     pytest.mark.qdrant_server,
     pytest.mark.skipif(
         not SERVER_URL,
-        reason="QDRANT_URL is not set: no Qdrant server to compare local mode against "
+        reason="QDRANT_URL is not set: no Qdrant server to compare Qdrant Edge against "
         "(start one, e.g. `docker run -p 6333:6333 qdrant/qdrant`, and set QDRANT_URL)",
     ),
 ]
@@ -38,9 +39,9 @@ def collection(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setattr(congruence, "COLLECTION", name)
     yield name
     assert SERVER_URL
-    client = _connect(SERVER_URL, SERVER_KEY)
-    client.delete_collection(name)
-    client.close()
+    server = ClientBackend.connect(SERVER_URL, SERVER_KEY)
+    server.client.delete_collection(name)
+    server.close()
 
 
 @pytest.mark.parametrize("hybrid", [False, True], ids=["sparse", "hybrid"])
@@ -48,11 +49,12 @@ def test_local_and_server_agree(collection: str, hybrid: bool) -> None:
     assert SERVER_URL
     local = KnowledgeBase.in_memory(HashEmbeddings() if hybrid else None)
     server = KnowledgeBase(
-        _connect(SERVER_URL, SERVER_KEY), embeddings=HashEmbeddings() if hybrid else None
+        ClientBackend.connect(SERVER_URL, SERVER_KEY),
+        embeddings=HashEmbeddings() if hybrid else None,
     )
     try:
         expected = congruence.run_scenario(local)
-        assert congruence.run_scenario(server) == expected
+        congruence.assert_congruent(congruence.run_scenario(server), expected)
     finally:
         local.close()
         server.close()

@@ -13,7 +13,7 @@ from convrag.errors import UserError
 from convrag.knowledge import dense
 from convrag.knowledge.dense import load_embeddings
 from convrag.knowledge.ingest import SourceDocument
-from convrag.knowledge.store import DENSE_VECTOR, SPARSE_VECTOR, KnowledgeBase
+from convrag.knowledge.store import DENSE_VECTOR, SPARSE_VECTOR, KnowledgeBase, QueryLeg
 from convrag.settings import Settings
 from tests.conftest import sample_documents, spy_queries
 from tests.hash_embeddings import HashEmbeddings
@@ -31,12 +31,15 @@ def hybrid_kb() -> KnowledgeBase:
 
 
 def test_collection_gets_a_named_dense_vector(hybrid_kb: KnowledgeBase) -> None:
-    params = hybrid_kb.client.get_collection(NAME).config.params
+    assert hybrid_kb.backend.dense_size(NAME) == 64
+    local = KnowledgeBase.local_mode(embeddings=HashEmbeddings(dimension=64))
+    local.ingest(NAME, sample_documents()[:1])
+    params = local.backend.client.get_collection(NAME).config.params  # type: ignore[attr-defined]
     assert isinstance(params.vectors, dict)
     assert params.vectors[DENSE_VECTOR].size == 64
     assert params.vectors[DENSE_VECTOR].distance == models.Distance.COSINE
     assert params.sparse_vectors is not None and SPARSE_VECTOR in params.sparse_vectors
-    (point,), _ = hybrid_kb.client.scroll(NAME, limit=1, with_vectors=True)
+    (point,), _ = local.backend.client.scroll(NAME, limit=1, with_vectors=True)  # type: ignore[attr-defined]
     assert isinstance(point.vector, dict) and set(point.vector) == {DENSE_VECTOR, SPARSE_VECTOR}
 
 
@@ -48,16 +51,26 @@ def test_every_query_prefetches_dense_and_sparse_fused_by_rrf_in_one_call(
     hits = hybrid_kb.search(NAME, queries, k=3)
     assert hits[0].doc_id == "zh-nile"
     (call,) = calls
-    assert call["query"] == models.FusionQuery(fusion=models.Fusion.RRF)
-    legs = sorted(prefetch.using for prefetch in call["prefetch"])
+    legs = sorted(leg.using for leg in call["legs"])
     assert legs == sorted([DENSE_VECTOR, SPARSE_VECTOR] * len(queries))
+
+
+def test_a_leg_weight_applies_to_its_dense_leg_too(
+    hybrid_kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = spy_queries(hybrid_kb, monkeypatch)
+    hybrid_kb.search(NAME, [QueryLeg("尼罗河有多长？", weight=2.0), QueryLeg(terms={"nile": 1.0})])
+    (call,) = calls
+    # The terms-only leg has no text to embed, so it has no dense leg.
+    assert [leg.using for leg in call["legs"]] == [SPARSE_VECTOR, SPARSE_VECTOR, DENSE_VECTOR]
+    assert [leg.weight for leg in call["legs"]] == pytest.approx([2.0, 1.0, 2.0], rel=1e-3)
 
 
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
         ("Who was Marie Curie?", "en-curie"),
-        ("How long is the Mississippi?", "en-mississippi"),
+        ("Where does the Mississippi flow?", "en-mississippi"),
         ("长江发源于哪里", "zh-yangtze"),
     ],
 )
@@ -88,7 +101,7 @@ def test_reingesting_embeds_only_new_chunks(hybrid_kb: KnowledgeBase) -> None:
 def test_sparse_collection_used_with_dense_is_a_user_error() -> None:
     sparse = KnowledgeBase.in_memory()
     sparse.ingest(NAME, sample_documents())
-    hybrid = KnowledgeBase(sparse.client, embeddings=HashEmbeddings(), embeddings_name="openai:m")
+    hybrid = KnowledgeBase(sparse.backend, embeddings=HashEmbeddings(), embeddings_name="openai:m")
     for attempt in (
         lambda: hybrid.search(NAME, ["Nile"]),
         lambda: hybrid.ingest(NAME, sample_documents()),
@@ -104,7 +117,7 @@ def test_sparse_collection_used_with_dense_is_a_user_error() -> None:
 
 
 def test_dense_collection_used_without_dense_is_a_user_error(hybrid_kb: KnowledgeBase) -> None:
-    sparse = KnowledgeBase(hybrid_kb.client)
+    sparse = KnowledgeBase(hybrid_kb.backend)
     with pytest.raises(UserError, match="built for hybrid search.*new collection"):
         sparse.search(NAME, ["Nile"])
     with pytest.raises(UserError, match="CONVRAG_EMBEDDINGS=bm25"):
@@ -114,7 +127,7 @@ def test_dense_collection_used_without_dense_is_a_user_error(hybrid_kb: Knowledg
 
 
 def test_another_dense_dimension_is_a_user_error(hybrid_kb: KnowledgeBase) -> None:
-    other = KnowledgeBase(hybrid_kb.client, embeddings=HashEmbeddings(dimension=32))
+    other = KnowledgeBase(hybrid_kb.backend, embeddings=HashEmbeddings(dimension=32))
     with pytest.raises(UserError, match="64-dimensional dense vectors.*32-dimensional"):
         other.search(NAME, ["Nile"])
 

@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from convrag.errors import UserError
-from convrag.knowledge.ingest import IngestReport, SourceDocument, chunk_text, load_paths
+from convrag.knowledge.ingest import (
+    IngestReport,
+    SourceDocument,
+    chunk_text,
+    collect,
+    load_paths,
+)
+from convrag.knowledge.store import KnowledgeBase
 from convrag.language.tokens import count_tokens
 
 ZH = (
@@ -113,25 +120,63 @@ def test_folder_with_md_txt_and_jsonl(tmp_path: Path) -> None:
     write(corpus / "skip.csv", "a,b\n")
     write(corpus / ".cache" / "hidden.md", "# hidden\n")
 
-    documents = load_paths([corpus])
+    documents = load_paths([corpus], root=tmp_path)
 
     by_id = {d.id: d for d in documents}
-    assert [d.id for d in documents] == ["curie.txt", "amazon", "42", "rivers/nile.md"]
-    assert by_id["rivers/nile.md"].title == "尼罗河"
-    assert by_id["curie.txt"].title == "curie"
-    assert by_id["curie.txt"].text == EN
+    assert [d.id for d in documents] == [
+        "corpus/curie.txt", "amazon", "42", "corpus/rivers/nile.md"
+    ]
+    assert by_id["corpus/rivers/nile.md"].title == "尼罗河"
+    assert by_id["corpus/curie.txt"].title == "curie"
+    assert by_id["corpus/curie.txt"].text == EN
     assert by_id["amazon"].title == "亚马逊河"
     assert by_id["42"].metadata == {"lang": "en"}
     assert by_id["42"].title is None
-    assert by_id["amazon"].source == str(corpus / "more.jsonl")
+    assert by_id["amazon"].source == str((corpus / "more.jsonl").resolve())
 
 
-def test_file_given_directly_is_named_by_its_file_name(tmp_path: Path) -> None:
+def test_a_file_has_one_id_however_it_is_reached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = write(tmp_path / "deep" / "notes.md", "no heading here")
-    (document,) = load_paths([str(path)])
-    assert document == SourceDocument(
-        id="notes.md", text="no heading here", title="notes", source=str(path)
+    expected = SourceDocument(
+        id="deep/notes.md", text="no heading here", title="notes", source=str(path.resolve())
     )
+    assert load_paths([str(path)], root=tmp_path) == [expected]
+    assert load_paths([tmp_path / "deep"], root=tmp_path) == [expected]
+    monkeypatch.chdir(tmp_path / "deep")
+    assert load_paths(["."], root=tmp_path) == [expected]
+    # Outside the root a file is named by its absolute path: still unique.
+    (outside,) = load_paths([path], root=tmp_path / "elsewhere")
+    assert outside.id == path.resolve().as_posix()
+
+
+def test_same_named_files_in_two_folders_get_two_ids(tmp_path: Path) -> None:
+    write(tmp_path / "kb" / "handbook" / "README.md", "# Handbook\n\nLeave policy.")
+    write(tmp_path / "kb" / "engineering" / "README.md", "# Engineering\n\nOn-call rota.")
+    first = load_paths([tmp_path / "kb" / "handbook"], root=tmp_path)
+    second = load_paths([tmp_path / "kb" / "engineering"], root=tmp_path)
+    assert [d.id for d in first + second] == [
+        "kb/handbook/README.md", "kb/engineering/README.md"
+    ]
+
+
+def test_bad_files_and_lines_are_all_named_and_the_rest_loaded(tmp_path: Path) -> None:
+    write(tmp_path / "good.md", "# Good\n\nFine text.")
+    (tmp_path / "latin1.txt").write_bytes("café".encode("latin-1"))
+    write(tmp_path / "broken.pdf", "not a pdf")
+    write(tmp_path / "rows.jsonl", jsonl({"id": "r1", "text": "one"}) + "{oops\n"
+          + jsonl({"id": "r3"}, {"id": "r4", "text": "four"}))
+    loaded = collect([tmp_path], root=tmp_path)
+    assert [d.id for d in loaded.documents] == ["good.md", "r1", "r4"]
+    assert len(loaded.problems) == 4
+    assert f"{tmp_path / 'latin1.txt'} is not UTF-8" in loaded.problems[1]
+    assert loaded.problems[0].startswith(f"{tmp_path / 'broken.pdf'} could not be read")
+    assert loaded.problems[2].startswith(f"{tmp_path / 'rows.jsonl'}:2 is not valid JSON")
+    assert loaded.problems[3].startswith(f'{tmp_path / "rows.jsonl"}:3 has no string "text"')
+    # load_paths is the strict form: the first problem is fatal.
+    with pytest.raises(UserError, match="broken.pdf could not be read"):
+        load_paths([tmp_path], root=tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -169,7 +214,7 @@ def test_unusable_input_is_a_user_error(
     for name, text in files.items():
         write(tmp_path / name, text)
     with pytest.raises(UserError, match=message):
-        load_paths([tmp_path / given])
+        load_paths([tmp_path / given], root=tmp_path)
 
 
 def test_non_utf8_file_is_a_user_error(tmp_path: Path) -> None:
@@ -261,17 +306,87 @@ HTML = """<!doctype html>
 
 def test_html_file_is_its_visible_text_titled_by_title(tmp_path: Path) -> None:
     path = write(tmp_path / "site" / "nile.html", HTML)
-    (document,) = load_paths([tmp_path / "site"])
-    assert (document.id, document.title, document.source) == ("nile.html", "尼罗河 Nile", str(path))
+    (document,) = load_paths([tmp_path / "site"], root=tmp_path / "site")
+    assert (document.id, document.title, document.source) == (
+        "nile.html", "尼罗河 Nile", str(path.resolve())
+    )
     assert "尼罗河是非洲东北部的一条大河。" in document.text
     assert "6,650 km" in document.text
     assert "<p>" not in document.text and "\n\n\n" not in document.text
 
 
+BOILERPLATE_PAGE = """<html><head><title>Nile - River Wiki</title></head><body>
+<nav><a href="/">Home</a> | <a href="/about">About us</a> | <a href="/contact">Contact</a></nav>
+<div id="cookie-banner">We use cookies to improve your experience. Read our cookie policy
+and accept all cookies.</div>
+<main><h1>The Nile</h1>
+<p>The Nile is a major north-flowing river in northeastern Africa. It flows into the
+Mediterranean Sea.</p>
+<p>The Nile is about 6,650 km long and is among the longest rivers in the world.</p></main>
+<footer>Copyright 2024 River Wiki. All rights reserved. Privacy policy. Terms of use.</footer>
+</body></html>"""
+
+
+def test_html_boilerplate_is_not_indexed(tmp_path: Path) -> None:
+    write(tmp_path / "nile.html", BOILERPLATE_PAGE)
+    (document,) = load_paths([tmp_path], root=tmp_path)
+    assert "6,650 km long" in document.text and "Mediterranean" in document.text
+    for boilerplate in ("cookie", "About us", "Copyright", "Privacy policy"):
+        assert boilerplate not in document.text
+    kb = KnowledgeBase.in_memory()
+    kb.ingest("kb", [document, SourceDocument(id="other", text="Cookies are baked biscuits.")])
+    assert [h.doc_id for h in kb.search("kb", ["What is the cookie policy?"])] == ["other"]
+    kb.close()
+
+
+def test_markdown_front_matter_is_metadata_not_text(tmp_path: Path) -> None:
+    write(tmp_path / "note.md", "---\ntitle: Leave policy\nowner: HR\nupdated: 2024-05-01\n"
+          "tags: [people, time-off]\n---\n# Holidays\n\nEveryone gets 30 days.\n")
+    write(tmp_path / "rule.md", "---\n\nA horizontal rule above, not front matter.\n")
+    by_id = {d.id: d for d in load_paths([tmp_path], root=tmp_path)}
+    note = by_id["note.md"]
+    assert note.title == "Leave policy"
+    assert note.metadata == {"title": "Leave policy", "owner": "HR", "updated": "2024-05-01",
+                             "tags": ["people", "time-off"]}
+    assert note.text.startswith("# Holidays") and "owner" not in note.text
+    assert by_id["rule.md"].metadata == {} and by_id["rule.md"].text.startswith("---")
+
+
+def test_bad_front_matter_is_named(tmp_path: Path) -> None:
+    write(tmp_path / "bad.md", "---\ntitle: [unclosed\n---\nBody.\n")
+    loaded = collect([tmp_path], root=tmp_path)
+    assert loaded.documents == []
+    assert loaded.problems[0].startswith(f"{tmp_path / 'bad.md'} has front matter that is not")
+
+
+@pytest.mark.parametrize(
+    "tool_title", ["Enscript Output", "Microsoft Word - report.docx", "untitled", "notes.tex"]
+)
+def test_pdf_titled_by_a_tool_is_titled_by_its_first_line(
+    tmp_path: Path, tool_title: str
+) -> None:
+    (tmp_path / "r.pdf").write_bytes(minimal_pdf(["Quarterly Report", "Sales grew."], tool_title))
+    (document,) = load_paths([tmp_path], root=tmp_path)
+    assert document.title == "Quarterly Report"
+
+
+def test_pdf_library_warnings_stay_out_of_the_terminal(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    pdf = minimal_pdf(["Marie Curie discovered polonium."], title="Marie Curie")
+    # A wrong startxref offset: pypdf recovers, and logs a warning about it.
+    broken = pdf.replace(b"startxref\n", b"startxref\n1")
+    (tmp_path / "curie.pdf").write_bytes(broken)
+    (document,) = load_paths([tmp_path], root=tmp_path)
+    assert "polonium" in document.text
+    captured = capfd.readouterr()
+    assert (captured.out, captured.err) == ("", "")
+
+
 def test_html_without_title_is_titled_by_its_first_heading(tmp_path: Path) -> None:
     write(tmp_path / "a.htm", "<html><body><h1>Yangtze  River</h1><p>Long.</p></body></html>")
     write(tmp_path / "b.html", "<p>No heading at all.</p>")
-    titles = {d.id: d.title for d in load_paths([tmp_path])}
+    titles = {d.id: d.title for d in load_paths([tmp_path], root=tmp_path)}
     assert titles == {"a.htm": "Yangtze River", "b.html": "b"}
 
 
@@ -281,7 +396,7 @@ def test_pdf_file_is_its_text_titled_by_its_metadata(tmp_path: Path) -> None:
                     title="Marie Curie")
     )
     (tmp_path / "plain.pdf").write_bytes(minimal_pdf(["No title here."]))
-    by_id = {d.id: d for d in load_paths([tmp_path])}
+    by_id = {d.id: d for d in load_paths([tmp_path], root=tmp_path)}
     assert by_id["curie.pdf"].title == "Marie Curie"
     assert "Marie Curie discovered polonium." in by_id["curie.pdf"].text
     assert "two Nobel Prizes" in by_id["curie.pdf"].text
@@ -295,11 +410,10 @@ def test_broken_pdf_is_a_user_error(tmp_path: Path) -> None:
 
 
 def test_html_and_pdf_documents_are_searchable(tmp_path: Path) -> None:
-    from convrag.knowledge.store import KnowledgeBase
 
     write(tmp_path / "nile.html", HTML)
     (tmp_path / "curie.pdf").write_bytes(minimal_pdf(["Marie Curie discovered polonium."]))
     kb = KnowledgeBase.in_memory()
-    kb.ingest("kb", load_paths([tmp_path]))
+    kb.ingest("kb", load_paths([tmp_path], root=tmp_path))
     assert kb.search("kb", ["尼罗河在哪里"])[0].doc_id == "nile.html"
     assert kb.search("kb", ["Who discovered polonium?"])[0].doc_id == "curie.pdf"

@@ -148,25 +148,21 @@ def test_sqlite_prune_drops_writes_and_shrinks_the_file(kb, tmp_path: Path) -> N
     assert pruned < grown / 3
 
 
-def test_cli_turns_save_once_per_turn_and_prune(kb, tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    import convrag.graph.context
+def test_cli_turns_save_once_per_turn_and_prune(kb, tmp_path: Path) -> None:
     from convrag import cli
 
     @dataclass(frozen=True)
     class KeepTwo(Context):
         keep_checkpoints: int = 2
 
-    monkeypatch.setattr(convrag.graph.context, "Context", KeepTwo)
-
     async def scenario() -> list[Any]:
         async with AsyncSqliteSaver.from_conn_string(str(tmp_path / "c.sqlite")) as saver:
             chat = build_graph(saver, knowledge=kb)
-            await cli._turn(chat, "t", "尼罗河是什么？", COLLECTION)
+            await cli._turn(chat, "t", "尼罗河是什么？", KeepTwo(collection=COLLECTION))
             assert len(await history(chat, "t")) == 1
-            await cli._turn(chat, "t", "它有多长？", COLLECTION)
+            await cli._turn(chat, "t", "它有多长？", KeepTwo(collection=COLLECTION))
             await cli._stream_turn(chat, config("t"), "那亚马逊河呢？",
-                                   convrag.graph.context.Context(collection=COLLECTION))
+                                   KeepTwo(collection=COLLECTION))
             return await history(chat, "t")
 
     kept = asyncio.run(scenario())

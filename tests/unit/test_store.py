@@ -6,12 +6,11 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from qdrant_client import models
 
 from convrag.errors import UserError
 from convrag.knowledge.ingest import SourceDocument
@@ -137,8 +136,27 @@ def test_several_queries_are_fused_in_one_qdrant_call(
     hits = kb.search(NAME, ["尼罗河有多长？", "Who discovered polonium?", "的 the"], k=4)
     assert set(ids(hits)[:2]) == {"nile", "curie"}
     (call,) = calls
-    assert isinstance(call["query"], models.FusionQuery)
-    assert len(call["prefetch"]) == 2  # the stopword-only query was dropped
+    assert len(call["legs"]) == 2  # the stopword-only query was dropped
+
+
+def test_a_tie_in_fused_rank_goes_to_the_earlier_leg() -> None:
+    kb = KnowledgeBase.in_memory()
+    kb.ingest(NAME, [SourceDocument(id="a", text="Alpha Alpha beta."),
+                     SourceDocument(id="b", text="Beta beta alpha.")])
+    # Each document is first for one leg and second for the other: an exact RRF tie.
+    assert ids(kb.search(NAME, ["alpha", "beta"], k=1)) == ["a"]
+    assert ids(kb.search(NAME, ["beta", "alpha"], k=1)) == ["b"]
+
+
+@pytest.mark.parametrize("make", [KnowledgeBase.in_memory, KnowledgeBase.local_mode])
+def test_of_two_tied_chunks_the_one_stored_first_ranks_first(
+    make: Callable[[], KnowledgeBase]
+) -> None:
+    kb = make()
+    for doc_id in ("zz-first", "aa-second"):  # ids in the opposite order
+        kb.ingest(NAME, [SourceDocument(id=doc_id, text="The same words in both.")])
+    assert ids(kb.search(NAME, ["same words"], k=2)) == ["zz-first", "aa-second"]
+    kb.close()
 
 
 def test_strings_and_text_legs_search_alike(kb: KnowledgeBase) -> None:
@@ -157,8 +175,7 @@ def test_leg_weights_decide_the_fused_order(
     heavy_curie = [QueryLeg(text=nile), QueryLeg(text=curie, weight=3.0)]
     assert ids(kb.search(NAME, heavy_nile, k=2)) == ["nile", "curie"]
     assert ids(kb.search(NAME, heavy_curie, k=2)) == ["curie", "nile"]
-    assert isinstance(calls[-1]["query"], models.RrfQuery)
-    assert calls[-1]["query"].rrf.weights == [1.0, 3.0]
+    assert [leg.weight for leg in calls[-1]["legs"]] == pytest.approx([1.0, 3.0], rel=1e-3)
 
 
 def test_leg_terms_extend_the_sparse_query(kb: KnowledgeBase) -> None:
@@ -214,7 +231,7 @@ def test_local_store_persists_across_opens(tmp_path: Path) -> None:
     kb.ingest(NAME, CORPUS)
     total = kb.count(NAME)
     kb.close()
-    assert settings.qdrant_path.is_dir()
+    assert (settings.edge_path / NAME).is_dir()
     kb = KnowledgeBase.open(settings)
     try:
         assert kb.count(NAME) == total
@@ -230,11 +247,12 @@ from convrag.errors import UserError
 from convrag.knowledge.store import KnowledgeBase, QueryLeg
 from convrag.settings import Settings
 try:
-    KnowledgeBase.open(Settings(home=Path(sys.argv[1]))).close()
+    kb = KnowledgeBase.open(Settings(home=Path(sys.argv[1])))
+    print(kb.count("kb"))
+    kb.close()
 except UserError as error:
     print(error)
     sys.exit(3)
-print("opened")
 """
 
 
@@ -253,19 +271,36 @@ def open_in_another_process(home: Path) -> subprocess.CompletedProcess[str]:
 def test_second_process_gets_a_clear_message_while_the_store_is_held(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path)
     kb = KnowledgeBase.open(settings)
+    kb.ingest(NAME, CORPUS)
     try:
         child = open_in_another_process(tmp_path)
     finally:
         kb.close()
     assert child.returncode == 3, child.stderr
     assert child.stdout.strip() == (
-        f"The knowledge base at {settings.qdrant_path} is in use by another convrag process: "
+        f"The knowledge base at {settings.edge_path} is in use by another convrag process: "
         "stop that process, or set QDRANT_URL to share a Qdrant server."
     )
     assert "Traceback" not in child.stderr
     # Once the first process lets go, the store opens again.
     released = open_in_another_process(tmp_path)
-    assert (released.returncode, released.stdout.strip()) == (0, "opened"), released.stderr
+    assert (released.returncode, released.stdout.strip()) == (0, str(len(CORPUS))), (
+        released.stderr
+    )
+
+
+def test_a_second_handle_in_the_same_process_gets_the_same_message(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path)
+    first = KnowledgeBase.open(settings)
+    first.ingest(NAME, CORPUS)
+    second = KnowledgeBase.open(settings)
+    try:
+        with pytest.raises(UserError, match="is in use by another convrag process"):
+            second.search(NAME, ["Nile"])
+    finally:
+        first.close()
+    assert second.search(NAME, ["Who discovered polonium?"])[0].doc_id == "curie"
+    second.close()
 
 
 def test_unreachable_server_is_a_user_error() -> None:
@@ -351,14 +386,23 @@ def test_score_threshold_drops_weak_matches(kb: KnowledgeBase, queries: list[str
     )
 
 
-def test_server_lookups_are_batched_by_document_id(monkeypatch: pytest.MonkeyPatch) -> None:
-    kb = KnowledgeBase.in_memory()
-    kb._local = False  # behave as against a server: look up this run's documents only
+@pytest.mark.parametrize("make", [KnowledgeBase.in_memory, KnowledgeBase.local_mode])
+def test_indexed_lookups_are_batched_by_document_id(
+    monkeypatch: pytest.MonkeyPatch, make: Callable[[], KnowledgeBase]
+) -> None:
+    kb = make()
+    # Local mode scans instead; made to behave as a server: look up this run's documents.
+    kb.backend.scans = False
     documents = [SourceDocument(id=f"d{i}", text=f"Document number {i}.") for i in range(600)]
     first = kb.ingest(NAME, documents)
     calls: list[Any] = []
-    scroll = kb.client.scroll
-    monkeypatch.setattr(kb.client, "scroll", lambda *a, **kw: calls.append(kw) or scroll(*a, **kw))
+    scroll = kb.backend._scroll  # type: ignore[attr-defined]
+
+    def spy(name: str, condition: Any, fields: Any) -> Any:
+        calls.append({"scroll_filter": condition})
+        return scroll(name, condition, fields)
+
+    monkeypatch.setattr(kb.backend, "_scroll", spy)
     second = kb.ingest(NAME, documents)
     assert (second.chunks_added, second.chunks_unchanged) == (0, first.total_chunks)
     assert len(calls) == 3  # 600 ids in lookups of 256
