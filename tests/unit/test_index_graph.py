@@ -132,3 +132,26 @@ def test_erase_tenant_removes_that_tenant_from_every_collection() -> None:
     assert removed == before // 2 == kb.count("a") + kb.count("b")
     assert kb.search("a", [RECORDS[0]["text"]], tenant="t1") == []
     assert kb.search("b", [RECORDS[0]["text"]], tenant="t2")
+
+
+def test_each_call_on_a_thread_stands_alone() -> None:
+    # On a server every run has a thread: what one call sent must not carry into the next.
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    kb = KnowledgeBase.in_memory()
+    index = build_index_graph(knowledge=kb)
+    index.checkpointer = InMemorySaver()
+    thread = {"configurable": {"thread_id": "uploads"}}
+    recipes = [{"id": "soup", "text": "Leek soup simmers for forty minutes."},
+               {"id": "bread", "text": "Rye bread proves overnight in a cool room."}]
+    index.invoke({"documents": recipes}, thread)
+    index.invoke({"documents": [{"id": "tart", "text": "Plum tart bakes at 180 degrees."}],
+                  "collection": "desserts", "prune": True}, thread)
+    # Neither the earlier collection nor its prune apply to a call that leaves them out.
+    report = index.invoke({"documents": recipes[:1]}, thread)
+    assert report["collection"] == "convrag" and report["chunks_removed"] == 0
+    assert kb.count("convrag") == 2 and kb.count("desserts") == 1
+    # A refused call leaves nothing behind that refuses the next one.
+    with pytest.raises(UserError, match='"source" must be a string'):
+        index.invoke({"documents": recipes, "source": 7}, thread)
+    assert index.invoke({"documents": recipes}, thread)["chunks_unchanged"] == 2
