@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from convrag.serve import free_port
+from convrag.errors import UserError
+from convrag.serve import free_port, server_port
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "aegra.json"
@@ -147,11 +148,10 @@ def main() -> int:
     if problem:
         print(f"convrag: {problem}", file=sys.stderr)
         return 1
-    requested = os.environ.get("PORT")
-    port = int(requested) if requested else free_port(DEFAULT_PORT)
-    if requested and free_port(port) != port:
-        print(f"convrag: port {port} (PORT) is in use: pick another, or unset PORT.",
-              file=sys.stderr)
+    try:
+        port = server_port(DEFAULT_PORT)
+    except UserError as exc:
+        print(f"convrag: {exc}", file=sys.stderr)
         return 1
     stopping = False
 

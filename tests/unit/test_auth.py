@@ -22,7 +22,7 @@ def test_token_map(spec, tokens):
     assert parse_tokens(spec) == tokens
 
 
-@pytest.mark.parametrize("spec", ["secret", "t1:", ":alice", "t1:alice,t2"])
+@pytest.mark.parametrize("spec", ["secret", "t1:", ":alice", "t1:alice,t2", "t1:alice,t1:bob"])
 def test_malformed_token_map_is_one_clear_error(spec):
     with pytest.raises(ValueError, match="token1:user1,token2:user2"):
         parse_tokens(spec)
@@ -79,3 +79,45 @@ def test_serve_prod_refuses_to_start_without_its_own_config(monkeypatch, tmp_pat
     assert serve_prod.main() == 1
     assert capsys.readouterr().err == (
         f"convrag: {tmp_path / 'aegra.json'} is missing: restore it from the repository.\n")
+
+
+def test_a_token_given_to_two_users_is_refused():
+    # Otherwise the later entry wins and alice, sending t1, is served as bob.
+    with pytest.raises(ValueError, match="entry 3 repeats the token of entry 1"):
+        parse_tokens("t1:alice,t2:carol,t1:bob")
+
+
+@pytest.mark.parametrize("port", ["abc", "0", "70000", "80.5"])
+def test_a_port_that_is_no_port_number_is_one_sentence(monkeypatch, capsys, port):
+    from convrag import serve, serve_prod
+
+    monkeypatch.setenv("PORT", port)
+    for server in (serve, serve_prod):
+        assert server.main() == 1
+        assert capsys.readouterr().err == (
+            f"convrag: PORT={port!r} is not a port number: use one from 1 to 65535, "
+            "or unset PORT.\n")
+
+
+def test_a_port_a_stopped_server_left_in_time_wait_can_be_taken_again():
+    import socket
+
+    from convrag.serve import free_port
+
+    # The server closes first, as uvicorn does on Ctrl-C: its side lingers in TIME_WAIT.
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        served, _ = listener.accept()
+        served.close()
+        client.recv(1)
+        client.close()
+    assert free_port(port) == port
+    # A port something listens on is still in use.
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        assert free_port(busy.getsockname()[1]) != busy.getsockname()[1]
