@@ -155,3 +155,20 @@ def test_each_call_on_a_thread_stands_alone() -> None:
     with pytest.raises(UserError, match='"source" must be a string'):
         index.invoke({"documents": recipes, "source": 7}, thread)
     assert index.invoke({"documents": recipes}, thread)["chunks_unchanged"] == 2
+
+
+def test_a_refusal_reaches_the_api_caller_as_its_sentence() -> None:
+    # langgraph dev serializes a failed run's error with this encoder; it keeps the message
+    # only for builtin error types and says "An internal error occurred" for the rest.
+    from types import SimpleNamespace
+
+    from langgraph_api.serde import json_dumpb
+
+    from convrag.nodes.index_documents import index_tenant
+
+    bob = SimpleNamespace(server_info=SimpleNamespace(user={"identity": "bob", "tenant": "bob"}))
+    with pytest.raises(UserError) as refused:
+        index_tenant({"documents": [], "tenant": "alice"}, bob)
+    sent = json.loads(json_dumpb(refused.value))
+    assert sent["message"] == str(refused.value)
+    assert "only into your own tenant" in sent["message"]
