@@ -121,3 +121,24 @@ def test_a_port_a_stopped_server_left_in_time_wait_can_be_taken_again():
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         assert free_port(busy.getsockname()[1]) != busy.getsockname()[1]
+
+
+def test_serve_prod_reads_the_auth_tokens_of_dot_env(monkeypatch, tmp_path, capsys):
+    """A token spec in .env (where the README allows it) must reach the server, not be missed."""
+    import os
+
+    from convrag import serve_prod
+
+    monkeypatch.setattr(os, "environ", {k: v for k, v in os.environ.items()
+                                        if k != "CONVRAG_AUTH_TOKENS"})
+    (tmp_path / ".env").write_text("CONVRAG_AUTH_TOKENS=tok-ann:ann,tok-ann:ben\n")
+    monkeypatch.setattr(serve_prod, "ENV_FILE", tmp_path / ".env")
+    assert serve_prod.main() == 1
+    assert capsys.readouterr().err == (
+        "convrag: CONVRAG_AUTH_TOKENS entry 2 repeats the token of entry 1: give each user a "
+        "token of their own, as in 'token1:user1,token2:user2'.\n")
+    assert os.environ["CONVRAG_AUTH_TOKENS"] == "tok-ann:ann,tok-ann:ben"
+    # The shell's value wins over the file's.
+    os.environ["CONVRAG_AUTH_TOKENS"] = "tok-ann:ann"
+    serve_prod.load_env_file(tmp_path / ".env")
+    assert os.environ["CONVRAG_AUTH_TOKENS"] == "tok-ann:ann"
