@@ -11,6 +11,10 @@ from pathlib import Path
 from convrag.errors import UserError
 
 
+# langgraph.json's "env": the file `langgraph dev` loads.
+ENV_FILE = Path(__file__).resolve().parents[1] / ".env"
+
+
 def free_port(preferred: int = 2024) -> int:
     """`preferred` when it is free on loopback, otherwise any free port."""
     for port in (preferred, 0):
@@ -46,8 +50,33 @@ def server_port(default: int) -> int:
     return port
 
 
+def auth_tokens_problem(env_file: Path) -> str | None:
+    """The one-sentence error of the CONVRAG_AUTH_TOKENS `langgraph dev` will see, or None.
+
+    `langgraph dev` loads the auth handler only after it has started: a malformed value
+    then leaves a traceback and a process that serves nothing. Checked first instead, with
+    the value it will use (langgraph.json's .env wins over the shell).
+    """
+    from convrag.auth import parse_tokens
+
+    spec = os.environ.get("CONVRAG_AUTH_TOKENS", "")
+    if env_file.is_file():
+        from dotenv import dotenv_values
+
+        spec = dotenv_values(env_file).get("CONVRAG_AUTH_TOKENS") or spec
+    try:
+        parse_tokens(spec)
+    except ValueError as error:
+        return str(error)
+    return None
+
+
 def main() -> int:
     """Exec `langgraph dev` with analytics and the version check off."""
+    problem = auth_tokens_problem(ENV_FILE)
+    if problem:
+        print(f"convrag: {problem}", file=sys.stderr)
+        return 1
     langgraph = shutil.which("langgraph", path=str(Path(sys.executable).parent)) or shutil.which(
         "langgraph"
     )

@@ -142,3 +142,23 @@ def test_serve_prod_reads_the_auth_tokens_of_dot_env(monkeypatch, tmp_path, caps
     os.environ["CONVRAG_AUTH_TOKENS"] = "tok-ann:ann"
     serve_prod.load_env_file(tmp_path / ".env")
     assert os.environ["CONVRAG_AUTH_TOKENS"] == "tok-ann:ann"
+
+
+@pytest.mark.parametrize("where", ["environment", ".env"])
+def test_make_serve_refuses_a_malformed_token_spec_before_starting(
+        monkeypatch, tmp_path, capsys, where):
+    # langgraph dev would start, print its URL, fail to load the handler with a traceback
+    # and keep running without serving.
+    from convrag import serve
+
+    monkeypatch.setenv("CONVRAG_AUTH_TOKENS", "tok-ann:ann")
+    if where == ".env":
+        (tmp_path / ".env").write_text("CONVRAG_AUTH_TOKENS=tok-ann:ann,tok-ben\n")
+    else:
+        monkeypatch.setenv("CONVRAG_AUTH_TOKENS", "tok-ann:ann,tok-ben")
+    monkeypatch.setattr(serve, "ENV_FILE", tmp_path / ".env")
+    monkeypatch.setattr(serve.os, "execv", lambda *args: pytest.fail("langgraph dev started"))
+    assert serve.main() == 1
+    assert capsys.readouterr().err == (
+        "convrag: CONVRAG_AUTH_TOKENS entry 2 is not 'token:user': write "
+        "'token1:user1,token2:user2', or unset it to run without auth.\n")
