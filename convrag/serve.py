@@ -10,7 +10,6 @@ from pathlib import Path
 
 from convrag.errors import UserError
 
-
 # langgraph.json's "env": the file `langgraph dev` loads.
 ENV_FILE = Path(__file__).resolve().parents[1] / ".env"
 
