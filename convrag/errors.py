@@ -1,11 +1,16 @@
 """Errors a user can cause and fix. Their message is one sentence that says what to do."""
 
 
-class UserError(Exception):
-    """A problem with input, configuration or environment; shown without a traceback."""
+class UserError(ValueError):
+    """A problem with input, configuration or environment; shown without a traceback.
+
+    A ValueError because `langgraph dev` reports a failed run's message only for builtin
+    error types such as ValueError; any other is replaced by "An internal error occurred",
+    and an API caller would not learn what to fix.
+    """
 
 
-class InvalidInput(UserError, ValueError):
+class InvalidInput(UserError):
     """A graph's input or Context is malformed; refused before anything is stored."""
 
 

@@ -19,10 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from convrag.serve import free_port
+from convrag.errors import UserError
+from convrag.serve import free_port, server_port
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "aegra.json"
+ENV_FILE = ROOT / ".env"
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 DEFAULT_PORT = 8123
 SERVER_OPTIONS = "-c synchronous_commit=off"
@@ -130,16 +132,36 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 12
 
 def check_auth_tokens() -> str | None:
     """The one-sentence error of a malformed CONVRAG_AUTH_TOKENS, or None."""
+    from convrag.auth import parse_tokens
+
     try:
-        # The handler reads CONVRAG_AUTH_TOKENS when it is imported, as the server does.
-        import convrag.auth  # noqa: F401
+        # Parsed here, not by importing the handler: an earlier import (a test's) would
+        # have read the environment before .env was loaded.
+        parse_tokens(os.environ.get("CONVRAG_AUTH_TOKENS", ""))
     except ValueError as error:
         return str(error)
     return None
 
 
+def load_env_file(path: Path) -> None:
+    """Put the settings of `path` (a .env file) into the environment, the shell's winning.
+
+    The README and .env.example say CONVRAG_AUTH_TOKENS may be set in .env; `langgraph dev`
+    reads it through langgraph.json, but Aegra does not, so without this a token set
+    there left the production server running without auth.
+    """
+    if not path.is_file():
+        return
+    from dotenv import dotenv_values
+
+    for name, value in dotenv_values(path).items():
+        if value is not None:
+            os.environ.setdefault(name, value)
+
+
 def main() -> int:
     """Start PostgreSQL when needed, then Aegra; stop both on Ctrl-C or SIGTERM."""
+    load_env_file(ENV_FILE)
     problem = check_auth_tokens()
     if not CONFIG.exists():
         # Aegra would fall back to langgraph.json, without convrag's hooks.
@@ -147,11 +169,10 @@ def main() -> int:
     if problem:
         print(f"convrag: {problem}", file=sys.stderr)
         return 1
-    requested = os.environ.get("PORT")
-    port = int(requested) if requested else free_port(DEFAULT_PORT)
-    if requested and free_port(port) != port:
-        print(f"convrag: port {port} (PORT) is in use: pick another, or unset PORT.",
-              file=sys.stderr)
+    try:
+        port = server_port(DEFAULT_PORT)
+    except UserError as exc:
+        print(f"convrag: {exc}", file=sys.stderr)
         return 1
     stopping = False
 

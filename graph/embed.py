@@ -49,7 +49,10 @@ class ConvragState(MessagesState):
     route: NotRequired[str]
 
 
-_CARRIED = ("messages", "topic", "summary", "summary_calls", "entities", "turn", "questions")
+# `standalone_question` goes back in too: the resolver reads the previous turn's to carry
+# its predicate over to "What about X?" (a standalone thread has it in its checkpoint).
+_CARRIED = ("messages", "topic", "summary", "summary_calls", "entities", "turn", "questions",
+            "standalone_question")
 _RETURNED = ("summary", "summary_calls", "entities", "turn", "questions", "standalone_question",
              "route")
 

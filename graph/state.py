@@ -21,6 +21,7 @@ from langchain_core.messages import (
     HumanMessage,
     convert_to_messages,
 )
+from langgraph.channels.ephemeral_value import EphemeralValue
 from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict
 
@@ -203,14 +204,25 @@ class IndexOutput(TypedDict):
     total_chunks: int
 
 
-class IndexState(IndexInput):
+class IndexState(TypedDict):
     """Input and report together: the node reads the one and writes the other.
 
     `documents` holds the records going in and the report's count coming out (DESIGN's
     ingest object names that count "documents" too).
+
+    Every field is an ephemeral channel: each call stands alone. With plain channels a
+    field a call leaves out kept the value an earlier call on the same thread sent (a
+    server run always has a thread), so a later call silently pruned, or wrote to the
+    earlier call's collection, and after a refused `"tenant"` every call on the thread
+    failed with the same refusal.
     """
 
-    chunks_added: NotRequired[int]
-    chunks_unchanged: NotRequired[int]
-    chunks_removed: NotRequired[int]
-    total_chunks: NotRequired[int]
+    documents: Annotated[Any, EphemeralValue(Any)]
+    collection: NotRequired[Annotated[str, EphemeralValue(str)]]
+    tenant: NotRequired[Annotated[str, EphemeralValue(str)]]
+    source: NotRequired[Annotated[str, EphemeralValue(str)]]
+    prune: NotRequired[Annotated[bool, EphemeralValue(bool)]]
+    chunks_added: NotRequired[Annotated[int, EphemeralValue(int)]]
+    chunks_unchanged: NotRequired[Annotated[int, EphemeralValue(int)]]
+    chunks_removed: NotRequired[Annotated[int, EphemeralValue(int)]]
+    total_chunks: NotRequired[Annotated[int, EphemeralValue(int)]]

@@ -22,6 +22,7 @@ import concurrent.futures
 import contextvars
 import functools
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Generator, Sequence
@@ -77,15 +78,27 @@ def _create(name: str, timeout_s: float) -> BaseChatModel:
     try:
         return init_chat_model(name, timeout=timeout_s, max_retries=1)
     except ImportError as exc:
+        # init_chat_model raises its own ImportError, whose `name` is None: the package
+        # to install is only in its message.
+        package = exc.name or _package_in(str(exc)) or f"the {name.split(':')[0]} integration"
         raise UserError(
             f"The chat model {name!r} needs a provider package that is not installed "
-            f"({exc.name}): install it, or set CONVRAG_CHAT_MODEL=offline."
+            f"({package}): install it, or set CONVRAG_CHAT_MODEL=offline."
         ) from exc
     except Exception as exc:  # provider constructors raise many kinds for a missing key
+        # Providers' messages end with their own full stop and may span lines; the user
+        # gets one sentence.
+        reason = " ".join(str(exc).split()).rstrip(".")
         raise UserError(
-            f"Cannot set up the chat model {name!r}: {exc}. Set the provider's API key "
+            f"Cannot set up the chat model {name!r}: {reason}. Set the provider's API key "
             "(e.g. OPENAI_API_KEY), or set CONVRAG_CHAT_MODEL=offline."
         ) from exc
+
+
+def _package_in(message: str) -> str | None:
+    """The `langchain-…` package an ImportError's message asks to install, if it names one."""
+    found = re.search(r"\blangchain[-_][a-z0-9_-]*[a-z0-9]", message)
+    return found.group(0) if found else None
 
 
 def model_timeout(context: Context) -> float:

@@ -93,8 +93,14 @@ def _front_matter(text: str, path: Path) -> tuple[dict[str, Any], str]:
     try:
         data = yaml.safe_load(match.group(1) or "")
     except yaml.YAMLError as exc:
-        raise UserError(f"{path} has front matter that is not valid YAML ({exc}): fix the "
-                        "block between the '---' lines.") from exc
+        # str(exc) spans several lines with a caret drawing; the report must stay one
+        # sentence, so keep YAML's problem and where it is in the file (the block starts
+        # on the file's second line).
+        problem = getattr(exc, "problem", None) or "it does not parse"
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 2}" if mark is not None else ""
+        raise UserError(f"{path} has front matter that is not valid YAML ({problem}{where}): "
+                        "fix the block between the '---' lines.") from exc
     if not isinstance(data, dict):
         return {}, text
     # Payloads are JSON: dates and other YAML types are kept as their text.

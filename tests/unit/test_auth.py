@@ -22,7 +22,7 @@ def test_token_map(spec, tokens):
     assert parse_tokens(spec) == tokens
 
 
-@pytest.mark.parametrize("spec", ["secret", "t1:", ":alice", "t1:alice,t2"])
+@pytest.mark.parametrize("spec", ["secret", "t1:", ":alice", "t1:alice,t2", "t1:alice,t1:bob"])
 def test_malformed_token_map_is_one_clear_error(spec):
     with pytest.raises(ValueError, match="token1:user1,token2:user2"):
         parse_tokens(spec)
@@ -79,3 +79,86 @@ def test_serve_prod_refuses_to_start_without_its_own_config(monkeypatch, tmp_pat
     assert serve_prod.main() == 1
     assert capsys.readouterr().err == (
         f"convrag: {tmp_path / 'aegra.json'} is missing: restore it from the repository.\n")
+
+
+def test_a_token_given_to_two_users_is_refused():
+    # Otherwise the later entry wins and alice, sending t1, is served as bob.
+    with pytest.raises(ValueError, match="entry 3 repeats the token of entry 1"):
+        parse_tokens("t1:alice,t2:carol,t1:bob")
+
+
+@pytest.mark.parametrize("port", ["abc", "0", "70000", "80.5"])
+def test_a_port_that_is_no_port_number_is_one_sentence(monkeypatch, capsys, port):
+    from convrag import serve, serve_prod
+
+    monkeypatch.setenv("PORT", port)
+    for server in (serve, serve_prod):
+        assert server.main() == 1
+        assert capsys.readouterr().err == (
+            f"convrag: PORT={port!r} is not a port number: use one from 1 to 65535, "
+            "or unset PORT.\n")
+
+
+def test_a_port_a_stopped_server_left_in_time_wait_can_be_taken_again():
+    import socket
+
+    from convrag.serve import free_port
+
+    # The server closes first, as uvicorn does on Ctrl-C: its side lingers in TIME_WAIT.
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        served, _ = listener.accept()
+        served.close()
+        client.recv(1)
+        client.close()
+    assert free_port(port) == port
+    # A port something listens on is still in use.
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        assert free_port(busy.getsockname()[1]) != busy.getsockname()[1]
+
+
+def test_serve_prod_reads_the_auth_tokens_of_dot_env(monkeypatch, tmp_path, capsys):
+    """A token spec in .env (where the README allows it) must reach the server, not be missed."""
+    import os
+
+    from convrag import serve_prod
+
+    monkeypatch.setattr(os, "environ", {k: v for k, v in os.environ.items()
+                                        if k != "CONVRAG_AUTH_TOKENS"})
+    (tmp_path / ".env").write_text("CONVRAG_AUTH_TOKENS=tok-ann:ann,tok-ann:ben\n")
+    monkeypatch.setattr(serve_prod, "ENV_FILE", tmp_path / ".env")
+    assert serve_prod.main() == 1
+    assert capsys.readouterr().err == (
+        "convrag: CONVRAG_AUTH_TOKENS entry 2 repeats the token of entry 1: give each user a "
+        "token of their own, as in 'token1:user1,token2:user2'.\n")
+    assert os.environ["CONVRAG_AUTH_TOKENS"] == "tok-ann:ann,tok-ann:ben"
+    # The shell's value wins over the file's.
+    os.environ["CONVRAG_AUTH_TOKENS"] = "tok-ann:ann"
+    serve_prod.load_env_file(tmp_path / ".env")
+    assert os.environ["CONVRAG_AUTH_TOKENS"] == "tok-ann:ann"
+
+
+@pytest.mark.parametrize("where", ["environment", ".env"])
+def test_make_serve_refuses_a_malformed_token_spec_before_starting(
+        monkeypatch, tmp_path, capsys, where):
+    # langgraph dev would start, print its URL, fail to load the handler with a traceback
+    # and keep running without serving.
+    from convrag import serve
+
+    monkeypatch.setenv("CONVRAG_AUTH_TOKENS", "tok-ann:ann")
+    if where == ".env":
+        (tmp_path / ".env").write_text("CONVRAG_AUTH_TOKENS=tok-ann:ann,tok-ben\n")
+    else:
+        monkeypatch.setenv("CONVRAG_AUTH_TOKENS", "tok-ann:ann,tok-ben")
+    monkeypatch.setattr(serve, "ENV_FILE", tmp_path / ".env")
+    monkeypatch.setattr(serve.os, "execv", lambda *args: pytest.fail("langgraph dev started"))
+    assert serve.main() == 1
+    assert capsys.readouterr().err == (
+        "convrag: CONVRAG_AUTH_TOKENS entry 2 is not 'token:user': write "
+        "'token1:user1,token2:user2', or unset it to run without auth.\n")

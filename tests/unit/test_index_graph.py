@@ -132,3 +132,43 @@ def test_erase_tenant_removes_that_tenant_from_every_collection() -> None:
     assert removed == before // 2 == kb.count("a") + kb.count("b")
     assert kb.search("a", [RECORDS[0]["text"]], tenant="t1") == []
     assert kb.search("b", [RECORDS[0]["text"]], tenant="t2")
+
+
+def test_each_call_on_a_thread_stands_alone() -> None:
+    # On a server every run has a thread: what one call sent must not carry into the next.
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    kb = KnowledgeBase.in_memory()
+    index = build_index_graph(knowledge=kb)
+    index.checkpointer = InMemorySaver()
+    thread = {"configurable": {"thread_id": "uploads"}}
+    recipes = [{"id": "soup", "text": "Leek soup simmers for forty minutes."},
+               {"id": "bread", "text": "Rye bread proves overnight in a cool room."}]
+    index.invoke({"documents": recipes}, thread)
+    index.invoke({"documents": [{"id": "tart", "text": "Plum tart bakes at 180 degrees."}],
+                  "collection": "desserts", "prune": True}, thread)
+    # Neither the earlier collection nor its prune apply to a call that leaves them out.
+    report = index.invoke({"documents": recipes[:1]}, thread)
+    assert report["collection"] == "convrag" and report["chunks_removed"] == 0
+    assert kb.count("convrag") == 2 and kb.count("desserts") == 1
+    # A refused call leaves nothing behind that refuses the next one.
+    with pytest.raises(UserError, match='"source" must be a string'):
+        index.invoke({"documents": recipes, "source": 7}, thread)
+    assert index.invoke({"documents": recipes}, thread)["chunks_unchanged"] == 2
+
+
+def test_a_refusal_reaches_the_api_caller_as_its_sentence() -> None:
+    # langgraph dev serializes a failed run's error with this encoder; it keeps the message
+    # only for builtin error types and says "An internal error occurred" for the rest.
+    from types import SimpleNamespace
+
+    from langgraph_api.serde import json_dumpb
+
+    from convrag.nodes.index_documents import index_tenant
+
+    bob = SimpleNamespace(server_info=SimpleNamespace(user={"identity": "bob", "tenant": "bob"}))
+    with pytest.raises(UserError) as refused:
+        index_tenant({"documents": [], "tenant": "alice"}, bob)
+    sent = json.loads(json_dumpb(refused.value))
+    assert sent["message"] == str(refused.value)
+    assert "only into your own tenant" in sent["message"]

@@ -359,6 +359,14 @@ def test_bad_front_matter_is_named(tmp_path: Path) -> None:
     assert loaded.problems[0].startswith(f"{tmp_path / 'bad.md'} has front matter that is not")
 
 
+def test_bad_front_matter_is_reported_on_one_line(tmp_path: Path) -> None:
+    # YAML's own message draws a caret over several lines; the report is one sentence.
+    write(tmp_path / "menu.md", "---\ntitle: Canteen\ndishes: [soup\n  : : stew\n---\nBody.\n")
+    (problem,) = collect([tmp_path], root=tmp_path).problems
+    assert "\n" not in problem
+    assert "at line 4" in problem and problem.endswith("fix the block between the '---' lines.")
+
+
 @pytest.mark.parametrize(
     "tool_title", ["Enscript Output", "Microsoft Word - report.docx", "untitled", "notes.tex"]
 )

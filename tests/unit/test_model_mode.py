@@ -116,3 +116,37 @@ def test_a_failing_model_still_gets_an_extractive_answer(kb):
     assert "尼罗河" in result["standalone_question"]
     answer = result["messages"][-1].content
     assert "模型不可用" in answer and "6650" in answer
+
+
+def test_missing_provider_package_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    # init_chat_model's ImportError has no `name`; the package is only in its message.
+    import langchain.chat_models
+
+    from convrag.errors import UserError
+    from convrag.nodes.models import _create
+
+    def missing(*args: Any, **kwargs: Any) -> Any:
+        raise ImportError("Initializing ChatMistral requires the langchain-mistralai "
+                          "package. Please install it with `pip install langchain-mistralai`")
+
+    monkeypatch.setattr(langchain.chat_models, "init_chat_model", missing)
+    with pytest.raises(UserError) as caught:
+        _create("mistralai:small", 5.0)
+    assert "(langchain-mistralai)" in str(caught.value) and "None" not in str(caught.value)
+
+
+def test_missing_key_is_one_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
+    import langchain.chat_models
+
+    from convrag.errors import UserError
+    from convrag.nodes.models import _create
+
+    def no_key(*args: Any, **kwargs: Any) -> Any:
+        raise ValueError("Missing credentials.\nSet the `ACME_API_KEY` environment variable.")
+
+    monkeypatch.setattr(langchain.chat_models, "init_chat_model", no_key)
+    with pytest.raises(UserError) as caught:
+        _create("acme:large", 5.0)
+    message = str(caught.value)
+    assert "\n" not in message and ".." not in message
+    assert "Set the `ACME_API_KEY` environment variable. Set the provider's API key" in message

@@ -196,3 +196,30 @@ def test_sync_stream_yields_the_models_answer_token_by_token(kb):
         unregister_chat_model("tokens")
     answer = [message.content for message, meta in parts if meta["langgraph_node"] == "answer"]
     assert len(answer) > 3 and "".join(answer) == "尼罗河 全长 约 6650 公里 [1]。"
+
+
+def test_embedded_follow_up_resolves_as_a_standalone_one_does():
+    # "What about X?" takes the predicate of the previous standalone question, which a
+    # standalone thread keeps in its checkpoint; the parent must hand it back in as well.
+    from convrag.knowledge.store import KnowledgeBase, SourceDocument
+
+    rivers = KnowledgeBase.in_memory()
+    rivers.ingest("rivers", [
+        SourceDocument(id="danube", title="Danube",
+                       text="The Danube is about 2,850 kilometres long and ends in the Black Sea."),
+        SourceDocument(id="rhine", title="Rhine",
+                       text="The Rhine is about 1,230 kilometres long and ends in the North Sea."),
+    ])
+    settings = Context(collection="rivers")
+    builder = StateGraph(ConvragState, context_schema=Context)
+    builder.add_node("convrag", as_node(build_embedded_graph(knowledge=rivers)))
+    builder.add_edge(START, "convrag")
+    parent = builder.compile(checkpointer=InMemorySaver())
+    alone = build_graph(InMemorySaver(), knowledge=rivers)
+    dialogue = ["How long is the Danube?", "What about the Rhine?"]
+    for graph in (alone, parent):
+        for question in dialogue:
+            out = graph.invoke(user(question), config("rivers"), context=settings)
+        assert out["standalone_question"] == "How long is the Rhine?"
+        assert "1,230" in out["messages"][-1].content
+    rivers.close()
