@@ -377,9 +377,21 @@ def _delete(args: argparse.Namespace) -> int:
     kb = _open_kb(Settings.from_env())
     try:
         report = kb.delete(args.collection, args.ids, tenant=args.tenant)
+        unknown = sorted(set(args.ids) - set(report.pruned))
+        if unknown and not report.pruned:
+            # `convrag list` shows every tenant's documents, so an id it lists can still
+            # be unknown here: say which tenant holds it rather than send the user there.
+            held = {d.id: d.tenant for d in kb.documents(args.collection, all_tenants=True)
+                    if d.id in unknown}
+            if held:
+                doc_id, owner = next(iter(sorted(held.items())))
+                scope = f"under tenant '{args.tenant}'" if args.tenant else "without a tenant"
+                fix = (f"it is stored under tenant '{owner}', so add --tenant {owner}" if owner
+                       else "it is stored without a tenant, so leave --tenant out")
+                raise UserError(f"No document with the id {doc_id!r} is in the collection "
+                                f"'{args.collection}' {scope}: {fix}.")
     finally:
         kb.close()
-    unknown = sorted(set(args.ids) - set(report.pruned))
     if unknown and not report.pruned:
         raise UserError(
             f"No document with the id {', '.join(map(repr, unknown))} is in the collection "

@@ -232,3 +232,22 @@ def test_version() -> None:
 
     result = convrag("--version")
     assert (result.returncode, result.stdout.strip()) == (0, f"convrag {version('convrag')}")
+
+
+def test_delete_names_the_tenant_that_holds_the_id(tmp_path: Path) -> None:
+    # `convrag list` lists every tenant's documents; deleting one of them without its
+    # tenant must not send the user back to that list.
+    write(tmp_path / "teams" / "roadmap.md", "# Roadmap\n\nThe kiosk ships in spring.")
+    write(tmp_path / "common" / "menu.md", "# Menu\n\nSoup on Mondays.")
+    report("ingest", "--tenant", "kiosk", str(tmp_path / "teams"))
+    report("ingest", str(tmp_path / "common"))
+    untagged = convrag("delete", "teams/roadmap.md")
+    assert untagged.returncode == 1
+    assert untagged.stderr.strip() == (
+        "convrag: No document with the id 'teams/roadmap.md' is in the collection 'convrag' "
+        "without a tenant: it is stored under tenant 'kiosk', so add --tenant kiosk.")
+    tagged = convrag("delete", "--tenant", "kiosk", "common/menu.md")
+    assert tagged.stderr.strip().endswith(
+        "under tenant 'kiosk': it is stored without a tenant, so leave --tenant out.")
+    assert report("delete", "--tenant", "kiosk", "teams/roadmap.md")["deleted"] == [
+        "teams/roadmap.md"]
