@@ -132,7 +132,7 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 12
 
 def check_auth_tokens() -> str | None:
     """The one-sentence error of a malformed CONVRAG_AUTH_TOKENS, or None."""
-    from convrag.auth import parse_tokens
+    from convrag.tokens import parse_tokens
 
     try:
         # Parsed here, not by importing the handler: an earlier import (a test's) would
