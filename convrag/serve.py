@@ -56,7 +56,7 @@ def auth_tokens_problem(env_file: Path) -> str | None:
     then leaves a traceback and a process that serves nothing. Checked first instead, with
     the value it will use (langgraph.json's .env wins over the shell).
     """
-    from convrag.auth import parse_tokens
+    from convrag.tokens import parse_tokens
 
     spec = os.environ.get("CONVRAG_AUTH_TOKENS", "")
     if env_file.is_file():

@@ -132,12 +132,10 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 12
 
 def check_auth_tokens() -> str | None:
     """The one-sentence error of a malformed CONVRAG_AUTH_TOKENS, or None."""
-    try:
-        # Importing the handler parses the environment too (and raises the same sentence):
-        # keep the import inside the try.
-        from convrag.auth import parse_tokens
+    from convrag.tokens import parse_tokens
 
-        # Parsed here, not only by importing the handler: an earlier import (a test's) would
+    try:
+        # Parsed here, not by importing the handler: an earlier import (a test's) would
         # have read the environment before .env was loaded.
         parse_tokens(os.environ.get("CONVRAG_AUTH_TOKENS", ""))
     except ValueError as error:

@@ -162,3 +162,20 @@ def test_make_serve_refuses_a_malformed_token_spec_before_starting(
     assert capsys.readouterr().err == (
         "convrag: CONVRAG_AUTH_TOKENS entry 2 is not 'token:user': write "
         "'token1:user1,token2:user2', or unset it to run without auth.\n")
+
+
+@pytest.mark.parametrize("launcher", ["convrag.serve", "convrag.serve_prod"])
+def test_launchers_refuse_a_malformed_spec_in_a_fresh_process(launcher, tmp_path):
+    # In a fresh process nothing has imported the handler yet: the check must not import
+    # it (its import raises on the same value), or the sentence becomes a traceback.
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "CONVRAG_AUTH_TOKENS": "tok-ann", "CONVRAG_HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", launcher], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "convrag: CONVRAG_AUTH_TOKENS entry 1 is not 'token:user': write "
+        "'token1:user1,token2:user2', or unset it to run without auth."]
