@@ -24,6 +24,28 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
 
 
+_MARKDOWN_HEADING = re.compile(r"#{1,6}\s")
+_CLOSING_PUNCTUATION = tuple("。！？!?.；;：:…)）」\"'”")
+# The longest line without closing punctuation still taken for a heading: a title is a
+# few words ("Parental leave", "公司历史"); a longer unpunctuated line is more likely a
+# sentence whose full stop a converter dropped, and such a line may well answer.
+_HEADING_MAX_CJK_CHARS = 12
+_HEADING_MAX_WORDS = 6
+
+
+def is_heading(line: str) -> bool:
+    """True for a Markdown heading or a short title line without closing punctuation."""
+    line = line.strip()
+    if _MARKDOWN_HEADING.match(line):
+        return True
+    if not line or line.endswith(_CLOSING_PUNCTUATION) or any(ch.isdigit() for ch in line):
+        return False
+    cjk = sum(1 for ch in line if "\u4e00" <= ch <= "\u9fff")
+    if cjk:
+        return len(line) <= _HEADING_MAX_CJK_CHARS
+    return len(line.split()) <= _HEADING_MAX_WORDS
+
+
 @dataclass(frozen=True)
 class ExtractiveAnswer:
     """The answer text, the 1-based passage numbers it cites, and whether it answers."""
@@ -96,9 +118,13 @@ def extractive_answer(
 
     # Within the best passage a sentence of the form asked for (a date for "when", a
     # number for "how long") comes first; the others only join it if they have it too.
+    candidates = [row for row in sentences if row[0] == best]
+    # A heading names a topic, it does not answer: quote one only when the passage has
+    # nothing else.
+    candidates = [row for row in candidates if not is_heading(row[2])] or candidates
     scored = sorted(
         ((score(position, sentence, terms), position, sentence, terms)
-         for number, position, sentence, terms in sentences if number == best),
+         for _, position, sentence, terms in candidates),
         key=lambda row: (fits(row[2]), row[0]),
         reverse=True,
     )

@@ -156,3 +156,33 @@ def test_extractive_answers_answer(question, passages, titles, expected):
                                titles=titles)
     assert result.found
     assert result.text == expected
+
+
+@pytest.mark.parametrize("line, heading", [
+    ("## Sick leave", True),
+    ("# 员工守则", True),
+    ("Sick leave", True),
+    ("差旅报销", True),
+    ("Sick leave is paid for up to ten days a year.", False),
+    ("病假每年最多十天，工资照发。", False),
+    ("Opening hours 8 to 18", False),  # a number: it may be the answer
+    ("Employees who travel abroad book through the travel desk and keep receipts", False),
+])
+def test_heading_lines(line, heading):
+    from convrag.language.extractive import is_heading
+
+    assert is_heading(line) is heading
+
+
+@pytest.mark.parametrize("question, passage, quoted", [
+    ("What is parental leave?",
+     "## Parental leave\nNew parents get sixteen weeks off with full pay.",
+     "New parents get sixteen weeks off with full pay."),
+    ("什么是育儿假？", "育儿假\n孩子三岁前，父母每年各有十天带薪假。",
+     "孩子三岁前，父母每年各有十天带薪假。"),
+])
+def test_extractive_answer_quotes_a_sentence_not_the_heading(question, passage, quoted):
+    result = extractive_answer(question, [passage], lang="zh" if "假" in question else "en")
+    assert result.found
+    assert result.text.startswith(quoted.rstrip("。."))
+    assert "##" not in result.text
