@@ -113,6 +113,7 @@ def search_terms(text: str) -> list[str]:
     return terms
 
 
+@lru_cache(maxsize=4096)
 def count_tokens(text: str) -> int:
     """Approximate LLM tokens: ~0.9 per CJK ideograph, ~1.3 per English word, plus symbols.
 
@@ -121,7 +122,8 @@ def count_tokens(text: str) -> int:
     rule undercounts Chinese three to four times. Older
     vocabularies (GPT-4's cl100k) spend 1.2-1.5 tokens per ideograph, so for them this
     counts low by about a third. The count is deterministic and needs no vocabulary, so
-    chunk boundaries and prompt budgets do not depend on what is installed.
+    chunk boundaries and prompt budgets do not depend on what is installed. Cached: the
+    prompt budget counts the same passages and history turns on every turn.
     """
     cjk = len(_CJK.findall(text))
     words = len(_WORD.findall(text))
