@@ -16,6 +16,10 @@ and for the process's CPU time (all threads): on a shared machine, waiting for a
 inflates wall time most where a turn hops between threads (convrag's checkpointer and
 worker threads; HAR runs in one thread), and CPU time is the steadier measure.
 
+The "memory" rows are the same graph with an `InMemorySaver` (retention on), the nearer
+match to HAR, whose caller keeps the history in memory and persists nothing; the default
+rows above them checkpoint every turn to SQLite.
+
 "LangGraph floor" is convrag's shape with nothing in it: five async nodes in a line that
 do no work, the same checkpointer, durability and questions, and a one-line answer. What
 it costs, LangGraph and the checkpoint spend on any five-step graph before a node works.
@@ -34,6 +38,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import AsyncExitStack
 from html import unescape
 from pathlib import Path
 from typing import Annotated, Any
@@ -45,6 +50,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 from compaction import QUESTIONS, SAMPLES  # noqa: E402
 from langchain_core.documents import Document  # noqa: E402
 from langchain_core.messages import AIMessage, AnyMessage, BaseMessage  # noqa: E402
+from langgraph.checkpoint.base import BaseCheckpointSaver  # noqa: E402
+from langgraph.checkpoint.memory import InMemorySaver  # noqa: E402
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver  # noqa: E402
 from langgraph.graph import END, START, StateGraph  # noqa: E402
 from langgraph.graph.message import add_messages  # noqa: E402
@@ -108,8 +115,8 @@ def har_turns(peers: Any, turns: int) -> list[Turn]:
     return times
 
 
-def convrag_turns(peers: Any, kb: KnowledgeBase, folder: Path, turns: int, model: bool
-                  ) -> list[Turn]:
+def convrag_turns(peers: Any, kb: KnowledgeBase, folder: Path, turns: int, model: bool,
+                  memory: bool = False) -> list[Turn]:
     llm = echo_model(peers)
     name = f"bench-echo-{id(llm)}"
     register_chat_model(name, llm)
@@ -118,7 +125,10 @@ def convrag_turns(peers: Any, kb: KnowledgeBase, folder: Path, turns: int, model
 
     async def play() -> list[Turn]:
         times = []
-        async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
+        async with AsyncExitStack() as stack:
+            saver: BaseCheckpointSaver[Any] = (
+                InMemorySaver() if memory else await stack.enter_async_context(
+                    AsyncSqliteSaver.from_conn_string(str(path))))
             graph = build_graph(saver, knowledge=kb)
             config = {"configurable": {"thread_id": "long"}}
             for turn in range(turns):
@@ -215,6 +225,10 @@ def main(argv: list[str] | None = None) -> int:
         "HAR (peer)": lambda folder: har_turns(peers, args.turns),
         "convrag, model mode": lambda folder: convrag_turns(peers, kb, folder, args.turns, True),
         "convrag, offline": lambda folder: convrag_turns(peers, kb, folder, args.turns, False),
+        "convrag, model, memory": lambda folder: convrag_turns(peers, kb, folder, args.turns,
+                                                               True, memory=True),
+        "convrag, offline, memory": lambda folder: convrag_turns(peers, kb, folder, args.turns,
+                                                                 False, memory=True),
         "LangGraph floor": lambda folder: floor_turns(folder, args.turns),
     }
     results: dict[str, list[dict[str, float]]] = {label: [] for label in configs}

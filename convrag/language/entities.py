@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any, Literal
 
 from convrag.language.tokens import EN_STOPWORDS, Lang, detect_lang, zh_cut
@@ -121,12 +122,17 @@ def extract_entities(text: str, *, turn: int = 0, lang: Lang | None = None) -> l
 HMM_BUDGET_CHARS = 12
 
 
-def _tagged(text: str) -> list[tuple[str, str]]:
-    """(word, part-of-speech) pairs of `text`, the HMM used only within `HMM_BUDGET_CHARS`."""
+@lru_cache(maxsize=1024)
+def _tagged(text: str) -> tuple[tuple[str, str], ...]:
+    """(word, part-of-speech) pairs of `text`, the HMM used only within `HMM_BUDGET_CHARS`.
+
+    Cached, like `zh_cut`: a passage's opening is tagged again whenever the passage comes
+    back, and the gate and the resolver tag the same question.
+    """
     import jieba.posseg as pseg  # its model tables cost 0.3 s: loaded on the first zh text
 
     use_hmm = _unknown_run_chars(text) <= HMM_BUDGET_CHARS
-    return [(p.word, p.flag) for p in pseg.cut(text, HMM=use_hmm)]
+    return tuple((p.word, p.flag) for p in pseg.cut(text, HMM=use_hmm))
 
 
 def _unknown_run_chars(text: str) -> int:

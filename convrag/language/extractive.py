@@ -12,6 +12,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from convrag.language.entities import extract_entities
 from convrag.language.tokens import count_tokens, search_terms
@@ -87,12 +88,12 @@ def extractive_answer(
     query = set(search_terms(question)) - _ZH_QUESTION_WORDS
     if not query or not passages:
         return not_found
-    sentences: list[tuple[int, int, str, set[str]]] = []
-    passage_terms: dict[int, set[str]] = {}
+    sentences: list[tuple[int, int, str, frozenset[str]]] = []
+    passage_terms: dict[int, frozenset[str]] = {}
     for number, passage in enumerate(passages, start=1):
-        passage_terms[number] = set(search_terms(passage))
-        for position, sentence in enumerate(split_sentences(passage)):
-            sentences.append((number, position, sentence, set(search_terms(sentence))))
+        passage_terms[number], split = _passage_terms(passage)
+        for position, (sentence, terms) in enumerate(split):
+            sentences.append((number, position, sentence, terms))
     if not sentences:
         return not_found
     df = {term: sum(1 for *_, terms in sentences if term in terms) for term in query}
@@ -100,14 +101,14 @@ def extractive_answer(
     total = sum(weight.values())
     expects = _expected_answer(question)
 
-    def coverage(terms: set[str]) -> float:
+    def coverage(terms: frozenset[str]) -> float:
         return sum(weight[t] for t in query & terms) / total
 
     best = max(passage_terms, key=lambda n: coverage(passage_terms[n]) + RANK_CREDIT / n)
     if coverage(passage_terms[best]) < min_coverage:
         return not_found
 
-    def score(position: int, sentence: str, terms: set[str]) -> float:
+    def score(position: int, sentence: str, terms: frozenset[str]) -> float:
         # A sentence inherits half the credit of its passage's words: "She died in 1934"
         # answers "When did Marie Curie die?" in a passage about Marie Curie.
         inherited = coverage(passage_terms[best] - terms) / 2
@@ -151,6 +152,17 @@ def extractive_answer(
     joiner = "" if lang == "zh" else " "
     text = joiner.join(_cite(sentence, best) for sentence in quoted)
     return ExtractiveAnswer(text, (best,), True)
+
+
+@lru_cache(maxsize=1024)
+def _passage_terms(passage: str) -> tuple[frozenset[str], tuple[tuple[str, frozenset[str]], ...]]:
+    """A passage's search terms and its sentences with theirs.
+
+    Cached: the same chunks come back turn after turn on a thread's topic, and jieba's
+    search-mode cut of every sentence was most of an offline answer's time.
+    """
+    return frozenset(search_terms(passage)), tuple(
+        (sentence, frozenset(search_terms(sentence))) for sentence in split_sentences(passage))
 
 
 # How much a better search rank counts when choosing the passage (credit / rank): a

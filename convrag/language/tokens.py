@@ -121,8 +121,22 @@ def count_tokens(text: str) -> int:
     rule undercounts Chinese three to four times. Older
     vocabularies (GPT-4's cl100k) spend 1.2-1.5 tokens per ideograph, so for them this
     counts low by about a third. The count is deterministic and needs no vocabulary, so
-    chunk boundaries and prompt budgets do not depend on what is installed.
+    chunk boundaries and prompt budgets do not depend on what is installed. Texts up to
+    `_CACHED_CHARS` are cached: the prompt budget counts the same passages and history
+    turns on every turn.
     """
+    return _count_cached(text) if len(text) <= _CACHED_CHARS else _count(text)
+
+
+_CACHED_CHARS = 8_000
+
+
+@lru_cache(maxsize=1024)
+def _count_cached(text: str) -> int:
+    return _count(text)
+
+
+def _count(text: str) -> int:
     cjk = len(_CJK.findall(text))
     words = len(_WORD.findall(text))
     other = sum(1 for ch in _CJK.sub("", _WORD.sub("", text)) if not ch.isspace())
