@@ -11,12 +11,10 @@ import logging
 import math
 import re
 from functools import lru_cache
+from types import ModuleType
 from typing import Literal
 
-import jieba
 import snowballstemmer
-
-jieba.setLogLevel(logging.WARNING)
 
 Lang = Literal["zh", "en"]
 
@@ -68,12 +66,22 @@ def en_words(text: str) -> list[str]:
     return [w.lower().replace("’", "'") for w in _WORD.findall(text)]
 
 
+@lru_cache(maxsize=1)
+def _jieba() -> ModuleType:
+    """jieba, imported on the first Chinese text (English-only runs never import it)."""
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    return jieba
+
+
 def load_chinese() -> None:
     """Load jieba's dictionary and its part-of-speech tables (about 1 s, file I/O).
 
     Both load on first use anyway; a server calls this in a worker thread before the
     first Chinese text, so the event loop never waits on the files.
     """
+    _jieba()
     import jieba.posseg  # noqa: F401 (the import loads the tagger's tables)
 
     jieba.initialize()
@@ -87,7 +95,7 @@ def zh_cut(text: str) -> tuple[str, ...]:
     the dictionary, and the HMM's cost on long unknown runs is not worth paying. Cached,
     because the gate, the resolver and entity extraction all cut the same question.
     """
-    return tuple(jieba.lcut(text, HMM=False))
+    return tuple(_jieba().lcut(text, HMM=False))
 
 
 def _is_punct(word: str) -> bool:
@@ -103,7 +111,7 @@ def search_terms(text: str) -> list[str]:
     terms: list[str] = []
     for segment in _SEGMENTS.findall(text):
         if has_cjk(segment):
-            for word in jieba.lcut_for_search(segment):
+            for word in _jieba().lcut_for_search(segment):
                 if word not in ZH_STOPWORDS and not _is_punct(word):
                     terms.append(word)
         else:
