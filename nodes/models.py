@@ -27,9 +27,8 @@ import threading
 import time
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from langchain_core.runnables import Runnable
 from langgraph.types import Overwrite
@@ -37,6 +36,9 @@ from langgraph.types import Overwrite
 from convrag.errors import UserError
 from convrag.graph.context import Context
 from convrag.settings import OFFLINE, Settings
+
+if TYPE_CHECKING:  # langchain_core.language_models costs ~0.1 s at import; offline needs none
+    from langchain_core.language_models import BaseChatModel
 
 _lock = threading.Lock()
 _models: dict[str, BaseChatModel] = {}

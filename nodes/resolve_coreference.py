@@ -14,10 +14,6 @@ from collections.abc import Callable
 from typing import Any, Literal, cast
 
 from langchain_core.messages import HumanMessage, SystemMessage
-from langchain_core.output_parsers import BaseGenerationOutputParser, BaseOutputParser
-from langchain_core.outputs import ChatGeneration
-from langchain_core.runnables import RunnableBinding, RunnableSequence
-from langchain_core.utils.function_calling import convert_to_json_schema
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
@@ -198,6 +194,10 @@ def structured_rewriter(model: Any) -> tuple[Any, Parse]:
     """
     cached = _rewriters.get(id(model))
     if cached is None or cached[0] is not model:  # an id may be reused by a new object
+        # Imported here: the offline mode never builds a rewriter, so `ask` skips them.
+        from langchain_core.output_parsers import BaseGenerationOutputParser, BaseOutputParser
+        from langchain_core.runnables import RunnableSequence
+
         chain = model.with_structured_output(Rewrite)
         call, parse = chain, cast(Parse, _as_is)
         if (isinstance(chain, RunnableSequence) and len(chain.steps) == 2
@@ -216,6 +216,9 @@ def _traced_schema_once(call: Any) -> Any:
     LangChain converts the pydantic schema it records for tracing on every call (about
     half a millisecond); converting an already converted one is free, and equal.
     """
+    from langchain_core.runnables import RunnableBinding
+    from langchain_core.utils.function_calling import convert_to_json_schema
+
     traced = call.kwargs.get("ls_structured_output_format") if isinstance(
         call, RunnableBinding) else None
     if not traced or isinstance(traced.get("schema"), dict):
@@ -229,6 +232,8 @@ def _as_is(reply: Any) -> Any:
 
 
 def _parser(parser: Any) -> Parse:
+    from langchain_core.outputs import ChatGeneration
+
     def parse(reply: Any) -> Any:
         return parser.parse_result([ChatGeneration(message=reply)])
 

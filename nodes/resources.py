@@ -16,8 +16,6 @@ import atexit
 import sys
 import threading
 
-import jieba
-
 from convrag.knowledge.store import KnowledgeBase
 from convrag.language.tokens import has_cjk, load_chinese
 from convrag.settings import Settings
@@ -51,5 +49,7 @@ async def load_language(text: str) -> None:
     The load reads jieba's cached dictionary and its tagger's tables (about 1 s);
     English-only conversations never pay it.
     """
-    if has_cjk(text) and not (jieba.dt.initialized and "jieba.posseg" in sys.modules):
+    jieba = sys.modules.get("jieba")  # imported by the first Chinese text, not before
+    loaded = jieba is not None and jieba.dt.initialized and "jieba.posseg" in sys.modules
+    if has_cjk(text) and not loaded:
         await asyncio.to_thread(load_chinese)

@@ -9,6 +9,9 @@ is the bundled corpus, convrag/samples/knowledge.jsonl: its five Chinese records
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -56,3 +59,24 @@ def test_within_25_percent_of_qwen_tokenizer(qwen: object, prefix: str) -> None:
     real = len(qwen.encode(text))  # type: ignore[attr-defined]
     # Measured: zh 566 against Qwen's 491 (+15%); en 462 against 438 (+5%).
     assert abs(count_tokens(text) - real) <= 0.25 * real
+
+
+def test_jiebas_tables_from_convrags_cache_equal_jiebas_own(tmp_path):
+    """The first Chinese text writes the cache under CONVRAG_HOME; the next process reads it."""
+    script = (
+        "import hashlib, sys\n"
+        "from convrag.language import tokens\n"
+        "from convrag.language.entities import extract_entities\n"
+        "words = tokens.zh_cut('居里夫人在巴黎研究放射性。')\n"
+        "jieba = sys.modules['jieba']; pseg = sys.modules['jieba.posseg']\n"
+        "digest = hashlib.sha256(repr((sorted(jieba.dt.FREQ.items()), jieba.dt.total,\n"
+        "    sorted(pseg.dt.word_tag_tab.items()))).encode()).hexdigest()\n"
+        "print(digest, words, [e.text for e in extract_entities('居里夫人在巴黎研究放射性。',"
+        " lang='zh')])\n"
+    )
+    env = {**os.environ, "CONVRAG_HOME": str(tmp_path)}
+    runs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                           env=env, timeout=300) for _ in range(2)]
+    assert [run.returncode for run in runs] == [0, 0], runs[0].stderr + runs[1].stderr
+    assert list((tmp_path / "cache").glob("jieba-*.pickle"))
+    assert runs[0].stdout == runs[1].stdout
