@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any, Literal
 
 from convrag.language.tokens import EN_STOPWORDS, Lang, detect_lang, zh_cut
@@ -121,12 +122,33 @@ def extract_entities(text: str, *, turn: int = 0, lang: Lang | None = None) -> l
 HMM_BUDGET_CHARS = 12
 
 
-def _tagged(text: str) -> list[tuple[str, str]]:
-    """(word, part-of-speech) pairs of `text`, the HMM used only within `HMM_BUDGET_CHARS`."""
+@lru_cache(maxsize=256)
+def _tagged(text: str) -> tuple[tuple[str, str], ...]:
+    """(word, part-of-speech) pairs of `text`, the HMM used only within `HMM_BUDGET_CHARS`.
+
+    Cached: a turn extracts the entities of its question twice (resolving it, then
+    noting the standalone question, often the same text).
+    """
     import jieba.posseg as pseg  # its model tables cost 0.3 s: loaded on the first zh text
 
-    use_hmm = _unknown_run_chars(text) <= HMM_BUDGET_CHARS
-    return [(p.word, p.flag) for p in pseg.cut(text, HMM=use_hmm)]
+    if _unknown_run_chars(text) <= HMM_BUDGET_CHARS:
+        return tuple((p.word, p.flag) for p in pseg.cut(text, HMM=True))
+    # Without the HMM the tagger cuts the way zh_cut does and looks each word up: done
+    # here on zh_cut's (cached) words, which saves cutting a long text a second time.
+    table = pseg.dt.word_tag_tab
+    return tuple((word, _dictionary_tag(word, table)) for word in zh_cut(text))
+
+
+_ALNUM = re.compile(r"[a-zA-Z0-9]+")
+_TAGGED_HAN = re.compile(r"[\u4e00-\u9fd5]")
+
+
+def _dictionary_tag(word: str, table: dict[str, str]) -> str:
+    """The tag jieba's tagger gives `word` without its HMM: 'eng' for a Latin or digit
+    run, the dictionary's tag for a word with ideographs, 'x' for anything else."""
+    if _ALNUM.fullmatch(word):
+        return "eng"
+    return table.get(word, "x") if _TAGGED_HAN.search(word) else "x"
 
 
 def _unknown_run_chars(text: str) -> int:
