@@ -126,13 +126,30 @@ HMM_BUDGET_CHARS = 12
 def _tagged(text: str) -> tuple[tuple[str, str], ...]:
     """(word, part-of-speech) pairs of `text`, the HMM used only within `HMM_BUDGET_CHARS`.
 
-    Cached, like `zh_cut`: a passage's opening is tagged again whenever the passage comes
-    back, and the gate and the resolver tag the same question.
+    Cached: a turn extracts the entities of its question twice (resolving it, then
+    noting the standalone question, often the same text), and a passage's opening is
+    tagged again whenever the passage comes back.
     """
     import jieba.posseg as pseg  # its model tables cost 0.3 s: loaded on the first zh text
 
-    use_hmm = _unknown_run_chars(text) <= HMM_BUDGET_CHARS
-    return tuple((p.word, p.flag) for p in pseg.cut(text, HMM=use_hmm))
+    if _unknown_run_chars(text) <= HMM_BUDGET_CHARS:
+        return tuple((p.word, p.flag) for p in pseg.cut(text, HMM=True))
+    # Without the HMM the tagger cuts the way zh_cut does and looks each word up: done
+    # here on zh_cut's (cached) words, which saves cutting a long text a second time.
+    table = pseg.dt.word_tag_tab
+    return tuple((word, _dictionary_tag(word, table)) for word in zh_cut(text))
+
+
+_ALNUM = re.compile(r"[a-zA-Z0-9]+")
+_TAGGED_HAN = re.compile(r"[\u4e00-\u9fd5]")
+
+
+def _dictionary_tag(word: str, table: dict[str, str]) -> str:
+    """The tag jieba's tagger gives `word` without its HMM: 'eng' for a Latin or digit
+    run, the dictionary's tag for a word with ideographs, 'x' for anything else."""
+    if _ALNUM.fullmatch(word):
+        return "eng"
+    return table.get(word, "x") if _TAGGED_HAN.search(word) else "x"
 
 
 def _unknown_run_chars(text: str) -> int:

@@ -88,10 +88,29 @@ def test_the_part_of_speech_hmm_stays_within_its_budget(text, monkeypatch):
         return real(sentence, HMM=HMM, **kwargs)
 
     monkeypatch.setattr(pseg, "cut", spy)
+    entities._tagged.cache_clear()
     entities.extract_entities(text, lang="zh")
-    assert seen
     hmm_chars = entities._unknown_run_chars(text) if any(seen) else 0
     assert hmm_chars <= entities.HMM_BUDGET_CHARS
+
+
+_MIXED = ["abc ", "中", "7", "？", "It ", "峰", "é", "—", "the ", "T恤", "v1.2", "50%", "-",
+          "B超", "\u3400", "，", "  ", "\n", "长江", "居里夫人"]
+
+
+@pytest.mark.parametrize("text", [
+    _random_cjk(600, 3),
+    "".join(random.Random(4).choice(_MIXED) for _ in range(600)),
+    "长江发源于青藏高原，流经十一个省级行政区。Marie Curie 在1934年去世。" * 3 + _random_cjk(40, 5),
+])
+def test_tags_without_the_hmm_are_the_taggers_own(text):
+    """Over the HMM budget the tags come from zh_cut's words and the tag table: the same
+    words and tags as jieba's tagger without its HMM."""
+    import jieba.posseg as pseg
+
+    assert entities._unknown_run_chars(text) > entities.HMM_BUDGET_CHARS
+    entities._tagged.cache_clear()
+    assert list(entities._tagged(text)) == [(p.word, p.flag) for p in pseg.cut(text, HMM=False)]
 
 
 def test_history_terms_decay_with_distance_and_keep_the_first_question():

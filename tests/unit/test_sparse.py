@@ -75,3 +75,54 @@ def test_colliding_terms_are_summed(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_rejects_invalid_parameters(params: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         BM25Encoder(**params)
+
+
+def _random_cjk(n: int, seed: int) -> str:
+    import random
+
+    rng = random.Random(seed)
+    return "".join(chr(rng.randint(0x4E00, 0x9FFF)) for _ in range(n))
+
+
+@pytest.mark.parametrize("text", [
+    "长江发源于青藏高原，流经十一个省级行政区，最后注入东海。",
+    "中国人民大学文学院在哪里？居里夫人哪一年获得诺贝尔奖？",
+    "When did Marie Curie win the Nobel Prize? 她在1934年去世。",
+    "拉丹冬峰是唐古拉山脉的主峰，格拉丹东雪山群位于青海省。",
+])
+def test_ordinary_text_keeps_jiebas_search_mode_terms(text: str) -> None:
+    """Ordinary text is tokenized by jieba's search mode with its HMM, as before."""
+    import jieba
+
+    from convrag.language import tokens
+
+    expected: list[str] = []
+    for segment in tokens._SEGMENTS.findall(text):
+        if tokens.has_cjk(segment):
+            expected += [w for w in jieba.lcut_for_search(segment) if w not in tokens.ZH_STOPWORDS]
+        else:
+            expected += [tokens._stem(w) for w in tokens.en_words(segment)
+                         if w not in tokens.EN_STOPWORDS]
+    assert search_terms(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", [_random_cjk(2000, 1), "长江" + _random_cjk(60, 4), _random_cjk(300, 2) + "长江"]
+)
+def test_long_unknown_runs_are_cut_by_the_dictionary_alone(text: str) -> None:
+    """A run of unknown characters longer than LONG_RUN_CHARS: jieba's search mode
+    without the HMM (dictionary words and their sub-words), stopwords dropped."""
+    import jieba
+
+    from convrag.language import tokens
+
+    assert tokens.longest_single_char_run(tokens.zh_cut(text)) > tokens.LONG_RUN_CHARS
+    expected = [w for w in jieba.lcut_for_search(text, HMM=False) if w not in tokens.ZH_STOPWORDS]
+    assert search_terms(text) == expected
+
+
+def test_search_terms_are_a_fresh_list_each_call() -> None:
+    """Cached by text, but a caller may change its list without changing the next one's."""
+    first = search_terms("长江有多长？")
+    first.append("changed")
+    assert "changed" not in search_terms("长江有多长？")
