@@ -115,14 +115,15 @@ def server_command(port: int) -> list[str]:
             "--port", str(port), "--no-access-log"]
 
 
-def wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 120.0) -> bool:
-    """True once `url/ready` answers 200; False when the process exits first."""
+def wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 120.0,
+               path: str = "/ready") -> bool:
+    """True once `url` + `path` answers 200; False when the process exits or time runs out."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
             return False
         try:
-            with urllib.request.urlopen(f"{url}/ready", timeout=2) as response:
+            with urllib.request.urlopen(f"{url}{path}", timeout=2) as response:
                 if response.status == 200:
                     return True
         except OSError:

@@ -14,7 +14,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from convrag.serve import free_port
-from convrag.serve_prod import PG_BIN, LocalPostgres
+from convrag.serve_prod import PG_BIN, LocalPostgres, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "convrag" / "samples" / "knowledge.jsonl"
@@ -109,17 +108,11 @@ def start_langgraph_dev(
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )
     server = LangGraphServer(f"http://127.0.0.1:{port}", log, process)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"langgraph dev exited with {process.returncode}:\n"
-                               f"{server.log_tail()}")
-        try:
-            with urllib.request.urlopen(f"{server.url}/ok", timeout=2) as response:
-                if response.status == 200:
-                    return server
-        except OSError:
-            time.sleep(0.25)
+    if wait_ready(server.url, process, timeout_s, path="/ok"):
+        return server
+    if process.poll() is not None:
+        raise RuntimeError(f"langgraph dev exited with {process.returncode}:\n"
+                           f"{server.log_tail()}")
     stop_langgraph_dev(server)
     raise RuntimeError(f"langgraph dev did not answer within {timeout_s:.0f} s:\n"
                        f"{server.log_tail()}")
