@@ -77,9 +77,11 @@ _ZH_GENERIC = frozenset(
 
 _EN_FEMALE_TITLES = re.compile(r"^(Mrs|Ms|Miss|Queen|Lady|Princess|Empress|Duchess|Madame|Saint)\b")
 _EN_MALE_TITLES = re.compile(r"^(Mr|King|Sir|Prince|Emperor|Duke|Lord|Pope)\b")
+# A span never runs across the end of a sentence ("Interesting. What about…"); a period
+# after a short word ("St.", "D.C.") is taken for an abbreviation inside the name.
 _EN_CAP_SPAN = re.compile(
-    r"\b(?:[A-Z][\w'’.\-]*|[0-9]+)(?:\s+(?:of|the|de|von|van|da|du|la|le|for|&)?\s*"
-    r"(?:[A-Z][\w'’.\-]*|[0-9]+))*"
+    r"\b(?:[A-Z][\w'’.\-]*|[0-9]+)(?:(?<![a-z]{3}[.!?])\s+(?:of|the|de|von|van|da|du|la|le|"
+    r"for|&)?\s*(?:[A-Z][\w'’.\-]*|[0-9]+))*"
 )
 _EN_DEFINITION = re.compile(
     r"^\s*(?:what|who|where)\s+(?:is|are|was|were)\s+(?P<x>.+?)\s*\??\s*$"
@@ -98,12 +100,29 @@ _EN_QUESTION_WORDS = frozenset(
     "what who whom whose when where why how which is are was were do does did can could "
     "will would should shall may might tell and but or so i you we it he she they".split()
 )
+# Words that open a sentence as grammar, not as a name: imperatives a search question
+# starts with and interjections a turn opens with ("Describe the…", "OK.", "Interesting.").
+# A closed list: capitalised, they look like the first word of a name.
+_EN_OPENERS = frozenset(
+    "describe explain compare contrast list give show name define find tell please "
+    "ok okay oh ah wow yes yeah no sure great cool nice interesting thanks hmm well now "
+    "also besides actually really".split()
+)
 
 
-def extract_entities(text: str, *, turn: int = 0, lang: Lang | None = None) -> list[Entity]:
-    """Entities mentioned in one utterance, in order of appearance, without duplicates."""
+def extract_entities(
+    text: str, *, turn: int = 0, lang: Lang | None = None, common_nouns: bool = False
+) -> list[Entity]:
+    """Entities mentioned in one utterance, in order of appearance, without duplicates.
+
+    With `common_nouns`, English lower-case noun phrases count too ("your garage door
+    opener", "bees"): what a user's question is about, though no name. They are asked
+    for only on users' questions; an answer's noun phrases are mostly detail.
+    """
     lang = lang or detect_lang(text)
     found = _zh_entities(text, turn) if lang == "zh" else _en_entities(text, turn)
+    if common_nouns and lang == "en":
+        found += en_noun_phrases(text, turn)
     seen: set[str] = set()
     unique: list[Entity] = []
     for entity in found:
@@ -276,7 +295,8 @@ def _en_entities(text: str, turn: int) -> list[Entity]:
         span = _trim_en_span(match.group(0), at_start=match.start() in starts)
         if not span:
             continue
-        if (match.start() in starts and " " not in span and span == match.group(0).strip()
+        if (match.start() in starts and " " not in span
+                and span == match.group(0).strip(" ,.;:?!")
                 and not re.search(rf"(?<![.!?]\s)(?<!^)\b{re.escape(span)}\b", text[1:])):
             # A lone capitalised word opening a sentence ("Several", "Sure", "South") is
             # usually grammar, not a name, unless the text capitalises it elsewhere too.
@@ -292,6 +312,151 @@ def _en_entities(text: str, turn: int) -> list[Entity]:
     return entities
 
 
+# --- English common noun phrases, without a tagger ------------------------------------
+#
+# A noun phrase is a maximal run of content words after a word that opens one (a
+# determiner, a possessive, a preposition, do-support), ended by a closed-class word
+# (auxiliary, pronoun, wh-word, preposition, conjunction, adverb) or punctuation. Open-
+# class verbs cannot be listed, so a phrase is only opened where English grammar puts a
+# noun next, and a phrase whose end may be a verb is cut (see `_np_run`).
+
+_NP_DETERMINERS = frozenset(
+    "the a an this that these those my your our his her its their some any each every "
+    "another no".split()
+)
+_NP_PREPOSITIONS = frozenset(
+    "about of for in on at with from to by into onto over under between among during after "
+    "before through without within against like than around near per via across behind "
+    "beyond toward towards upon besides versus vs".split()
+)
+_NP_AUXILIARIES = frozenset(
+    "is are was were be been being am do does did done have has had can could will would "
+    "shall should may might must need needs ought get gets got going".split()
+)
+_NP_CLOSED = _NP_DETERMINERS | _NP_PREPOSITIONS | _NP_AUXILIARIES | frozenset(
+    "i you he she it we they me him us them myself yourself itself themselves one ones "
+    "what who whom whose when where why how which whether and or but nor if because so "
+    "that then than as while although though not never also just very too really only "
+    "even still already ever often usually typically generally always now there here "
+    "else more most less least much many few all both such own same enough quite rather "
+    "s t don doesn didn isn aren wasn weren can't won't".split()
+)
+# Words that open a phrase but are not part of it: quantifiers and vague adjectives.
+_NP_QUANTIFIERS = frozenset(
+    "some any many much more most few several all both other others different various "
+    "certain same whole entire particular specific main important interesting common "
+    "typical good best better bad worst new old possible popular famous major key basic "
+    "overall general first second third last next final".split()
+)
+# Heads that name an attribute, a part or a circumstance of something else ("the cost
+# of…", "the different types", "a typical day"): what is asked about, never what a later
+# "it" means. Relational and light nouns, a closed class in practice.
+_NP_LIGHT_HEADS = frozenset(
+    "thing things way ways type types kind kinds sort sorts example examples fact facts "
+    "information info detail details difference differences relationship relation role "
+    "purpose cost costs price prices benefit benefits advantage advantages disadvantage "
+    "disadvantages pros cons effect effects impact impacts importance history reason "
+    "reasons cause causes problem problems issue issues option options part parts process "
+    "step steps feature features characteristic characteristics symptom symptoms sign "
+    "signs risk risks factor factors use uses name names number numbers list lot lots bit "
+    "amount level levels rate rates day days week weeks month months year years time "
+    "times period periods age moment idea ideas point points question questions answer "
+    "answers someone something anything everything nothing anyone everyone people person "
+    "place places area areas world case cases result results outcome source sources "
+    "meaning definition origin origins evidence support help work job life aspect aspects "
+    "member members section article".split()
+)
+_ADJECTIVE_ENDING = re.compile(r"(?:al|ic|ive|ous|ful|able|ible|ent|ant|ary|less)$", re.IGNORECASE)
+_DO_SUPPORT = frozenset("do does did".split())
+# Words after which English puts a noun phrase: prepositions ("to" mostly opens a verb),
+# do-support ("does seed funding work"), how many/much, and what/which as determiners.
+_NP_WH_QUANTIFIERS = frozenset("many much what which".split())
+_NP_OPENERS = (_NP_PREPOSITIONS - {"to"}) | _DO_SUPPORT | _NP_WH_QUANTIFIERS
+_NP_WORD = re.compile(r"[A-Za-z0-9][\w'’\-]*|[^\w\s]")
+_NP_POSSESSIVE = re.compile(r"['’]s$", re.IGNORECASE)
+
+
+def en_noun_phrases(text: str, turn: int = 0) -> list[Entity]:
+    """Lower-case (or mixed) English noun phrases of a question, as common-noun entities.
+
+    "How do you know when your garage door opener is going bad?" → garage door opener;
+    "What are some interesting facts about bees?" → bees ("facts" is a light head).
+    Capitalised names are left to the name extractor.
+    """
+    tokens = list(_NP_WORD.finditer(text))
+    starts = _sentence_starts(text)
+    found: list[Entity] = []
+    i = 0
+    while i < len(tokens):
+        word = tokens[i].group(0)
+        low = _bare(word)
+        if not (low in _NP_DETERMINERS or low in _NP_OPENERS):
+            i += 1
+            continue
+        first = i + 1
+        if low in _DO_SUPPORT:
+            while first < len(tokens) and _bare(tokens[first].group(0)) in _NP_DETERMINERS:
+                first += 1
+        run, end = _np_run(tokens, first, starts)
+        i = max(end, i + 1)
+        if low in _DO_SUPPORT:
+            # Do-support: "How does seed investment work…" — the subject, then a bare verb.
+            run = run[:-1] if len(run) >= 2 else []
+        elif low in _NP_WH_QUANTIFIERS:
+            # "What dog breed is…", "how many vacation days do…": a determiner only when
+            # an auxiliary follows the noun ("What causes acid reflux" has a verb).
+            nxt = _bare(tokens[end].group(0)) if end < len(tokens) else ""
+            if nxt not in _NP_AUXILIARIES:
+                run = []
+        while run and _bare(run[0].group(0)) in _NP_QUANTIFIERS:
+            run = run[1:]
+        if not run or (len(run) == 1 and run[0].group(0).endswith("ing")) or (
+                _bare(run[-1].group(0)) in _NP_LIGHT_HEADS
+                and (len(run) == 1 or _ADJECTIVE_ENDING.search(run[0].group(0)))):
+            # A lone gerund ("about purchasing…") is no thing; nor is a light head alone
+            # or after an adjective ("the environmental cost"); after a noun it names a
+            # kind of thing ("vacation days", "privacy issues").
+            continue
+        phrase = text[run[0].start():run[-1].end()]
+        if all(w.group(0)[:1].isupper() for w in run) or len(phrase) < 3 or phrase.isdigit():
+            continue  # a name: the name extractor has it, with its features
+        # The subject of its clause (after do-support, or right before an auxiliary) is
+        # what the question is about; any other phrase is a detail of it.
+        after = _bare(tokens[end].group(0)) if end < len(tokens) else ""
+        # A wh-determiner's phrase ("Which cities did…") is what is asked for: a detail.
+        role: Role = "subject" if (low in _DO_SUPPORT or (
+            after in _NP_AUXILIARIES and low not in _NP_WH_QUANTIFIERS)) else "object"
+        head = _bare(run[-1].group(0))
+        plural = head.endswith("s") and not head.endswith(("ss", "us", "is", "ics"))
+        found.append(Entity(text=phrase, plural=plural, turn=turn, role=role, proper=False,
+                            lang="en"))
+    return found
+
+
+def _np_run(tokens: Sequence[re.Match[str]], i: int, starts: set[int]
+            ) -> tuple[list[re.Match[str]], int]:
+    """The content words from token `i` on, up to the first closed-class word or mark.
+
+    A possessive stays inside ("a child's college fund"); a capitalised word opening a
+    sentence ends the run (it is the next sentence's grammar).
+    """
+    run: list[re.Match[str]] = []
+    while i < len(tokens):
+        token = tokens[i]
+        word = token.group(0)
+        if not (word[:1].isalnum()) or _bare(word) in _NP_CLOSED or (
+                run and token.start() in starts):
+            break
+        if run and word.lower().endswith("ed") and not _NP_POSSESSIVE.search(word):
+            break  # a participle after the noun: "was the band formed"
+        run.append(token)
+        i += 1
+        if _NP_POSSESSIVE.search(word) is None and "-" not in word and i < len(tokens) and \
+                tokens[i].group(0) == "-":
+            break
+    return run, i
+
+
 def _sentence_starts(text: str) -> set[int]:
     """Offsets where a sentence (or a quoted utterance) begins."""
     return {m.end() for m in re.finditer(r"(?:^|[.!?:;\n\"“]\s*)\s*", text)}
@@ -299,8 +464,10 @@ def _sentence_starts(text: str) -> set[int]:
 
 def _trim_en_span(span: str, *, at_start: bool) -> str:
     words = span.split()
-    # A capitalised first word of a sentence is usually just grammar ("What", "The").
-    while words and (words[0].lower() in _EN_QUESTION_WORDS or words[0].lower() in EN_STOPWORDS):
+    # A capitalised first word of a sentence is usually just grammar ("What", "The");
+    # so is a wh-word with a clitic ("What's", "Who’s").
+    while words and (_bare(words[0]) in _EN_QUESTION_WORDS or _bare(words[0]) in EN_STOPWORDS
+                     or (at_start and _bare(words[0]) in _EN_OPENERS)):
         words.pop(0)
     while words and words[-1].lower() in EN_STOPWORDS:
         words.pop()
@@ -313,6 +480,11 @@ def _trim_en_span(span: str, *, at_start: bool) -> str:
     joined = " ".join(words).strip(" ,.;:?!'\"’")
     # "Ozzie Smith's batting average" names Ozzie Smith.
     return re.sub(r"['’]s?$", "", joined)
+
+
+def _bare(word: str) -> str:
+    """A word lower-cased without its punctuation or clitic: "What's" → "what"."""
+    return re.sub(r"['’](?:s|re|ve|ll|d)$", "", word.lower().strip(" ,.;:?!\"'’“”"))
 
 
 def _en_entity(span: str, context: str, turn: int, role: Role, *, proper: bool) -> Entity:

@@ -79,8 +79,9 @@ class Dialogue:
         if self.topic and not any(e.topic for e in self.entities):
             head = re.split(r"\s+[—–-]\s+|\s*[:：|]\s*", self.topic.strip())[0].strip()
             if head:
-                topic = Entity(text=head, role="subject", proper=True, lang=detect_lang(head),
-                               topic=True)
+                # A lower-case topic ("dog adoption") names a subject, not somebody.
+                topic = Entity(text=head, role="subject", proper=not head[:1].islower(),
+                               lang=detect_lang(head), topic=True)
                 self.entities = merge_entities([topic], self.entities)
 
     @property
@@ -121,7 +122,8 @@ def absorb_answer(dialogue: Dialogue, answer: str) -> None:
 def note_question(dialogue: Dialogue, standalone: str) -> None:
     """Record a resolved knowledge question: its entities become the most salient ones."""
     dialogue.turn += 1
-    asked = [replace(e, asked=True) for e in extract_entities(standalone, turn=dialogue.turn)]
+    asked = [replace(e, asked=True)
+             for e in extract_entities(standalone, turn=dialogue.turn, common_nouns=True)]
     dialogue.entities = merge_entities(dialogue.entities, asked)
     dialogue.questions = [*dialogue.questions, standalone][-REMEMBERED_QUESTIONS:]
 
@@ -214,6 +216,12 @@ _EN_DEMONSTRATIVE_RE = re.compile(
     r"came|lead|led|cause|caused|end|ended|take|took|get|got|work|worked|affect|affected)\b))",
     re.IGNORECASE,
 )
+# A verb form beside "it" that agrees with a singular subject only.
+_EN_SINGULAR_VERB = re.compile(
+    r"\b(?:is|was|does|doesn['’]t|has|isn['’]t|wasn['’]t|hasn['’]t)\s+it\b"
+    r"|\bit(?:['’]s|\s+(?:is|was|does|doesn['’]t|has|isn['’]t|wasn['’]t|hasn['’]t|[a-z]+s))\b",
+    re.IGNORECASE,
+)
 _EN_NOUNISH_NEXT = re.compile(r"\s+(?!(?:to|in|on|at|for|with|by|from|and|or|as|about|\?|\.))[a-z]")
 _EN_NAME = re.compile(r"(?:[A-Z0-9][\w'’.\-]*|of|the|de|von|van|da|du|la|le|&)"
                       r"(?:\s+(?:[A-Z0-9][\w'’.\-]*|of|the|de|von|van|da|du|la|le|&))*")
@@ -254,8 +262,17 @@ KNOWN_GENDER_FIT = 3.0
 CONJOINED_PLURAL_FIT, PLURAL_FIT, SINGULAR_PLURAL_FIT = 2.5, 2.0, 0.3
 
 
-def _agreement_score(entity: Entity, wanted: str) -> float:
-    """How well an entity fits a pronoun; negative rules it out."""
+# How well a plural common noun fits "it" when no verb beside the pronoun says singular:
+# below a singular thing two turns older, above nothing.
+PLURAL_IT_FIT = 0.2
+
+
+def _agreement_score(entity: Entity, wanted: str, singular_verb: bool = False) -> float:
+    """How well an entity fits a pronoun; negative rules it out.
+
+    `singular_verb` says that a verb agreeing with the pronoun marks it singular
+    ("does it", "it is"), so a plural antecedent would not fit the sentence.
+    """
     person = entity.kind == "person"
     if wanted in ("female", "male"):
         if entity.gender == wanted:
@@ -271,13 +288,19 @@ def _agreement_score(entity: Entity, wanted: str) -> float:
             return 0.1
         if person:
             return -1.0
+        if entity.plural and not entity.proper:
+            # "it" for "vacation days" ("Can it be carried over?") happens, but rarely:
+            # any singular thing fits better. `singular_verb` rules it out ("does it").
+            return -1.0 if singular_verb else PLURAL_IT_FIT
         return 1.0
     if wanted == "place":
         return 1.0 if entity.kind == "place" else -1.0
     if wanted == "plural":
         if entity.plural or entity.kind == "org":
             return PLURAL_FIT
-        if " and " in entity.text or "和" in entity.text or "与" in entity.text:
+        if entity.proper and (" and " in entity.text or "和" in entity.text
+                              or "与" in entity.text):
+            # Only names are conjoined referents: "head and neck surgery" is one thing.
             return CONJOINED_PLURAL_FIT
         return SINGULAR_PLURAL_FIT
     return 1.0
@@ -329,28 +352,47 @@ def _fullest_name(entity: Entity, pool: Sequence[Entity], wanted: str = "any") -
     return max(longer, key=lambda e: len(e.text)) if longer else entity
 
 
-def _best_antecedent(pool: Sequence[Entity], wanted: str, turn: int) -> Entity | None:
+def _best_antecedent(pool: Sequence[Entity], wanted: str, turn: int,
+                     singular_verb: bool = False) -> Entity | None:
     """The most salient entity that agrees with the pronoun, in its fullest name.
 
     A name the user gave in the latest question beats the background topic when it
     clearly agrees (a known gender for he/she); otherwise the topic competes by
     salience, as the thing the whole conversation is about.
     """
-    found = _best_agreeing(pool, wanted, turn)
+    found = _best_agreeing(pool, wanted, turn, singular_verb)
     if found is not None and found.topic:
-        asked = [e for e in pool if e.asked and not e.topic and _agreement_score(e, wanted) >= 1.0]
-        found = _best_agreeing(asked, wanted, turn) or found
+        asked = [e for e in pool if e.asked and not e.topic and _names_referent(e)
+                 and _agreement_score(e, wanted) >= 1.0]
+        found = _best_agreeing(asked, wanted, turn, singular_verb) or found
     return _fullest_name(found, pool, wanted) if found else None
 
 
-def _best_agreeing(pool: Sequence[Entity], wanted: str, turn: int) -> Entity | None:
+def _names_referent(entity: Entity) -> bool:
+    """Whether an entity is one a conversation is about: a name, the topic, or a subject.
+
+    An English common noun phrase met as a detail ("…work with improvisations") is not:
+    it may be the antecedent when nothing else fits, never against one that does.
+    """
+    return entity.proper or entity.topic or entity.role == "subject" or entity.lang != "en"
+
+
+def _best_agreeing(pool: Sequence[Entity], wanted: str, turn: int,
+                   singular_verb: bool = False) -> Entity | None:
     if wanted in ("female", "male"):
         # An entity known to have the pronoun's gender beats a closer one of unknown gender.
         known = [e for e in pool if e.gender == wanted]
         pool = known or pool
+    referents = [e for e in pool if _names_referent(e)]
+    if referents and len(referents) < len(pool):
+        # Details ("…in native cultures") count only when no referent agrees: on the
+        # tuning halves a detail beat by salience was wrong far more often than right.
+        return (_best_agreeing(referents, wanted, turn, singular_verb)
+                or _best_agreeing([e for e in pool if not _names_referent(e)], wanted, turn,
+                                  singular_verb))
     best: tuple[float, Entity] | None = None
     for entity in pool:
-        agreement = _agreement_score(entity, wanted)
+        agreement = _agreement_score(entity, wanted, singular_verb)
         if agreement < 0:
             continue
         score = _salience(entity, turn) + agreement
@@ -398,18 +440,24 @@ def _substitute_pronouns(
             template = "{}'s"
         if _named_before(text, m.start(), own, wanted):
             return m.group(0)
-        entity = _best_antecedent(pool, wanted, turn)
+        singular = bool(_EN_SINGULAR_VERB.search(text[max(0, m.start() - 12):m.end() + 12]))
+        entity = _best_antecedent(pool, wanted, turn, singular)
         if entity is None or _already_named(entity, mentions):
             return m.group(0)
         mentions.append(Mention(m.group(0), entity.text))
         name = entity.text if entity.proper or m.start() > 0 else entity.text[:1].upper() + \
             entity.text[1:]
+        if template == "{}'s" and entity.plural and name.endswith("s"):
+            template = "{}'"  # the bees' habitat, not the bees's
         return template.format(name)
 
     out = _replace_spans(text, [(m.start(), m.end(), en_pronoun(m)) for m in en_pronouns(text)])
     if not mentions:
+        # "this"/"that" point at what was talked about, not at a detail phrase.
+        named = [e for e in pool if _names_referent(e)]
+
         def en_demonstrative(m: re.Match[str]) -> str:
-            entity = _best_antecedent(pool, "thing", turn) or _most_salient(pool, turn)
+            entity = _best_antecedent(named, "thing", turn) or _most_salient(named, turn)
             if entity is None:
                 return m.group(0)
             mentions.append(Mention(m.group("d"), entity.text))
@@ -576,7 +624,10 @@ def _has_definite_description(text: str) -> bool:
 def _mentions_known(text: str, pool: Sequence[Entity], topic: str | None, lang: Lang) -> bool:
     """Whether the question names a known entity, even partly or in lower case ("wambach")."""
     lowered = text.lower()
-    names = [e.text for e in pool] + ([topic] if topic else [])
+    # A common noun phrase met as a detail ("any other teams") does not make a later
+    # question that repeats it name its subject.
+    names = [e.text for e in pool if _names_referent(e)] + (
+        [topic] if topic else [])
     if lang == "zh":
         return any(e.text in text for e in pool if len(e.text) >= 2)
     words = {w for name in names for w in re.findall(r"[a-z0-9]{4,}", name.lower())}
