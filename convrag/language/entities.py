@@ -267,15 +267,21 @@ def _definition_head(target: str) -> str:
     previous = None
     while previous != target:  # "climate like in Utah" loses " in Utah", then " like"
         previous, target = target, _EN_PREDICATE_TAIL.sub("", target)
+    m = _EN_ATTRIBUTE_OF.match(target)
+    if m and (m.group("head").lower() in _EN_ATTRIBUTES
+              or m.group("head").lower() in _NP_LIGHT_HEADS):
+        target = re.sub(r"^(?:the|a|an)\s+", "", m.group("rest"), flags=re.IGNORECASE)
     # "purchasing a franchise" and "being vegetarian" are about the franchise, vegetarians.
     target = re.sub(r"^(?:being|having|getting|buying|purchasing|owning|opening|starting|"
                     r"running|using|making|becoming|doing|taking)\s+(?:(?:the|a|an)\s+)?",
                     "", target)
-    m = _EN_ATTRIBUTE_OF.match(target)
-    if m and m.group("head").lower() in _EN_ATTRIBUTES:
-        target = re.sub(r"^(?:the|a|an)\s+", "", m.group("rest"), flags=re.IGNORECASE)
     if re.search(r"['’]s?\s", target):
         return ""  # a possessive phrase: its owner is found as a name on its own
+    words = target.split()
+    if words and words[-1].lower() in _NP_LIGHT_HEADS and (
+            len(words) == 1 or _ADJECTIVE_ENDING.search(words[0])
+            or words[0].lower() in _NP_QUANTIFIERS):
+        return ""  # "a typical day", "the environmental cost": an attribute, no thing
     return target
 
 
@@ -367,6 +373,7 @@ _NP_LIGHT_HEADS = frozenset(
     "member members section article".split()
 )
 _ADJECTIVE_ENDING = re.compile(r"(?:al|ic|ive|ous|ful|able|ible|ent|ant|ary|less)$", re.IGNORECASE)
+_PARTICIPLE = re.compile(r"[a-z]{2,}(?<!e)ed", re.IGNORECASE)  # formed, but not breed
 _DO_SUPPORT = frozenset("do does did".split())
 # Words after which English puts a noun phrase: prepositions ("to" mostly opens a verb),
 # do-support ("does seed funding work"), how many/much, and what/which as determiners.
@@ -390,7 +397,10 @@ def en_noun_phrases(text: str, turn: int = 0) -> list[Entity]:
     while i < len(tokens):
         word = tokens[i].group(0)
         low = _bare(word)
-        if not (low in _NP_DETERMINERS or low in _NP_OPENERS):
+        wh_subject = (i == 1 and _bare(tokens[0].group(0)) in ("what", "who")
+                      and re.fullmatch(r"[a-z]{3,}(?:s|ed)", word) is not None
+                      and low not in _NP_CLOSED)
+        if not (low in _NP_DETERMINERS or low in _NP_OPENERS or wh_subject):
             i += 1
             continue
         first = i + 1
@@ -407,7 +417,8 @@ def en_noun_phrases(text: str, turn: int = 0) -> list[Entity]:
             # an auxiliary follows the noun ("What causes acid reflux" has a verb).
             nxt = _bare(tokens[end].group(0)) if end < len(tokens) else ""
             if nxt not in _NP_AUXILIARIES:
-                run = []
+                i = first  # not a determiner: read on from the next word
+                continue
         while run and _bare(run[0].group(0)) in _NP_QUANTIFIERS:
             run = run[1:]
         if not run or (len(run) == 1 and run[0].group(0).endswith("ing")) or (
@@ -424,7 +435,9 @@ def en_noun_phrases(text: str, turn: int = 0) -> list[Entity]:
         # what the question is about; any other phrase is a detail of it.
         after = _bare(tokens[end].group(0)) if end < len(tokens) else ""
         # A wh-determiner's phrase ("Which cities did…") is what is asked for: a detail.
-        role: Role = "subject" if (low in _DO_SUPPORT or (
+        # The object of a question whose subject is its wh-word ("What causes acid
+        # reflux?") is what the question is about.
+        role: Role = "subject" if (low in _DO_SUPPORT or wh_subject or (
             after in _NP_AUXILIARIES and low not in _NP_WH_QUANTIFIERS)) else "object"
         head = _bare(run[-1].group(0))
         plural = head.endswith("s") and not head.endswith(("ss", "us", "is", "ics"))
@@ -447,13 +460,10 @@ def _np_run(tokens: Sequence[re.Match[str]], i: int, starts: set[int]
         if not (word[:1].isalnum()) or _bare(word) in _NP_CLOSED or (
                 run and token.start() in starts):
             break
-        if run and word.lower().endswith("ed") and not _NP_POSSESSIVE.search(word):
+        if run and _PARTICIPLE.fullmatch(word):
             break  # a participle after the noun: "was the band formed"
         run.append(token)
         i += 1
-        if _NP_POSSESSIVE.search(word) is None and "-" not in word and i < len(tokens) and \
-                tokens[i].group(0) == "-":
-            break
     return run, i
 
 
