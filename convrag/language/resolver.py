@@ -33,7 +33,7 @@ from convrag.language.references import (
     en_pronouns,
     zh_references,
 )
-from convrag.language.tokens import Lang, detect_lang, zh_cut
+from convrag.language.tokens import EN_STOPWORDS, Lang, detect_lang, zh_cut
 
 Scenario = Literal[
     "none", "pronoun", "ellipsis", "comparison", "topic_return", "clarification",
@@ -120,12 +120,44 @@ def absorb_answer(dialogue: Dialogue, answer: str) -> None:
 
 
 def note_question(dialogue: Dialogue, standalone: str) -> None:
-    """Record a resolved knowledge question: its entities become the most salient ones."""
+    """Record a resolved knowledge question: its entities become the most salient ones.
+
+    The first question sets the conversation's topic in English when it has none, or
+    names a lower-case background topic in the user's own words (see `_first_topic`).
+    """
     dialogue.turn += 1
     asked = [replace(e, asked=True)
              for e in extract_entities(standalone, turn=dialogue.turn, common_nouns=True)]
+    if not dialogue.questions:
+        asked = _first_topic(dialogue, asked)
     dialogue.entities = merge_entities(dialogue.entities, asked)
     dialogue.questions = [*dialogue.questions, standalone][-REMEMBERED_QUESTIONS:]
+
+
+def _first_topic(dialogue: Dialogue, asked: list[Entity]) -> list[Entity]:
+    """The first English question's entities; one may take over a background topic.
+
+    A background topic that is a name stays. One in lower case ("dog adoption") is a
+    label, and gives way to the first question's entity that shares a content word with
+    it: the user's own words for the same subject ("What dog breed…" → dog breed). A
+    conversation without a background topic gets none from its first question: on the
+    tuning halves that topic outstayed the subject changes of later questions.
+    """
+    old = next((e for e in dialogue.entities if e.topic), None)
+    if old is None or old.proper:
+        return asked
+    words = set(_content_words(old.text))
+    main = next((e for e in asked if e.lang == "en" and words & set(_content_words(e.text))
+                 and not words <= set(_content_words(e.text))), None)
+    if main is None:
+        return asked  # none, or only a longer phrase for it ("lavender" → "lavender oil")
+    dialogue.entities = [e for e in dialogue.entities if e is not old]
+    return [replace(e, topic=True) if e is main else e for e in asked]
+
+
+def _content_words(text: str) -> list[str]:
+    return [w for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) >= 4
+            and w not in EN_STOPWORDS]
 
 
 def replay(history: Sequence[tuple[str, str]], topic: str | None = None) -> Dialogue:
@@ -327,11 +359,11 @@ TOPIC_SALIENCE = 1.0
 
 
 def _salience(entity: Entity, turn: int) -> float:
-    if entity.topic:
-        return TOPIC_SALIENCE
     recency = -RECENCY_PENALTY * max(0, turn - entity.turn)
-    return (recency + (SUBJECT_BONUS if entity.role == "subject" else 0.0)
-            + (PROPER_BONUS if entity.proper else 0.0))
+    salience = (recency + (SUBJECT_BONUS if entity.role == "subject" else 0.0)
+                + (PROPER_BONUS if entity.proper else 0.0))
+    # The topic never goes stale, and is as salient as anything when just named again.
+    return max(TOPIC_SALIENCE, salience) if entity.topic else salience
 
 
 def _fullest_name(entity: Entity, pool: Sequence[Entity], wanted: str = "any") -> Entity:
@@ -364,7 +396,7 @@ def _best_antecedent(pool: Sequence[Entity], wanted: str, turn: int,
     found = _best_agreeing(pool, wanted, turn, singular_verb)
     if found is not None and found.topic:
         asked = [e for e in pool if e.asked and not e.topic and _names_referent(e)
-                 and _agreement_score(e, wanted) >= 1.0]
+                 and e.turn >= found.turn and _agreement_score(e, wanted) >= 1.0]
         found = _best_agreeing(asked, wanted, turn, singular_verb) or found
     return _fullest_name(found, pool, wanted) if found else None
 
