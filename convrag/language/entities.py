@@ -246,7 +246,10 @@ _EN_PREDICATE_TAIL = re.compile(
     r"\s+(?:for|from|to|about|with|like|by|at|on)\s*$|\s+(?:in|at|for|during|on)\s+.*$",
     re.IGNORECASE,
 )
-_EN_ATTRIBUTE_OF = re.compile(r"^(?:[\w-]+\s+){0,2}?(?P<head>[\w-]+)\s+of\s+(?P<rest>.+)$")
+_EN_ATTRIBUTE_OF = re.compile(
+    r"^(?:[\w-]+\s+){0,2}?(?P<head>[\w-]+)\s+(?:of|with|between|in|for)\s+(?P<rest>.+)$")
+# "unique about the Model T", "special about it": the predicate before what is asked about.
+_EN_PREDICATE_ABOUT = re.compile(r"^[a-z]+\s+(?:about|with)\s+")
 _EN_ATTRIBUTES = frozenset(
     "effects effect benefits benefit types type kinds kind causes cause history importance "
     "characteristics features symptoms signs advantages disadvantages pros cons uses origins "
@@ -267,6 +270,8 @@ def _definition_head(target: str) -> str:
     previous = None
     while previous != target:  # "climate like in Utah" loses " in Utah", then " like"
         previous, target = target, _EN_PREDICATE_TAIL.sub("", target)
+    target = re.sub(r"^(?:the|a|an)\s+", "", _EN_PREDICATE_ABOUT.sub("", target),
+                    flags=re.IGNORECASE)
     m = _EN_ATTRIBUTE_OF.match(target)
     if m and (m.group("head").lower() in _EN_ATTRIBUTES
               or m.group("head").lower() in _NP_LIGHT_HEADS):
@@ -377,6 +382,8 @@ _PARTICIPLE = re.compile(r"[a-z]{2,}(?<!e)ed", re.IGNORECASE)  # formed, but not
 _DO_SUPPORT = frozenset("do does did".split())
 # Words after which English puts a noun phrase: prepositions ("to" mostly opens a verb),
 # do-support ("does seed funding work"), how many/much, and what/which as determiners.
+_PLURAL = re.compile(r"[a-z]{2,}(?<![su])s$")
+_NP_IMPERATIVES = frozenset("describe explain compare contrast define discuss summarize".split())
 _NP_WH_QUANTIFIERS = frozenset("many much what which".split())
 _NP_OPENERS = (_NP_PREPOSITIONS - {"to"}) | _DO_SUPPORT | _NP_WH_QUANTIFIERS
 _NP_WORD = re.compile(r"[A-Za-z0-9][\w'’\-]*|[^\w\s]")
@@ -397,21 +404,29 @@ def en_noun_phrases(text: str, turn: int = 0) -> list[Entity]:
     while i < len(tokens):
         word = tokens[i].group(0)
         low = _bare(word)
+        # The object of a question whose subject is its wh-word ("What causes acid
+        # reflux?"), of an imperative ("Describe the…") or of "what about" is what the
+        # question is about.
         wh_subject = (i == 1 and _bare(tokens[0].group(0)) in ("what", "who")
                       and re.fullmatch(r"[a-z]{3,}(?:s|ed)", word) is not None
-                      and low not in _NP_CLOSED)
+                      and low not in _NP_CLOSED) or (
+            tokens[i].start() in starts and low in _NP_IMPERATIVES) or (
+            low == "about" and i > 0 and _bare(tokens[i - 1].group(0)) in ("what", "how"))
         if not (low in _NP_DETERMINERS or low in _NP_OPENERS or wh_subject):
             i += 1
             continue
         first = i + 1
-        if low in _DO_SUPPORT:
-            while first < len(tokens) and _bare(tokens[first].group(0)) in _NP_DETERMINERS:
+        if low in _DO_SUPPORT or wh_subject:
+            while first < len(tokens) and (_bare(tokens[first].group(0)) in _NP_DETERMINERS
+                                           or (low == "about" and tokens[first].group(0) == "for")):
                 first += 1
         run, end = _np_run(tokens, first, starts)
         i = max(end, i + 1)
         if low in _DO_SUPPORT:
-            # Do-support: "How does seed investment work…" — the subject, then a bare verb.
-            run = run[:-1] if len(run) >= 2 else []
+            # Do-support: "How does seed investment work…" — the subject, then a bare verb,
+            # which follows a plural subject at once ("Do big dogs live longer…").
+            plural = next((k for k, w in enumerate(run[:-1]) if _PLURAL.search(w.group(0))), None)
+            run = run[:plural + 1] if plural is not None else run[:-1]
         elif low in _NP_WH_QUANTIFIERS:
             # "What dog breed is…", "how many vacation days do…": a determiner only when
             # an auxiliary follows the noun ("What causes acid reflux" has a verb).
@@ -435,8 +450,6 @@ def en_noun_phrases(text: str, turn: int = 0) -> list[Entity]:
         # what the question is about; any other phrase is a detail of it.
         after = _bare(tokens[end].group(0)) if end < len(tokens) else ""
         # A wh-determiner's phrase ("Which cities did…") is what is asked for: a detail.
-        # The object of a question whose subject is its wh-word ("What causes acid
-        # reflux?") is what the question is about.
         role: Role = "subject" if (low in _DO_SUPPORT or wh_subject or (
             after in _NP_AUXILIARIES and low not in _NP_WH_QUANTIFIERS)) else "object"
         head = _bare(run[-1].group(0))
@@ -494,7 +507,7 @@ def _trim_en_span(span: str, *, at_start: bool) -> str:
 
 def _bare(word: str) -> str:
     """A word lower-cased without its punctuation or clitic: "What's" → "what"."""
-    return re.sub(r"['’](?:s|re|ve|ll|d)$", "", word.lower().strip(" ,.;:?!\"'’“”"))
+    return re.sub(r"['’](?:s|re|ve|ll|d|m)$", "", word.lower().strip(" ,.;:?!\"'’“”"))
 
 
 def _en_entity(span: str, context: str, turn: int, role: Role, *, proper: bool) -> Entity:
