@@ -597,22 +597,25 @@ def _carry_predicate(
     previous: str, target: str, pool: Sequence[Entity], lang: Lang
 ) -> str | None:
     """"长江有多长？" + "亚马逊河" → "亚马逊河有多长？"."""
-    mentioned = [e for e in extract_entities(previous, lang=lang)]
+    mentioned = [e for e in extract_entities(previous, lang=lang, common_nouns=True)]
     mentioned += [e for e in pool if e.text.lower() in previous.lower() and e not in mentioned]
     if not mentioned:
         return None
-    # Replace the subject of the previous question: its first-named entity.
+    # Replace the subject of the previous question: its first-named entity, named whole
+    # ("predator plants", not "predator").
     positions = [(previous.lower().find(e.text.lower()), e) for e in mentioned]
     positions = [(p, e) for p, e in positions if p >= 0]
     if not positions:
         return None
-    pos, old = min(positions, key=lambda pe: pe[0])
+    start, old = min(positions, key=lambda pe: (pe[0], -len(pe[1].text)))
+    end = start + len(old.text)
     new = target
-    if lang == "en":
-        before = previous[:pos].lower()
-        if before.endswith("the ") and new.lower().startswith("the "):
-            new = new[4:]
-    return previous[:pos] + new + previous[pos + len(old.text):]
+    if lang == "en" and previous[:start].lower().endswith("the "):
+        if new.lower().startswith("the "):
+            new = new[4:]  # "the Nile" → "the Amazon"
+        elif new[:1].isupper():
+            start -= 4  # "the First Lady" → "Jill": a name takes no article
+    return previous[:start] + new + previous[end:]
 
 
 _EN_DEFINITE = re.compile(
@@ -631,9 +634,15 @@ _EN_ABOUT_THE_TALK = re.compile(
 
 
 def _names_a_thing(target: str) -> bool:
-    """Whether an English ellipsis target is a name or a noun phrase, not a circumstance."""
-    return not re.match(r"(?:on|in|at|for|with|during|after|before|if|when|to)\b", target,
-                        re.IGNORECASE)
+    """Whether an English ellipsis target is a name or a noun phrase, not a circumstance.
+
+    "How about on the grill?" changes a detail; "What about what happened next?" is a
+    clause; "What about some things to do in town?" is a phrase with a clause of its
+    own: the previous question's predicate fits none of them.
+    """
+    return not re.match(r"(?:on|in|at|for|with|during|after|before|if|when|to|what|who|how|"
+                        r"why|where|which|whether)\b", target, re.IGNORECASE) and not re.search(
+        r"\b(?:to|that|which|who|where|when)\s+\w+", target, re.IGNORECASE)
 
 
 def _has_reference(text: str, lang: Lang) -> bool:
