@@ -229,7 +229,8 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
             lang == "en" and _EN_ABOUT_THE_TALK.search(text)):
         # A question whose pronoun found no antecedent has a subject, just not one we
         # know: guessing another would change what it asks.
-        best = _most_salient([e for e in pool if _names_referent(e)] or pool, dialogue.turn)
+        best = next((e for e in pool if e.topic), None) or _most_salient(
+            [e for e in pool if _names_referent(e)] or pool, dialogue.turn)
         if best is not None:
             return Resolution(
                 _attach_subject(text, best.text, lang), "no_subject",
