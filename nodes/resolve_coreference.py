@@ -149,7 +149,7 @@ def _resolve_coreference(state: State, context: Context) -> Core:
         update["turn"] = dialogue.turn + 1
         return update
     earlier = dialogue.questions
-    resolver.note_question(dialogue, result.standalone)
+    resolver.note_question(dialogue, result.standalone, result.mentions)
     known = list(state.get("questions") or [])
     if not known and earlier:
         # Replayed from the messages (or an old thread): number them just before this turn.

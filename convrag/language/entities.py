@@ -10,6 +10,7 @@ give its salience.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -283,6 +284,13 @@ def _definition_head(target: str) -> str:
     if re.search(r"['’]s?\s", target):
         return ""  # a possessive phrase: its owner is found as a name on its own
     words = target.split()
+    if len(words) >= 2 and words[0][:1].isupper() and words[-1].islower() and (
+            _PARTICIPLE.fullmatch(words[-1]) or _ADJECTIVE_ENDING.search(words[-1])
+            or words[-1] in _IRREGULAR_PARTICIPLES):
+        # "Where was Ada Lovelace born": a name, then its predicate ("the Bronze Age
+        # collapse" is a name and its head noun).
+        words = list(itertools.takewhile(lambda w: w[:1].isupper(), words))
+        target = " ".join(words)
     if words and words[-1].lower() in _NP_LIGHT_HEADS and (
             len(words) == 1 or _ADJECTIVE_ENDING.search(words[0])
             or words[0].lower() in _NP_QUANTIFIERS):
@@ -382,6 +390,10 @@ _PARTICIPLE = re.compile(r"[a-z]{2,}(?<!e)ed", re.IGNORECASE)  # formed, but not
 _DO_SUPPORT = frozenset("do does did".split())
 # Words after which English puts a noun phrase: prepositions ("to" mostly opens a verb),
 # do-support ("does seed funding work"), how many/much, and what/which as determiners.
+_IRREGULAR_PARTICIPLES = frozenset(
+    "born known made held built found shot set taken written given sold run begun "
+    "done seen grown drawn thrown chosen spoken broken".split()
+)
 _PLURAL = re.compile(r"[a-z]{2,}(?<![su])s$")
 _NP_IMPERATIVES = frozenset("describe explain compare contrast define discuss summarize".split())
 _NP_WH_QUANTIFIERS = frozenset("many much what which".split())
@@ -427,6 +439,9 @@ def en_noun_phrases(text: str, turn: int = 0) -> list[Entity]:
             # which follows a plural subject at once ("Do big dogs live longer…").
             plural = next((k for k, w in enumerate(run[:-1]) if _PLURAL.search(w.group(0))), None)
             run = run[:plural + 1] if plural is not None else run[:-1]
+            if run and run[0].group(0)[:1].isupper():
+                # "Why did Dali choose…": a name, then the verb; the name is the subject.
+                run = list(itertools.takewhile(lambda w: w.group(0)[:1].isupper(), run))
         elif low in _NP_WH_QUANTIFIERS:
             # "What dog breed is…", "how many vacation days do…": a determiner only when
             # an auxiliary follows the noun ("What causes acid reflux" has a verb).

@@ -119,19 +119,36 @@ def absorb_answer(dialogue: Dialogue, answer: str) -> None:
     dialogue.entities = merge_entities(dialogue.entities, new)
 
 
-def note_question(dialogue: Dialogue, standalone: str) -> None:
+def note_question(
+    dialogue: Dialogue, standalone: str, mentions: Sequence[Mention] = ()
+) -> None:
     """Record a resolved knowledge question: its entities become the most salient ones.
 
-    The first question sets the conversation's topic in English when it has none, or
-    names a lower-case background topic in the user's own words (see `_first_topic`).
+    A lower-case background topic takes the first question's words for it (see
+    `_first_topic`). A "he" or "she" the question used makes its antecedent a person
+    (`mentions`, from the resolution): someone a user calls "he" is not an "it" later.
     """
     dialogue.turn += 1
+    dialogue.entities = _learn_from_mentions(dialogue.entities, mentions)
     asked = [replace(e, asked=True)
              for e in extract_entities(standalone, turn=dialogue.turn, common_nouns=True)]
     if not dialogue.questions:
         asked = _first_topic(dialogue, asked)
     dialogue.entities = merge_entities(dialogue.entities, asked)
     dialogue.questions = [*dialogue.questions, standalone][-REMEMBERED_QUESTIONS:]
+
+
+def _learn_from_mentions(entities: list[Entity], mentions: Sequence[Mention]) -> list[Entity]:
+    """Entities a user's "he"/"she" resolved to, marked as persons.
+
+    Only the kind is learnt, not the gender: the resolution itself may have been a
+    guess, and a known gender outweighs recency (`KNOWN_GENDER_FIT`), which let an
+    older person beat one the user had just asked about.
+    """
+    persons = {m.antecedent for m in mentions
+               if EN_PRONOUNS.get(m.mention.lower(), ("",))[0] in ("male", "female")}
+    return [replace(e, kind="person") if e.text in persons and e.lang == "en"
+            and e.kind == "thing" else e for e in entities]
 
 
 def _first_topic(dialogue: Dialogue, asked: list[Entity]) -> list[Entity]:
@@ -172,7 +189,8 @@ def replay(history: Sequence[tuple[str, str]], topic: str | None = None) -> Dial
         if role == "user":
             knowledge = is_knowledge_turn(content)
             if knowledge:
-                note_question(dialogue, resolve(content, dialogue).standalone)
+                resolution = resolve(content, dialogue)
+                note_question(dialogue, resolution.standalone, resolution.mentions)
         elif knowledge:
             absorb_answer(dialogue, content)
     return dialogue
