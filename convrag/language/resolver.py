@@ -78,6 +78,8 @@ class Dialogue:
         # The background topic ("Frank Zappa — Disbandment") is an entity from the start.
         if self.topic and not any(e.topic for e in self.entities):
             head = re.split(r"\s+[—–-]\s+|\s*[:：|]\s*", self.topic.strip())[0].strip()
+            # "Vogue (song)": a title's disambiguation is not part of the name.
+            head = re.sub(r"\s*\([^()]*\)$", "", head) or head
             if head:
                 # A lower-case topic ("dog adoption") names a subject, not somebody.
                 topic = Entity(text=head, role="subject", proper=not head[:1].islower(),
@@ -688,7 +690,23 @@ def _has_definite_description(text: str) -> bool:
     "Were there any controversies?" leaves the subject to the conversation; "How long
     must passwords be?" is about passwords in general.
     """
-    return bool(_EN_DEFINITE.search(text) or _EN_GENERIC_SUBJECT.search(text))
+    return bool(_EN_GENERIC_SUBJECT.search(text)) or any(
+        not _EN_BARE_DEFINITE.match(text, m.start()) or _EN_AFTER_PREPOSITION.search(
+            text, 0, m.start()) for m in _EN_DEFINITE.finditer(text))
+
+
+# "the" and one noun before a closed-class word or the end, not after a preposition
+# ("How did the album do?"): a definite that points back to the conversation's topic
+# (definite anaphora), so it does not name the question's subject; "the band's
+# drummer", "the Nile", "what happened with the law" do.
+_EN_AFTER_PREPOSITION = re.compile(
+    r"\b(?:about|of|in|on|at|with|for|from|to|by|during|after|before|between)\s+$",
+    re.IGNORECASE)
+_EN_BARE_DEFINITE = re.compile(
+    r"the\s+[a-z]+(?=\s*[?.!,]|\s*$|\s+(?:is|was|are|were|do|does|did|has|have|had|be|been|"
+    r"in|on|at|to|for|with|from|by|about|during|after|before|and|or|that|which|who|when)\b)",
+    re.IGNORECASE,
+)
 
 
 def _mentions_known(text: str, pool: Sequence[Entity], topic: str | None, lang: Lang) -> bool:
