@@ -559,7 +559,7 @@ def learn_features(entities: Sequence[Entity], answer: str) -> list[Entity]:
     if she == he:
         return list(entities)
     lowered = answer.lower()
-    positions = [(lowered.find(e.text.lower()), k) for k, e in enumerate(entities)]
+    positions = [(_first_mention(lowered, e), k) for k, e in enumerate(entities)]
     named = [(pos, k) for pos, k in positions if pos >= 0]
     topics = [k for k, e in enumerate(entities) if e.topic]
     if named:
@@ -574,6 +574,19 @@ def learn_features(entities: Sequence[Entity], answer: str) -> list[Entity]:
         gender: Gender = "female" if she > he else "male"
         updated[k] = replace(updated[k], kind="person", gender=gender)
     return updated
+
+
+def _first_mention(lowered: str, entity: Entity) -> int:
+    """Where `lowered` first names the entity, -1 if nowhere.
+
+    An English name also counts by one of its words ("Thalberg" for Irving Thalberg):
+    answers shorten names, and the subject they go on to call "he" is often shortened.
+    """
+    found = [lowered.find(entity.text.lower())]
+    if entity.lang == "en" and entity.proper and " " in entity.text:
+        found += [m.start() for word in entity.text.split() if len(word) >= 4 and word[0].isupper()
+                  for m in [re.search(rf"\b{re.escape(word.lower())}\b", lowered)] if m]
+    return min((p for p in found if p >= 0), default=-1)
 
 
 def merge_entities(

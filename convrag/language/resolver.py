@@ -304,7 +304,13 @@ def _could_be_person(entity: Entity) -> bool:
         return False
     # jieba tags many new Chinese names as nz or leaves them English ("UZI"): a proper
     # thing may be a person; places and organisations were ruled out above.
-    return entity.lang == "zh" or not _EN_NOT_PERSON.search(entity.text)
+    if entity.lang == "zh":
+        return True
+    # A lone capitalised word only an answer used ("Snooker", "Townsville", "South") is
+    # more often a thing or a place than somebody; a user's question or a full name is
+    # what a later he/she takes up.
+    return not _EN_NOT_PERSON.search(entity.text) and (
+        " " in entity.text or entity.asked or entity.topic)
 
 
 # Agreement, added to salience: how well an entity fits the pronoun (negative: never).
@@ -473,7 +479,8 @@ def _named_before(text: str, position: int, own: Sequence[Entity], wanted: str) 
     """
     lowered = text.lower()
     return any(
-        0 <= lowered.find(e.text.lower()) < position and _agreement_score(e, wanted) >= 0
+        0 <= lowered.find(e.text.lower()) < position
+        and _agreement_score(replace(e, asked=True), wanted) >= 0
         for e in own if e.proper
     )
 
