@@ -559,7 +559,7 @@ def learn_features(entities: Sequence[Entity], answer: str) -> list[Entity]:
     if she == he:
         return list(entities)
     lowered = answer.lower()
-    positions = [(_first_mention(lowered, e), k) for k, e in enumerate(entities)]
+    positions = [(_first_mention(lowered, e, entities), k) for k, e in enumerate(entities)]
     named = [(pos, k) for pos, k in positions if pos >= 0]
     topics = [k for k, e in enumerate(entities) if e.topic]
     if named:
@@ -576,15 +576,20 @@ def learn_features(entities: Sequence[Entity], answer: str) -> list[Entity]:
     return updated
 
 
-def _first_mention(lowered: str, entity: Entity) -> int:
+def _first_mention(lowered: str, entity: Entity, entities: Sequence[Entity]) -> int:
     """Where `lowered` first names the entity, -1 if nowhere.
 
-    An English name also counts by one of its words ("Thalberg" for Irving Thalberg):
+    An English name also counts by a word of its own ("Thalberg" for Irving Thalberg):
     answers shorten names, and the subject they go on to call "he" is often shortened.
+    A word another known name shares ("Curie") names neither.
     """
     found = [lowered.find(entity.text.lower())]
-    if entity.lang == "en" and entity.proper and " " in entity.text:
-        found += [m.start() for word in entity.text.split() if len(word) >= 4 and word[0].isupper()
+    if entity.lang == "en" and entity.proper and " " in entity.text \
+            and " and " not in entity.text:
+        others = {w for e in entities if e is not entity and " " in e.text
+                  and " and " not in e.text for w in e.text.split()}
+        found += [m.start() for word in entity.text.split()
+                  if len(word) >= 4 and word[0].isupper() and word not in others
                   for m in [re.search(rf"\b{re.escape(word.lower())}\b", lowered)] if m]
     return min((p for p in found if p >= 0), default=-1)
 
