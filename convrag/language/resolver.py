@@ -232,7 +232,10 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
             target = None  # "What about its source?" asks about a part of the same thing
         if target and lang == "en" and not _names_a_thing(target):
             target = None  # "How about on the grill?" changes a detail, not the subject
-        if target and dialogue.previous_question:
+        if target and dialogue.previous_question and not (
+                lang == "en" and _has_attached_subject(dialogue.previous_question, pool)):
+            # A previous question that needed its subject attached ("Tesla: what models
+            # are there?") has no subject of its own for the new one to replace.
             rewritten = _carry_predicate(dialogue.previous_question, target, pool, lang)
             if rewritten:
                 # The mention is the elliptical question; it stands for the previous one.
@@ -743,6 +746,11 @@ def _attach_subject(text: str, subject: str, lang: Lang) -> str:
     if first and _bare_word(first) in _EN_CLOSED_OPENERS:
         text = text[:1].lower() + text[1:]
     return f"{subject}: {text}"
+
+
+def _has_attached_subject(question: str, pool: Sequence[Entity]) -> bool:
+    """Whether `question` is a standalone form that `_attach_subject` put a subject on."""
+    return any(question.startswith(f"{e.text}: ") for e in pool)
 
 
 # Words a question opens with that are grammar, not a name: lower-cased after a topic.
