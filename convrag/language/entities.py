@@ -326,7 +326,14 @@ def _en_entities(text: str, turn: int) -> list[Entity]:
             # "Zappa and the Mothers of Invention" is also one plural referent ("they").
             group = f"{previous[1]} and {span}"
             entities.append(replace(_en_entity(group, text, turn, role, proper=True), plural=True))
-        entities.append(_en_entity(span, text, turn, role, proper=True))
+        entity = _en_entity(span, text, turn, role, proper=True)
+        if entity.kind == "thing" and _EN_THE_BEFORE.search(text, 0, match.start()):
+            # "the Ottoman Empire", "the Kit Kat Club": a name with an article is a
+            # place, an institution or a thing, never a he or a she. Marked a place: an
+            # organisation would take "they" first, and "the South" or "the Northampton
+            # demos" did not on the tuning halves.
+            entity = replace(entity, kind="place")
+        entities.append(entity)
         previous = (match.end(), span)
     return entities
 
@@ -358,6 +365,7 @@ _NP_CLOSED = _NP_DETERMINERS | _NP_PREPOSITIONS | _NP_AUXILIARIES | frozenset(
     "that then than as while although though not never also just very too really only "
     "even still already ever often usually typically generally always now there here "
     "else more most less least much many few all both such own same enough quite rather "
+    "instead again anyway though too either neither "
     "s t don doesn didn isn aren wasn weren can't won't".split()
 )
 # Words that open a phrase but are not part of it: quantifiers and vague adjectives.
@@ -449,8 +457,9 @@ def en_noun_phrases(text: str, turn: int = 0) -> list[Entity]:
             if nxt not in _NP_AUXILIARIES:
                 i = first  # not a determiner: read on from the next word
                 continue
-        while run and _bare(run[0].group(0)) in _NP_QUANTIFIERS:
-            run = run[1:]
+        while run and (_bare(run[0].group(0)) in _NP_QUANTIFIERS or (
+                len(run) > 1 and run[0].group(0).endswith("ing"))):
+            run = run[1:]  # "some", or a gerund: "about replacing the motor" is the motor
         if not run or (len(run) == 1 and run[0].group(0).endswith("ing")) or (
                 _bare(run[-1].group(0)) in _NP_LIGHT_HEADS
                 and (len(run) == 1 or _ADJECTIVE_ENDING.search(run[0].group(0)))):
@@ -493,6 +502,9 @@ def _np_run(tokens: Sequence[re.Match[str]], i: int, starts: set[int]
         run.append(token)
         i += 1
     return run, i
+
+
+_EN_THE_BEFORE = re.compile(r"\bthe\s+$", re.IGNORECASE)
 
 
 def _sentence_starts(text: str) -> set[int]:

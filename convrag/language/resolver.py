@@ -701,16 +701,17 @@ def _has_definite_description(text: str) -> bool:
     must passwords be?" is about passwords in general.
     """
     return bool(_EN_GENERIC_SUBJECT.search(text)) or any(
-        not _EN_BARE_DEFINITE.match(text, m.start()) or _EN_AFTER_PREPOSITION.search(
+        not _EN_BARE_DEFINITE.match(text, m.start()) or not _EN_AFTER_AUXILIARY.search(
             text, 0, m.start()) for m in _EN_DEFINITE.finditer(text))
 
 
-# "the" and one noun before a closed-class word or the end, not after a preposition
-# ("How did the album do?"): a definite that points back to the conversation's topic
-# (definite anaphora), so it does not name the question's subject; "the band's
-# drummer", "the Nile", "what happened with the law" do.
-_EN_AFTER_PREPOSITION = re.compile(
-    r"\b(?:about|of|in|on|at|with|for|from|to|by|during|after|before|between)\s+$",
+# "the" and one noun as the subject after an auxiliary, before a closed-class word or
+# the end ("How did the album do?", "Was the tour a success?"): a definite that points
+# back to the conversation's topic (definite anaphora), so it does not name the
+# question's subject; "the band's drummer", "the Nile", "what happened with the law",
+# "who named the movement" do.
+_EN_AFTER_AUXILIARY = re.compile(
+    r"\b(?:is|was|are|were|do|does|did|has|have|had|can|could|will|would|should)\s+$",
     re.IGNORECASE)
 _EN_BARE_DEFINITE = re.compile(
     r"the\s+[a-z]+(?=\s*[?.!,]|\s*$|\s+(?:is|was|are|were|do|does|did|has|have|had|be|been|"
