@@ -273,6 +273,11 @@ _EN_DEMONSTRATIVE_RE = re.compile(
     r"came|lead|led|cause|caused|end|ended|take|took|get|got|work|worked|affect|affected)\b))",
     re.IGNORECASE,
 )
+# Pronouns that never corefer with a name earlier in their own clause (binding: that
+# would be "itself", "himself"): "What was the US reaction to it?" is not about the US.
+# "it" opening a clause may, but then it is a subject, and its question seldom names
+# another thing first.
+_EN_OBJECT_PRONOUNS = frozenset("it him them".split())
 # A verb form beside "it" that agrees with a singular subject only.
 _EN_SINGULAR_VERB = re.compile(
     r"\b(?:is|was|does|doesn['’]t|has|isn['’]t|wasn['’]t|hasn['’]t)\s+it\b"
@@ -502,7 +507,7 @@ def _substitute_pronouns(
             template = "{}"
         elif word == "her":
             template = "{}'s"
-        if _named_before(text, m.start(), own, wanted):
+        if word not in _EN_OBJECT_PRONOUNS and _named_before(text, m.start(), own, wanted):
             return m.group(0)
         singular = bool(_EN_SINGULAR_VERB.search(text[max(0, m.start() - 12):m.end() + 12]))
         entity = _best_antecedent(pool, wanted, turn, singular)
@@ -715,7 +720,7 @@ _EN_AFTER_AUXILIARY = re.compile(
     re.IGNORECASE)
 _EN_BARE_DEFINITE = re.compile(
     r"the\s+[a-z]+(?=\s*[?.!,]|\s*$|\s+(?:is|was|are|were|do|does|did|has|have|had|be|been|"
-    r"in|on|at|to|for|with|from|by|about|during|after|before|and|or|that|which|who|when)\b)",
+    r"in|on|at|to|for|with|from|by|about|during|after|before|and|or|that|which|who|when|like)\b)",
     re.IGNORECASE,
 )
 
