@@ -533,7 +533,36 @@ def _substitute_pronouns(
             return (m.group("p") or "") + entity.text
 
         out = _EN_DEMONSTRATIVE_RE.sub(en_demonstrative, out)
+    if not mentions:
+        out = _substitute_one(out, pool, turn, mentions)
     return out, mentions
+
+
+# "one" standing for a noun after a determiner and at most two modifiers: "a new one",
+# "which one"; not "one of", "one day", nor a number ("one or two").
+_EN_ONE = re.compile(
+    r"\b(?:a|an|the|this|that|which|each|every|another|any)\s+(?:[a-z][\w-]*\s+){0,2}?"
+    r"(?P<one>one)\b(?!\s+(?:of|or|and|day|time|way|thing|more|another)\b)",
+    re.IGNORECASE,
+)
+
+
+def _substitute_one(text: str, pool: Sequence[Entity], turn: int, mentions: list[Mention]) -> str:
+    """"How do I choose a new one?" → "…a new garage door opener?".
+
+    One-anaphora stands for a kind of thing, so its antecedent is a common noun phrase
+    (a name is not a kind), singular, and one the conversation is about.
+    """
+    m = _EN_ONE.search(text)
+    if m is None:
+        return text
+    kinds = [e for e in pool if e.lang == "en" and not e.proper and not e.plural
+             and _names_referent(e)]
+    entity = _most_salient(kinds, turn)
+    if entity is None:
+        return text
+    mentions.append(Mention("one", entity.text))
+    return text[:m.start("one")] + entity.text + text[m.end("one"):]
 
 
 def _replace_spans(text: str, spans: Sequence[tuple[int, int, str]]) -> str:
