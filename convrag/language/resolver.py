@@ -210,8 +210,10 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
     in_dialogue = dialogue.previous_question is not None
     # Before the first question only pronouns can refer (to the topic): a question that
     # names nothing then is not elliptical.
+    # In a conversation about a topic (the page it happens on), a definite description
+    # ("the album", "the tour") is the topic's: it names no subject of its own.
     names_subject = bool(own) or _mentions_known(text, pool, dialogue.topic, lang) or (
-        lang == "en" and _has_definite_description(text)
+        lang == "en" and _has_definite_description(text) and not any(e.topic for e in pool)
     )
     verdict = gate.check(
         text, has_history=bool(pool) or in_dialogue,
