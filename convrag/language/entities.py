@@ -406,6 +406,12 @@ _PLURAL = re.compile(r"[a-z]{2,}(?<![su])s$")
 _NP_IMPERATIVES = frozenset("describe explain compare contrast define discuss summarize".split())
 _NP_WH_QUANTIFIERS = frozenset("many much what which".split())
 _NP_OPENERS = (_NP_PREPOSITIONS - {"to"}) | _DO_SUPPORT | _NP_WH_QUANTIFIERS
+# Light heads that stay light after any modifier ("fun facts", "safety tips").
+_NP_VAGUE_HEADS = frozenset(
+    "thing things way ways type types kind kinds sort sorts example examples fact facts "
+    "information info detail details aspect aspects idea ideas tip tips lot lots bit "
+    "question questions answer answers".split()
+)
 _NP_WORD = re.compile(r"[A-Za-z0-9][\w'’\-]*|[^\w\s]")
 _NP_POSSESSIVE = re.compile(r"['’]s$", re.IGNORECASE)
 
@@ -461,6 +467,7 @@ def en_noun_phrases(text: str, turn: int = 0) -> list[Entity]:
                 len(run) > 1 and run[0].group(0).endswith("ing"))):
             run = run[1:]  # "some", or a gerund: "about replacing the motor" is the motor
         if not run or (len(run) == 1 and run[0].group(0).endswith("ing")) or (
+                _bare(run[-1].group(0)) in _NP_VAGUE_HEADS) or (
                 _bare(run[-1].group(0)) in _NP_LIGHT_HEADS
                 and (len(run) == 1 or _ADJECTIVE_ENDING.search(run[0].group(0)))):
             # A lone gerund ("about purchasing…") is no thing; nor is a light head alone
@@ -497,8 +504,8 @@ def _np_run(tokens: Sequence[re.Match[str]], i: int, starts: set[int]
         if not (word[:1].isalnum()) or _bare(word) in _NP_CLOSED or (
                 run and token.start() in starts):
             break
-        if run and _PARTICIPLE.fullmatch(word):
-            break  # a participle after the noun: "was the band formed"
+        if run and (_PARTICIPLE.fullmatch(word) or word.lower().endswith("ing")):
+            break  # a participle after the noun: "was the band formed", "…opener leaking"
         run.append(token)
         i += 1
     return run, i

@@ -319,8 +319,9 @@ def _could_be_person(entity: Entity) -> bool:
     # A lone capitalised word only an answer used ("Snooker", "Townsville", "South") is
     # more often a thing or a place than somebody; a user's question or a full name is
     # what a later he/she takes up.
-    return not _EN_NOT_PERSON.search(entity.text) and (
-        " " in entity.text or entity.asked or entity.topic)
+    # A name that ends in a common noun ("the Teapot Dome scandal") is that thing.
+    return not _EN_NOT_PERSON.search(entity.text) and not entity.text.split()[-1].islower() \
+        and (" " in entity.text or entity.asked or entity.topic)
 
 
 # Agreement, added to salience: how well an entity fits the pronoun (negative: never).
@@ -558,9 +559,8 @@ def _substitute_one(text: str, pool: Sequence[Entity], turn: int, mentions: list
     m = _EN_ONE.search(text)
     if m is None:
         return text
-    kinds = [e for e in pool if e.lang == "en" and not e.proper and not e.plural
-             and _names_referent(e)]
-    entity = _most_salient(kinds, turn)
+    kinds = [e for e in pool if e.lang == "en" and not e.proper and not e.plural]
+    entity = _most_salient([e for e in kinds if _names_referent(e)] or kinds, turn)
     if entity is None:
         return text
     mentions.append(Mention("one", entity.text))
@@ -666,6 +666,9 @@ def _carry_predicate(
     """"长江有多长？" + "亚马逊河" → "亚马逊河有多长？"."""
     mentioned = [e for e in extract_entities(previous, lang=lang, common_nouns=True)]
     mentioned += [e for e in pool if e.text.lower() in previous.lower() and e not in mentioned]
+    # Only a name or a subject is what the previous question was about: "Who developed
+    # the theory of relativity?" + "What about Bohr?" replaces no theory.
+    mentioned = [e for e in mentioned if _names_referent(e)]
     if not mentioned:
         return None
     # Replace the subject of the previous question: its first-named entity, named whole
