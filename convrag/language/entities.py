@@ -285,7 +285,7 @@ def _definition_head(target: str) -> str:
         return ""  # a possessive phrase: its owner is found as a name on its own
     words = target.split()
     if len(words) >= 2 and words[0][:1].isupper() and words[-1].islower() and (
-            _PARTICIPLE.fullmatch(words[-1]) or _ADJECTIVE_ENDING.search(words[-1])
+            _PARTICIPLE.fullmatch(words[-1]) or _PREDICATE_ADJECTIVE.search(words[-1])
             or words[-1] in _IRREGULAR_PARTICIPLES):
         # "Where was Ada Lovelace born": a name, then its predicate ("the Bronze Age
         # collapse" is a name and its head noun).
@@ -310,6 +310,7 @@ def _en_entities(text: str, turn: int) -> list[Entity]:
             entities.append(_en_entity(target, text, turn, "subject", proper=target[0].isupper()))
     previous: tuple[int, str] | None = None
     starts = _sentence_starts(text)
+    things: set[str] = set()
     for match in _EN_CAP_SPAN.finditer(text):
         span = _trim_en_span(match.group(0), at_start=match.start() in starts)
         if not span:
@@ -333,9 +334,11 @@ def _en_entities(text: str, turn: int) -> list[Entity]:
             # organisation would take "they" first, and "the South" or "the Northampton
             # demos" did not on the tuning halves.
             entity = replace(entity, kind="place")
+            things.add(span.lower())
         entities.append(entity)
         previous = (match.end(), span)
-    return entities
+    return [replace(e, kind="place") if e.kind == "thing" and e.text.lower() in things else e
+            for e in entities]
 
 
 # --- English common noun phrases, without a tagger ------------------------------------
@@ -398,6 +401,8 @@ _PARTICIPLE = re.compile(r"[a-z]{2,}(?<!e)ed", re.IGNORECASE)  # formed, but not
 _DO_SUPPORT = frozenset("do does did".split())
 # Words after which English puts a noun phrase: prepositions ("to" mostly opens a verb),
 # do-support ("does seed funding work"), how many/much, and what/which as determiners.
+# Adjective endings that are seldom a noun's (unlike "-al": festival, scandal).
+_PREDICATE_ADJECTIVE = re.compile(r"(?:ous|ful|able|ible|ive)$")
 _IRREGULAR_PARTICIPLES = frozenset(
     "born known made held built found shot set taken written given sold run begun "
     "done seen grown drawn thrown chosen spoken broken".split()

@@ -666,9 +666,12 @@ def _carry_predicate(
     """"长江有多长？" + "亚马逊河" → "亚马逊河有多长？"."""
     mentioned = [e for e in extract_entities(previous, lang=lang, common_nouns=True)]
     mentioned += [e for e in pool if e.text.lower() in previous.lower() and e not in mentioned]
-    # Only a name or a subject is what the previous question was about: "Who developed
-    # the theory of relativity?" + "What about Bohr?" replaces no theory.
+    # Only a name or a subject is what the previous question was about, and a name
+    # replaces a name: "Who developed the theory of relativity?" + "What about Bohr?"
+    # replaces no theory.
     mentioned = [e for e in mentioned if _names_referent(e)]
+    if lang == "en" and _EN_NAME_ONLY.fullmatch(target.strip()):
+        mentioned = [e for e in mentioned if e.proper]
     if not mentioned:
         return None
     # Replace the subject of the previous question: its first-named entity, named whole
@@ -701,6 +704,9 @@ _EN_ABOUT_THE_TALK = re.compile(
     r"|\b(?:do|did)\s+(?:you|they)\s+mean\b",
     re.IGNORECASE,
 )
+
+
+_EN_NAME_ONLY = re.compile(r"(?:the\s+)?[A-Z][\w'’.\-]*(?:\s+(?:of|the|de|and|&)?\s*[A-Z][\w'’.\-]*)*")
 
 
 def _names_a_thing(target: str) -> bool:
