@@ -397,6 +397,8 @@ _NP_LIGHT_HEADS = frozenset(
     "member members section article".split()
 )
 _ADJECTIVE_ENDING = re.compile(r"(?:al|ic|ive|ous|ful|able|ible|ent|ant|ary|less)$", re.IGNORECASE)
+# "-ing" words long enough not to be "king", "ring", "thing".
+_PRESENT_PARTICIPLE = re.compile(r"[a-z]{4,}ing", re.IGNORECASE)
 _PARTICIPLE = re.compile(r"[a-z]{2,}(?<!e)ed", re.IGNORECASE)  # formed, but not breed
 _DO_SUPPORT = frozenset("do does did".split())
 # Words after which English puts a noun phrase: prepositions ("to" mostly opens a verb),
@@ -469,15 +471,18 @@ def en_noun_phrases(text: str, turn: int = 0) -> list[Entity]:
                 i = first  # not a determiner: read on from the next word
                 continue
         while run and (_bare(run[0].group(0)) in _NP_QUANTIFIERS or (
-                len(run) > 1 and run[0].group(0).endswith("ing"))):
+                len(run) > 1 and low in _NP_PREPOSITIONS
+                and _PRESENT_PARTICIPLE.fullmatch(run[0].group(0)))):
             run = run[1:]  # "some", or a gerund: "about replacing the motor" is the motor
-        if not run or (len(run) == 1 and run[0].group(0).endswith("ing")) or (
+        if not run or (len(run) == 1 and low in _NP_PREPOSITIONS
+                       and _PRESENT_PARTICIPLE.fullmatch(run[0].group(0))) or (
                 _bare(run[-1].group(0)) in _NP_VAGUE_HEADS) or (
                 _bare(run[-1].group(0)) in _NP_LIGHT_HEADS
                 and (len(run) == 1 or _ADJECTIVE_ENDING.search(run[0].group(0)))):
-            # A lone gerund ("about purchasing…") is no thing; nor is a light head alone
-            # or after an adjective ("the environmental cost"); after a noun it names a
-            # kind of thing ("vacation days", "privacy issues").
+            # A lone gerund ("about purchasing…") is no thing ("the building" is); nor is
+            # a vague head; nor a light head alone or after an adjective ("the
+            # environmental cost"); after a noun it names a kind of thing ("vacation
+            # days", "privacy issues").
             continue
         phrase = text[run[0].start():run[-1].end()]
         if all(w.group(0)[:1].isupper() for w in run) or len(phrase) < 3 or phrase.isdigit():
@@ -509,7 +514,7 @@ def _np_run(tokens: Sequence[re.Match[str]], i: int, starts: set[int]
         if not (word[:1].isalnum()) or _bare(word) in _NP_CLOSED or (
                 run and token.start() in starts):
             break
-        if run and (_PARTICIPLE.fullmatch(word) or word.lower().endswith("ing")):
+        if run and (_PARTICIPLE.fullmatch(word) or _PRESENT_PARTICIPLE.fullmatch(word)):
             break  # a participle after the noun: "was the band formed", "…opener leaking"
         run.append(token)
         i += 1

@@ -232,6 +232,9 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
         if target and "pronoun" in gate.check(target, has_history=True, names_subject=True,
                                                lang=lang).reasons:
             target = None  # "What about its source?" asks about a part of the same thing
+        if target and lang == "en" and _EN_CLAUSE_TARGET.match(target):
+            # "And what about what happened next?" asks its own question.
+            return Resolution(text, "none", (), verdict.reasons)
         if target and lang == "en" and not _names_a_thing(target):
             target = None  # "How about on the grill?" changes a detail, not the subject
         if target and dialogue.previous_question and not (
@@ -706,6 +709,7 @@ _EN_ABOUT_THE_TALK = re.compile(
 )
 
 
+_EN_CLAUSE_TARGET = re.compile(r"(?:what|who|how|why|where|which|whether|when)\b", re.I)
 _EN_NAME_ONLY = re.compile(r"(?:the\s+)?[A-Z][\w'’.\-]*(?:\s+(?:of|the|de|and|&)?\s*[A-Z][\w'’.\-]*)*")
 
 
