@@ -249,7 +249,8 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
                     verdict.reasons,
                 )
 
-    rewritten_text, mentions = _substitute_pronouns(text, pool, lang, dialogue.turn, own)
+    rewritten_text, mentions = _substitute_pronouns(text, pool, lang, dialogue.turn, own,
+                                                    dialogue.questions)
     if mentions:
         return Resolution(rewritten_text, "pronoun", tuple(mentions), verdict.reasons)
 
@@ -500,7 +501,8 @@ def _named_before(text: str, position: int, own: Sequence[Entity], wanted: str) 
 
 
 def _substitute_pronouns(
-    text: str, pool: Sequence[Entity], lang: Lang, turn: int, own: Sequence[Entity] = ()
+    text: str, pool: Sequence[Entity], lang: Lang, turn: int, own: Sequence[Entity] = (),
+    questions: Sequence[str] = (),
 ) -> tuple[str, list[Mention]]:
     mentions: list[Mention] = []
     if lang == "zh":
@@ -520,8 +522,9 @@ def _substitute_pronouns(
         if entity is None or _already_named(entity, mentions):
             return m.group(0)
         mentions.append(Mention(m.group(0), entity.text))
-        name = entity.text if entity.proper or m.start() > 0 else entity.text[:1].upper() + \
-            entity.text[1:]
+        name = _with_determiner(entity, questions)
+        if m.start() == 0:
+            name = name[:1].upper() + name[1:]
         if template == "{}'s" and entity.plural and name.endswith("s"):
             template = "{}'"  # the bees' habitat, not the bees's
         return template.format(name)
@@ -568,6 +571,27 @@ def _substitute_one(text: str, pool: Sequence[Entity], turn: int, mentions: list
         return text
     mentions.append(Mention("one", entity.text))
     return text[:m.start("one")] + entity.text + text[m.end("one"):]
+
+
+def _with_determiner(entity: Entity, questions: Sequence[str]) -> str:
+    """A common noun phrase with the determiner the user gave it: "my dishwasher".
+
+    A name stands alone; a common noun phrase takes back its article or the user's own
+    possessive ("a" stays: "What is a heat pump?" asks about any heat pump, and so does
+    "How does it work?"); "your" and a demonstrative become "the"; one the user wrote
+    bare ("throat cancer", "bees") stays bare.
+    """
+    if entity.proper or entity.lang != "en":
+        return entity.text
+    pattern = re.compile(rf"\b(the|a|an|my|our|your|this|that)\s+{re.escape(entity.text)}\b",
+                         re.IGNORECASE)
+    for question in reversed(questions):
+        m = pattern.search(question)
+        if m:
+            determiner = m.group(1).lower()
+            kept = determiner in ("the", "a", "an", "my", "our")
+            return f"{determiner if kept else 'the'} {entity.text}"
+    return entity.text
 
 
 def _replace_spans(text: str, spans: Sequence[tuple[int, int, str]]) -> str:
