@@ -493,11 +493,16 @@ def en_noun_phrases(text: str, turn: int = 0) -> list[Entity]:
         # A wh-determiner's phrase ("Which cities did…") is what is asked for: a detail.
         role: Role = "subject" if (low in _DO_SUPPORT or wh_subject or (
             after in _NP_AUXILIARIES and low not in _NP_WH_QUANTIFIERS)) else "object"
-        head = _bare(run[-1].group(0))
-        plural = head.endswith("s") and not head.endswith(("ss", "us", "is", "ics"))
+        plural = _looks_plural(run[-1].group(0))
         found.append(Entity(text=phrase, plural=plural, turn=turn, role=role, proper=False,
                             lang="en"))
     return found
+
+
+def _looks_plural(word: str) -> bool:
+    """An English noun ending in a plural "-s" (not "glass", "virus", "basis", "physics")."""
+    word = _bare(word)
+    return word.endswith("s") and not word.endswith(("ss", "us", "is", "ics"))
 
 
 def _np_run(tokens: Sequence[re.Match[str]], i: int, starts: set[int]
@@ -561,7 +566,7 @@ def _en_entity(span: str, context: str, turn: int, role: Role, *, proper: bool) 
         kind, gender = "person", "female"
     elif _EN_MALE_TITLES.match(span):
         kind, gender = "person", "male"
-    plural = not proper and span.lower().endswith("s") and not span.lower().endswith("ss")
+    plural = not proper and _looks_plural(span.split()[-1])
     return Entity(
         text=span, kind=kind, gender=gender, plural=plural, turn=turn, role=role,
         proper=proper, lang="en",
