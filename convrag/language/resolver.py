@@ -733,8 +733,11 @@ _EN_ABOUT_THE_TALK = re.compile(
 )
 
 
+# An ellipsis target that is a clause ("…what happened next?"), not a thing.
 _EN_CLAUSE_TARGET = re.compile(r"(?:what|who|how|why|where|which|whether|when)\b", re.I)
-_EN_NAME_ONLY = re.compile(r"(?:the\s+)?[A-Z][\w'’.\-]*(?:\s+(?:of|the|de|and|&)?\s*[A-Z][\w'’.\-]*)*")
+# A target that is a name only ("the Volga", "Jane"): it replaces a name, not a phrase.
+_EN_NAME_ONLY = re.compile(
+    r"(?:the\s+)?[A-Z][\w'’.\-]*(?:\s+(?:of|the|de|and|&)?\s*[A-Z][\w'’.\-]*)*")
 
 
 def _names_a_thing(target: str) -> bool:
