@@ -436,21 +436,21 @@ def en_noun_phrases(text: str, turn: int = 0) -> list[Entity]:
     i = 0
     while i < len(tokens):
         word = tokens[i].group(0)
-        low = _bare(word)
+        low = bare_word(word)
         # The object of a question whose subject is its wh-word ("What causes acid
         # reflux?"), of an imperative ("Describe the…") or of "what about" is what the
         # question is about.
-        wh_subject = (i == 1 and _bare(tokens[0].group(0)) in ("what", "who")
+        wh_subject = (i == 1 and bare_word(tokens[0].group(0)) in ("what", "who")
                       and re.fullmatch(r"[a-z]{3,}(?:s|ed)", word) is not None
                       and low not in _NP_CLOSED) or (
             tokens[i].start() in starts and low in _NP_IMPERATIVES) or (
-            low == "about" and i > 0 and _bare(tokens[i - 1].group(0)) in ("what", "how"))
+            low == "about" and i > 0 and bare_word(tokens[i - 1].group(0)) in ("what", "how"))
         if not (low in _NP_DETERMINERS or low in _NP_OPENERS or wh_subject):
             i += 1
             continue
         first = i + 1
         if low in _DO_SUPPORT or wh_subject:
-            while first < len(tokens) and (_bare(tokens[first].group(0)) in _NP_DETERMINERS
+            while first < len(tokens) and (bare_word(tokens[first].group(0)) in _NP_DETERMINERS
                                            or (low == "about" and tokens[first].group(0) == "for")):
                 first += 1
         run, end = _np_run(tokens, first, starts)
@@ -466,18 +466,18 @@ def en_noun_phrases(text: str, turn: int = 0) -> list[Entity]:
         elif low in _NP_WH_QUANTIFIERS:
             # "What dog breed is…", "how many vacation days do…": a determiner only when
             # an auxiliary follows the noun ("What causes acid reflux" has a verb).
-            nxt = _bare(tokens[end].group(0)) if end < len(tokens) else ""
+            nxt = bare_word(tokens[end].group(0)) if end < len(tokens) else ""
             if nxt not in _NP_AUXILIARIES:
                 i = first  # not a determiner: read on from the next word
                 continue
-        while run and (_bare(run[0].group(0)) in _NP_QUANTIFIERS or (
+        while run and (bare_word(run[0].group(0)) in _NP_QUANTIFIERS or (
                 len(run) > 1 and low in _NP_PREPOSITIONS
                 and _PRESENT_PARTICIPLE.fullmatch(run[0].group(0)))):
             run = run[1:]  # "some", or a gerund: "about replacing the motor" is the motor
         if not run or (len(run) == 1 and low in _NP_PREPOSITIONS
                        and _PRESENT_PARTICIPLE.fullmatch(run[0].group(0))) or (
-                _bare(run[-1].group(0)) in _NP_VAGUE_HEADS) or (
-                _bare(run[-1].group(0)) in _NP_LIGHT_HEADS
+                bare_word(run[-1].group(0)) in _NP_VAGUE_HEADS) or (
+                bare_word(run[-1].group(0)) in _NP_LIGHT_HEADS
                 and (len(run) == 1 or _ADJECTIVE_ENDING.search(run[0].group(0)))):
             # A lone gerund ("about purchasing…") is no thing ("the building" is); nor is
             # a vague head; nor a light head alone or after an adjective ("the
@@ -489,7 +489,7 @@ def en_noun_phrases(text: str, turn: int = 0) -> list[Entity]:
             continue  # a name: the name extractor has it, with its features
         # The subject of its clause (after do-support, or right before an auxiliary) is
         # what the question is about; any other phrase is a detail of it.
-        after = _bare(tokens[end].group(0)) if end < len(tokens) else ""
+        after = bare_word(tokens[end].group(0)) if end < len(tokens) else ""
         # A wh-determiner's phrase ("Which cities did…") is what is asked for: a detail.
         role: Role = "subject" if (low in _DO_SUPPORT or wh_subject or (
             after in _NP_AUXILIARIES and low not in _NP_WH_QUANTIFIERS)) else "object"
@@ -501,7 +501,7 @@ def en_noun_phrases(text: str, turn: int = 0) -> list[Entity]:
 
 def _looks_plural(word: str) -> bool:
     """An English noun ending in a plural "-s" (not "glass", "virus", "basis", "physics")."""
-    word = _bare(word)
+    word = bare_word(word)
     return word.endswith("s") and not word.endswith(("ss", "us", "is", "ics"))
 
 
@@ -516,7 +516,7 @@ def _np_run(tokens: Sequence[re.Match[str]], i: int, starts: set[int]
     while i < len(tokens):
         token = tokens[i]
         word = token.group(0)
-        if not (word[:1].isalnum()) or _bare(word) in _NP_CLOSED or (
+        if not (word[:1].isalnum()) or bare_word(word) in _NP_CLOSED or (
                 run and token.start() in starts):
             break
         if run and (_PARTICIPLE.fullmatch(word) or _PRESENT_PARTICIPLE.fullmatch(word)):
@@ -538,8 +538,8 @@ def _trim_en_span(span: str, *, at_start: bool) -> str:
     words = span.split()
     # A capitalised first word of a sentence is usually just grammar ("What", "The");
     # so is a wh-word with a clitic ("What's", "Who’s").
-    while words and (_bare(words[0]) in _EN_QUESTION_WORDS or _bare(words[0]) in EN_STOPWORDS
-                     or (at_start and _bare(words[0]) in _EN_OPENERS)):
+    while words and (bare_word(words[0]) in _EN_QUESTION_WORDS | EN_STOPWORDS
+                     or (at_start and bare_word(words[0]) in _EN_OPENERS)):
         words.pop(0)
     while words and words[-1].lower() in EN_STOPWORDS:
         words.pop()
@@ -554,7 +554,7 @@ def _trim_en_span(span: str, *, at_start: bool) -> str:
     return re.sub(r"['’]s?$", "", joined)
 
 
-def _bare(word: str) -> str:
+def bare_word(word: str) -> str:
     """A word lower-cased without its punctuation or clitic: "What's" → "what"."""
     return re.sub(r"['’](?:s|re|ve|ll|d|m)$", "", word.lower().strip(" ,.;:?!\"'’“”"))
 
