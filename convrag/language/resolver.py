@@ -338,11 +338,11 @@ KNOWN_GENDER_FIT = 3.0
 CONJOINED_PLURAL_FIT, PLURAL_FIT, SINGULAR_PLURAL_FIT = 2.5, 2.0, 0.3
 
 
-# How well a plural common noun fits "it" when no verb beside the pronoun says singular:
-# low enough that a singular thing two turns older wins (1.0 - 2 × 1.5 < 0.2 - 1.5 is
-# false only from three turns), so a plural is taken when nothing singular is near. Set
-# by hand for "Can it be carried over?" after "vacation days"; 0.2 and 0.5 scored alike
-# on the tuning halves, so the lower one stays.
+# How well a plural common noun fits "it" when no verb beside the pronoun says singular.
+# A singular thing named in the same turn wins (it fits 1.0); one named a turn earlier
+# loses to the plural (0.8 is about half a turn of recency): "Can it be carried over?"
+# right after "vacation days" means them. Set by hand; 0.2 and 0.5 scored alike on the
+# tuning halves, so the lower (the more cautious) stays.
 PLURAL_IT_FIT = 0.2
 
 
