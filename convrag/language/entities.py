@@ -368,7 +368,7 @@ _NP_CLOSED = _NP_DETERMINERS | _NP_PREPOSITIONS | _NP_AUXILIARIES | frozenset(
     "that then than as while although though not never also just very too really only "
     "even still already ever often usually typically generally always now there here "
     "else more most less least much many few all both such own same enough quite rather "
-    "instead again anyway though too either neither "
+    "instead again anyway either neither "
     "s t don doesn didn isn aren wasn weren can't won't".split()
 )
 # Words that open a phrase but are not part of it: quantifiers and vague adjectives.
@@ -396,31 +396,34 @@ _NP_LIGHT_HEADS = frozenset(
     "meaning definition origin origins evidence support help work job life aspect aspects "
     "member members section article".split()
 )
-_ADJECTIVE_ENDING = re.compile(r"(?:al|ic|ive|ous|ful|able|ible|ent|ant|ary|less)$", re.IGNORECASE)
-# "-ing" words long enough not to be "king", "ring", "thing".
-_PRESENT_PARTICIPLE = re.compile(r"[a-z]{4,}ing", re.IGNORECASE)
-_PARTICIPLE = re.compile(r"[a-z]{2,}(?<!e)ed", re.IGNORECASE)  # formed, but not breed
-_DO_SUPPORT = frozenset("do does did".split())
-# Words after which English puts a noun phrase: prepositions ("to" mostly opens a verb),
-# do-support ("does seed funding work"), how many/much, and what/which as determiners.
-# Adjective endings that are seldom a noun's (unlike "-al": festival, scandal).
-_PREDICATE_ADJECTIVE = re.compile(r"(?:ous|ful|able|ible|ive)$")
-_IRREGULAR_PARTICIPLES = frozenset(
-    "born known made held built found shot set taken written given sold run begun "
-    "done seen grown drawn thrown chosen spoken broken".split()
-)
-_PLURAL = re.compile(r"[a-z]{2,}(?<![su])s$")
-_NP_IMPERATIVES = frozenset("describe explain compare contrast define discuss summarize".split())
-_NP_WH_QUANTIFIERS = frozenset("many much what which".split())
-_NP_OPENERS = (_NP_PREPOSITIONS - {"to"}) | _DO_SUPPORT | _NP_WH_QUANTIFIERS
 # Light heads that stay light after any modifier ("fun facts", "safety tips").
 _NP_VAGUE_HEADS = frozenset(
     "thing things way ways type types kind kinds sort sorts example examples fact facts "
     "information info detail details aspect aspects idea ideas tip tips lot lots bit "
     "question questions answer answers".split()
 )
+# A first word that makes a light head an attribute ("the environmental cost").
+_ADJECTIVE_ENDING = re.compile(r"(?:al|ic|ive|ous|ful|able|ible|ent|ant|ary|less)$", re.IGNORECASE)
+# Adjective endings that are seldom a noun's (unlike "-al": festival, scandal): a name's
+# predicate in "Where is Ada Lovelace famous?".
+_PREDICATE_ADJECTIVE = re.compile(r"(?:ous|ful|able|ible|ive)$")
+_IRREGULAR_PARTICIPLES = frozenset(
+    "born known made held built found shot set taken written given sold run begun "
+    "done seen grown drawn thrown chosen spoken broken".split()
+)
+# "-ing" words long enough not to be "king", "ring", "thing".
+_PRESENT_PARTICIPLE = re.compile(r"[a-z]{4,}ing", re.IGNORECASE)
+_PARTICIPLE = re.compile(r"[a-z]{2,}(?<!e)ed", re.IGNORECASE)  # formed, but not breed
+# A plural noun, after which do-support's bare verb follows at once ("Do big dogs live…").
+_PLURAL = re.compile(r"[a-z]{2,}(?<![su])s$")
+_DO_SUPPORT = frozenset("do does did".split())
+# Imperatives whose object is what a search question is about ("Describe the…").
+_NP_IMPERATIVES = frozenset("describe explain compare contrast define discuss summarize".split())
+_NP_WH_QUANTIFIERS = frozenset("many much what which".split())
+# Words after which English puts a noun phrase: prepositions ("to" mostly opens a verb),
+# do-support ("does seed funding work"), how many/much, and what/which as determiners.
+_NP_OPENERS = (_NP_PREPOSITIONS - {"to"}) | _DO_SUPPORT | _NP_WH_QUANTIFIERS
 _NP_WORD = re.compile(r"[A-Za-z0-9][\w'’\-]*|[^\w\s]")
-_NP_POSSESSIVE = re.compile(r"['’]s$", re.IGNORECASE)
 
 
 def en_noun_phrases(text: str, turn: int = 0) -> list[Entity]:
