@@ -277,6 +277,8 @@ def _definition_head(target: str) -> str:
     if m and (m.group("head").lower() in _EN_ATTRIBUTES
               or m.group("head").lower() in _NP_LIGHT_HEADS):
         target = re.sub(r"^(?:the|a|an)\s+", "", m.group("rest"), flags=re.IGNORECASE)
+    elif re.match(r"[\w-]+\s+to\s", target) and target.split()[0].lower() in _NP_LIGHT_HEADS:
+        return ""  # "ways to cook ribs": a question about doing, not a thing
     # "purchasing a franchise" and "being vegetarian" are about the franchise, vegetarians.
     target = re.sub(r"^(?:being|having|getting|buying|purchasing|owning|opening|starting|"
                     r"running|using|making|becoming|doing|taking)\s+(?:(?:the|a|an)\s+)?",
@@ -458,9 +460,11 @@ def en_noun_phrases(text: str, turn: int = 0) -> list[Entity]:
                 first += 1
         run, end = _np_run(tokens, first, starts)
         i = max(end, i + 1)
-        if low in _DO_SUPPORT:
+        if low in _DO_SUPPORT and not (end < len(tokens) and bare_word(
+                tokens[end].group(0)) in _NP_AUXILIARIES):
             # Do-support: "How does seed investment work…" — the subject, then a bare verb,
-            # which follows a plural subject at once ("Do big dogs live longer…").
+            # which follows a plural subject at once ("Do big dogs live longer…"); a verb
+            # the closed list knows ended the run already ("What do Spanish people do…").
             plural = next((k for k, w in enumerate(run[:-1]) if _PLURAL.search(w.group(0))), None)
             run = run[:plural + 1] if plural is not None else run[:-1]
             if run and run[0].group(0)[:1].isupper():

@@ -82,8 +82,10 @@ class Dialogue:
             # "Vogue (song)": a title's disambiguation is not part of the name.
             head = re.sub(r"\s*\([^()]*\)$", "", head) or head
             if head:
-                # A lower-case topic ("dog adoption") names a subject, not somebody.
-                topic = Entity(text=head, role="subject", proper=not head[:1].islower(),
+                # A topic ending in a lower-case word ("dog adoption", "Boise tourism") is
+                # a label for a subject, not a name.
+                topic = Entity(text=head, role="subject",
+                               proper=not head.split()[-1][:1].islower(),
                                lang=detect_lang(head), topic=True)
                 self.entities = merge_entities([topic], self.entities)
 
@@ -280,11 +282,23 @@ _EN_DEMONSTRATIVE_RE = re.compile(
     r"came|lead|led|cause|caused|end|ended|take|took|get|got|work|worked|affect|affected)\b))",
     re.IGNORECASE,
 )
-# Pronouns that never corefer with a name earlier in their own clause (binding: that
+# An object pronoun never corefers with a name earlier in its own clause (binding: that
 # would be "itself", "himself"): "What was the US reaction to it?" is not about the US.
-# "it" opening a clause may, but then it is a subject, and its question seldom names
-# another thing first.
+# A subject pronoun may ("What is Rock City, and why is it famous?").
 _EN_OBJECT_PRONOUNS = frozenset("it him them".split())
+_EN_BEFORE_SUBJECT = re.compile(
+    r"(?:^|[,;:.!?]|\b(?:is|was|are|were|do|does|did|has|have|had|can|could|will|would|"
+    r"should|may|might|must|and|or|but|why|how|when|where|what|who|which|if|that|because|"
+    r"so|once|while|after|before|until))\s*$",
+    re.IGNORECASE,
+)
+
+
+def _is_object(text: str, m: re.Match[str]) -> bool:
+    """Whether the pronoun matched in `text` is an object: "it"/"him"/"them" not
+    opening a clause (after a verb or a preposition, not an auxiliary or a wh-word)."""
+    return m.group(0).lower() in _EN_OBJECT_PRONOUNS and not _EN_BEFORE_SUBJECT.search(
+        text, 0, m.start())
 # A verb form beside "it" that agrees with a singular subject only.
 _EN_SINGULAR_VERB = re.compile(
     r"\b(?:is|was|does|doesn['’]t|has|isn['’]t|wasn['’]t|hasn['’]t)\s+it\b"
@@ -519,7 +533,7 @@ def _substitute_pronouns(
             template = "{}"
         elif word == "her":
             template = "{}'s"
-        if word not in _EN_OBJECT_PRONOUNS and _named_before(text, m.start(), own, wanted):
+        if not _is_object(text, m) and _named_before(text, m.start(), own, wanted):
             return m.group(0)
         singular = bool(_EN_SINGULAR_VERB.search(text[max(0, m.start() - 12):m.end() + 12]))
         entity = _best_antecedent(pool, wanted, turn, singular)
