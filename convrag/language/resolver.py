@@ -335,12 +335,20 @@ def _could_be_person(entity: Entity) -> bool:
     # thing may be a person; places and organisations were ruled out above.
     if entity.lang == "zh":
         return True
+    if _EN_DATE_LIKE.search(entity.text):
+        return False  # "September 1907", "the 1960s": a time, never a he or a she
     # A lone capitalised word only an answer used ("Snooker", "Townsville", "South") is
     # more often a thing or a place than somebody; a user's question or a full name is
     # what a later he/she takes up. A name that ends in a common noun ("the Teapot Dome
     # scandal") is that thing.
     return not _EN_NOT_PERSON.search(entity.text) and not entity.text.split()[-1].islower() \
         and (" " in entity.text or entity.asked or entity.topic)
+
+
+# A name with a digit, or a month or weekday alone ("May" in "James May" is a name).
+_EN_DATE_LIKE = re.compile(
+    r"\d|^(?:January|February|March|April|May|June|July|August|September|October|"
+    r"November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)$")
 
 
 # Agreement, added to salience: how well an entity fits the pronoun (negative: never).
