@@ -144,10 +144,20 @@ def test_without_a_topic_the_subject_is_the_most_salient_referent():
         "small sawmill: what licenses are needed?")
 
 
-def test_a_lower_case_topic_gives_way_to_the_users_words():
-    # "puppy training" is a label; the user's first question names the puppy.
-    history = _user("What should I feed my puppy?")
-    assert _ask(history, "How often?", topic="puppy training") == "puppy: how often?"
+@pytest.mark.parametrize(
+    ("first", "topic", "question", "expected"),
+    [
+        # "puppy training" is a label; the user's first question names the puppy
+        ("What should I feed my puppy?", "puppy training", "How often?", "puppy: how often?"),
+        # so is a topic ending in a lower-case word, capitalised or not
+        ("What is Tromsø known for?", "Tromsø tourism", "Is there a ski season?",
+         "Tromsø: is there a ski season?"),
+        # a name stays the topic
+        ("Where did she train?", "Ada Yonath — Career", "Any awards?", "Ada Yonath: any awards?"),
+    ],
+)
+def test_a_topic_label_gives_way_to_the_users_words(first, topic, question, expected):
+    assert _ask([("user", first), ("assistant", "…")], question, topic) == expected
 
 
 def test_an_ellipsis_does_not_carry_a_question_whose_subject_was_attached():
@@ -171,9 +181,12 @@ def test_an_ellipsis_does_not_carry_a_question_whose_subject_was_attached():
         ([("user", "When did the Hanseatic League begin?"),
           ("assistant", "In the 12th century.")],
          "Who led her?", "Who led her?"),
-        # a lone capitalised word only an answer used is not somebody
+        # a lone capitalised word only an answer used is not somebody, nor is a date
         ([("user", "Where did Ray Charles grow up?"), ("assistant", "In Greenville, Florida.")],
          "When did he go blind?", "When did Ray Charles go blind?"),
+        ([("user", "When did Ray Charles sign with Atlantic?"),
+          ("assistant", "In November 1952, after years of touring.")],
+         "Who produced him?", "Who produced Ray Charles?"),
         # someone the user called "he" is not an "it" later
         (_user("Why did Ben Jonson quit?", "When did he start?"),
          "Why was it banned?", "Why was it banned?"),
@@ -203,11 +216,18 @@ def test_nothing_to_resolve_comes_back_unchanged(history, question):
     assert not result.mentions
 
 
-def test_an_object_pronoun_never_means_a_name_of_its_own_clause():
-    # Binding: "Ireland … of it" would be "of itself" if it meant Ireland.
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        # binding: "Ireland … of it" would be "of itself" if it meant Ireland
+        ("What did Ireland think of it?", "What did Ireland think of the treaty?"),
+        # a subject pronoun may take a name of an earlier clause
+        ("What is Lake Bled, and why is it famous?", "What is Lake Bled, and why is it famous?"),
+    ],
+)
+def test_binding_of_pronouns_inside_a_question(question, expected):
     history = [("user", "When was the treaty signed?"), ("assistant", "In 1951.")]
-    assert _ask(history, "What did Ireland think of it?") == (
-        "What did Ireland think of the treaty?")
+    assert _ask(history, question) == expected
 
 
 @pytest.mark.parametrize(
