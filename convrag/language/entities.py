@@ -63,6 +63,11 @@ _ZH_KIND: dict[str, Kind] = {
 _ZH_NOUN_TAGS = {"n", "nr", "nrt", "nrfg", "ns", "nt", "nz", "eng", "vn"}
 _ZH_FEMALE = re.compile(r"(夫人|女士|小姐|女王|公主|皇后|王后|太后|妈妈|母亲|姐|妹|娘|奶奶|阿姨)$")
 _ZH_MALE = re.compile(r"(先生|国王|皇帝|王子|爸爸|父亲|哥|弟|爷爷|叔叔|大帝)$")
+# Heads that make a common noun a person of unknown gender (作者, 男朋友, 歌手, 老师), so
+# that 他/她 can bind to it; 家 and 生 only in the compounds that are people (国家, 发生 are not).
+_ZH_PERSON_HEAD = re.compile(
+    r"(人|者|员|师|友|歌手|选手|球星|明星|作家|画家|专家|学生|医生|孩子|儿子|女儿|老公|老婆|同学|同事)$"
+)
 # Heads that make a name a place or an organisation whatever jieba's tag says (拉丹冬峰).
 _ZH_PLACE_HEAD = re.compile(r"(山|峰|河|江|湖|海|洋|岛|省|市|县|州|镇|村|国|洲|湾|峡|原|谷|川|港)$")
 _ZH_ORG_HEAD = re.compile(r"(大学|学院|公司|集团|银行|医院|协会|委员会|政府|部|局|所|院|校|队|党)$")
@@ -133,7 +138,10 @@ def _tagged(text: str) -> tuple[tuple[str, str], ...]:
     import jieba.posseg as pseg  # its model tables cost 0.3 s: loaded on the first zh text
 
     if _unknown_run_chars(text) <= HMM_BUDGET_CHARS:
-        return tuple((p.word, p.flag) for p in pseg.cut(text, HMM=True))
+        # The tagger calls a lower-case Latin word ("c", "iphonex") 'x', punctuation's tag;
+        # it is a word like an upper-case one ('eng'), so "c语言" stays one name.
+        return tuple((p.word, "eng" if p.flag == "x" and _LATIN.search(p.word) else p.flag)
+                     for p in pseg.cut(text, HMM=True))
     # Without the HMM the tagger cuts the way zh_cut does and looks each word up: done
     # here on zh_cut's (cached) words, which saves cutting a long text a second time.
     table = pseg.dt.word_tag_tab
@@ -141,6 +149,7 @@ def _tagged(text: str) -> tuple[tuple[str, str], ...]:
 
 
 _ALNUM = re.compile(r"[a-zA-Z0-9]+")
+_LATIN = re.compile(r"^[a-zA-Z0-9]*[a-zA-Z][a-zA-Z0-9]*$")
 _TAGGED_HAN = re.compile(r"[\u4e00-\u9fd5]")
 
 
@@ -164,9 +173,62 @@ def _unknown_run_chars(text: str) -> int:
     return total + (run if run > 1 else 0)
 
 
+# "你知道X吗", "你看过X吗": the object of a verb of knowing or experiencing in a yes/no
+# question is a name, whatever the tagger makes of its characters (a title it cuts into
+# a verb and a time word, a new name it tags as a common noun). The verbs are the ones
+# whose object is a thing or person talked about, not a clause (知道他是谁 is a clause).
+_ZH_KNOWN_OBJECT = re.compile(
+    r"^(?:你|您)?(?:有)?(?:知道|认识|听说过|听过|了解|喜欢|看过|读过|玩过|去过|用过|吃过)"
+    r"(?P<x>[^\s，,。！？?!、]{2,16}?)(?:吗|么|嘛|不|没|没有)?\s*[？?]?\s*$"
+)
+# "X是谁", "X是什么": a definitional question names its subject before the copula.
+_ZH_DEFINED = re.compile(
+    r"^(?:你|您)?(?:知道)?(?P<x>[^\s，,。！？?!、]{2,12}?)是(?:谁|什么|啥|哪里|什么意思|什么东西)"
+    r"(?:呀|啊|呢|吗|么)?\s*[？?]?\s*$"
+)
+# What makes the object a clause or a reference, not a name: a pronoun, a question word.
+_ZH_NOT_A_NAME = re.compile(r"[我你他她它谁哪怎呢]|什么|^[这那一]")
+# An apposition after the name: "童年这本书" is the book 童年.
+_ZH_APPOSITION = re.compile(r"(?:这|那)(?:本|部|首|个|款|种|位|家|座)\w{0,3}$")
+
+
+def _zh_named_object(text: str) -> str:
+    """The name a "你知道X吗" question asks about, or ""."""
+    text = text.strip()
+    for pattern in (_ZH_KNOWN_OBJECT, _ZH_DEFINED):
+        m = pattern.match(text)
+        if not m or _ZH_NOT_A_NAME.search(text[m.start("x"):m.end("x") + 1]):
+            continue
+        name = m.group("x")
+        cut = _ZH_APPOSITION.search(name)
+        if cut and cut.start() >= 2:
+            name = name[:cut.start()]
+        # "…的前身是什么" asks for an attribute of a name jieba finds by itself.
+        if name in _ZH_GENERIC or any(name.endswith(g) for g in _ZH_GENERIC if len(g) > 1):
+            continue
+        return name
+    return ""
+
+
+def _zh_features(span: str, kind: Kind, proper: bool) -> tuple[Kind, Gender]:
+    """Kind and gender of a Chinese name from its head, over the tagger's kind."""
+    if _ZH_FEMALE.search(span):
+        return "person", "female"
+    if _ZH_MALE.search(span):
+        return "person", "male"
+    if kind == "thing" and not proper and _ZH_PERSON_HEAD.search(span):
+        return "person", "unknown"
+    if _ZH_PLACE_HEAD.search(span) and kind in ("person", "thing"):
+        return "place", "unknown"
+    if _ZH_ORG_HEAD.search(span) and kind in ("person", "thing"):
+        return "org", "unknown"
+    return kind, "unknown"
+
+
 def _zh_entities(text: str, turn: int) -> list[Entity]:
     pairs = _tagged(text)
     entities: list[Entity] = []
+    named = _zh_named_object(text)
     i = 0
     seen_verb = False
     while i < len(pairs):
@@ -199,16 +261,10 @@ def _zh_entities(text: str, turn: int) -> list[Entity]:
         proper = bool(proper_flags)
         if not proper and len(span) < 2:
             continue
-        kind: Kind = _ZH_KIND.get(proper_flags[-1], "thing") if proper_flags else "thing"
-        gender: Gender = "unknown"
-        if _ZH_FEMALE.search(span):
-            kind, gender = "person", "female"
-        elif _ZH_MALE.search(span):
-            kind, gender = "person", "male"
-        elif _ZH_PLACE_HEAD.search(span) and kind in ("person", "thing"):
-            kind = "place"
-        elif _ZH_ORG_HEAD.search(span) and kind in ("person", "thing"):
-            kind = "org"
+        kind, gender = _zh_features(
+            span, _ZH_KIND.get(proper_flags[-1], "thing") if proper_flags else "thing", proper)
+        if named and span in named:
+            continue  # a piece of the name found above
         entities.append(
             Entity(
                 text=span,
@@ -220,6 +276,12 @@ def _zh_entities(text: str, turn: int) -> list[Entity]:
                 lang="zh",
             )
         )
+    if named:
+        # The tagger's kinds for the pieces of a name it could not cut are guesses (a
+        # title's first word tagged a person): the name's own head decides.
+        kind, gender = _zh_features(named, "thing", False)
+        entities.insert(0, Entity(text=named, kind=kind, gender=gender, turn=turn,
+                                  role="subject", proper=True, lang="zh"))
     return entities
 
 
