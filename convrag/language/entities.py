@@ -148,6 +148,11 @@ def _tagged(text: str) -> tuple[tuple[str, str], ...]:
     return tuple((word, _dictionary_tag(word, table)) for word in zh_cut(text))
 
 
+def zh_tags(text: str) -> tuple[tuple[str, str], ...]:
+    """jieba's (word, part-of-speech) pairs of a Chinese text, cached and linear in cost."""
+    return _tagged(text)
+
+
 _ALNUM = re.compile(r"[a-zA-Z0-9]+")
 _LATIN = re.compile(r"^[a-zA-Z0-9]*[a-zA-Z][a-zA-Z0-9]*$")
 _TAGGED_HAN = re.compile(r"[\u4e00-\u9fd5]")

@@ -25,6 +25,7 @@ from convrag.language.entities import (
     extract_entities,
     learn_features,
     merge_entities,
+    zh_tags,
 )
 from convrag.language.references import (
     EN_PRONOUNS,
@@ -33,7 +34,7 @@ from convrag.language.references import (
     en_pronouns,
     zh_references,
 )
-from convrag.language.tokens import Lang, detect_lang, zh_cut
+from convrag.language.tokens import Lang, detect_lang, has_cjk, zh_cut
 
 Scenario = Literal[
     "none", "pronoun", "ellipsis", "comparison", "topic_return", "clarification",
@@ -156,9 +157,8 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
     in_dialogue = dialogue.previous_question is not None
     # Before the first question only pronouns can refer (to the topic): a question that
     # names nothing then is not elliptical.
-    names_subject = bool(own) or _mentions_known(text, pool, dialogue.topic, lang) or (
-        lang == "en" and _has_definite_description(text)
-    )
+    names_subject = _names_own_subject(own, lang) or _mentions_known(
+        text, pool, dialogue.topic, lang) or (lang == "en" and _has_definite_description(text))
     verdict = gate.check(
         text, has_history=bool(pool) or in_dialogue,
         names_subject=names_subject or not in_dialogue, lang=lang,
@@ -583,11 +583,37 @@ def _mentions_known(text: str, pool: Sequence[Entity], topic: str | None, lang: 
     return any(re.search(rf"\b{re.escape(w)}\b", lowered) for w in words)
 
 
+def _names_own_subject(own: Sequence[Entity], lang: Lang) -> bool:
+    """Whether the question names what it is about.
+
+    An English question with any name of its own does. A Chinese one does when a noun
+    stands before its predicate (its subject or topic) or it names a proper noun; a
+    common noun after the verb is an object, and the clause still lacks its subject
+    ("不是花瓶", "怎么申请奖学金"): Chinese drops a subject the conversation supplies.
+    """
+    if lang == "zh":
+        return any(e.role == "subject" or e.proper for e in own)
+    return bool(own)
+
+
+# Words that open a Chinese question before its clause (a conjunction, an interjection, a
+# modal particle, a space): the missing subject goes after them ("因为X…", "嗯，X…").
+_ZH_OPENING_TAGS = frozenset({"c", "e", "o", "y", "x"})
+
+
 def _attach_subject(text: str, subject: str, lang: Lang) -> str:
     if lang == "zh":
-        words = zh_cut(text)
-        # Drop an opening 那/那么 ("那有哪些专业？"), but only as a word of its own.
-        body = text[len(words[0]):].lstrip() if words and words[0] in ("那", "那么") else text
-        return f"{subject}{body}"
+        words = zh_tags(text)
+        if words and words[0][0] in ("那", "那么"):
+            # Drop an opening 那/那么 ("那有哪些专业？"), but only as a word of its own.
+            text, words = text[len(words[0][0]):], words[1:]
+        start = 0
+        for word, tag in words:
+            if tag not in _ZH_OPENING_TAGS or (tag == "x" and has_cjk(word)):
+                break
+            start += len(word)
+        if not text[start:].strip(" ，,。！!？?、"):
+            start = 0  # nothing but openers ("嗯嗯？"): the subject goes first
+        return f"{text[:start]}{subject}{text[start:]}"
     body = text.rstrip(" ?.!")
     return f"{body} about {subject}?"
