@@ -61,6 +61,10 @@ _ZH_KIND: dict[str, Kind] = {
     "eng": "thing",
 }
 _ZH_NOUN_TAGS = {"n", "nr", "nrt", "nrfg", "ns", "nt", "nz", "eng", "vn"}
+ZH_NOUN_TAGS = frozenset(_ZH_NOUN_TAGS)
+"""jieba's tags of the words a Chinese entity is made of."""
+ZH_PROPER_TAGS = frozenset(_ZH_KIND)
+"""jieba's tags of names: people, places, organisations, other proper nouns, Latin words."""
 _ZH_FEMALE = re.compile(r"(夫人|女士|小姐|女王|公主|皇后|王后|太后|妈妈|母亲|姐|妹|娘|奶奶|阿姨)$")
 _ZH_MALE = re.compile(r"(先生|国王|皇帝|王子|爸爸|父亲|哥|弟|爷爷|叔叔|大帝)$")
 # Heads that make a common noun a person of unknown gender (作者, 男朋友, 歌手, 老师), so
@@ -72,13 +76,14 @@ _ZH_PERSON_HEAD = re.compile(
 _ZH_PLACE_HEAD = re.compile(r"(山|峰|河|江|湖|海|洋|岛|省|市|县|州|镇|村|国|洲|湾|峡|原|谷|川|港)$")
 _ZH_ORG_HEAD = re.compile(r"(大学|学院|公司|集团|银行|医院|协会|委员会|政府|部|局|所|院|校|队|党)$")
 # Nouns that name an attribute or a generic category: the thing asked about, not a referent.
-_ZH_GENERIC = frozenset(
+ZH_GENERIC = frozenset(
     """时候 时间 问题 东西 事情 情况 地方 方面 原因 意思 样子 人 多长 多大 多高 多远 多久 多少
     名字 年 哪年 国家 历史 长度 面积 人口 总部 前身 专业 学费 分数线 成绩 特点 区别 作用 影响
     意义 价格 位置 首都 成立 发展 结果 方法 办法 要求 条件 政策 信息 内容 资料 答案 能力 水平
     目的 关系 部分 问题 数量 规模 类型 种类 全称 简称 代表 含义 定义 海拔 全长 高度 深度 城市
     气候""".split()
 )
+"""Nouns that name an attribute or a category (长度, 时间, 专业), never a referent."""
 
 _EN_FEMALE_TITLES = re.compile(r"^(Mrs|Ms|Miss|Queen|Lady|Princess|Empress|Duchess|Madame|Saint)\b")
 _EN_MALE_TITLES = re.compile(r"^(Mr|King|Sir|Prince|Emperor|Duke|Lord|Pope)\b")
@@ -209,10 +214,16 @@ def _zh_named_object(text: str) -> str:
         if cut and cut.start() >= 2:
             name = name[:cut.start()]
         # "…的前身是什么" asks for an attribute of a name jieba finds by itself.
-        if name in _ZH_GENERIC or any(name.endswith(g) for g in _ZH_GENERIC if len(g) > 1):
+        if name in ZH_GENERIC or any(name.endswith(g) for g in ZH_GENERIC if len(g) > 1):
             continue
         return name
     return ""
+
+
+def zh_kind(span: str, tags: Sequence[str]) -> Kind:
+    """The kind of a Chinese name made of words with these tags: its head, then its tags."""
+    proper = [t for t in tags if t in _ZH_KIND]
+    return _zh_features(span, _ZH_KIND[proper[-1]] if proper else "thing", bool(proper))[0]
 
 
 def _zh_features(span: str, kind: Kind, proper: bool) -> tuple[Kind, Gender]:
@@ -253,10 +264,10 @@ def _zh_entities(text: str, turn: int) -> list[Entity]:
             j += 1
         i = j
         # Drop trailing generic heads ("长江 长度") and leading generic words.
-        while words and words[-1] in _ZH_GENERIC:
+        while words and words[-1] in ZH_GENERIC:
             words.pop()
             flags.pop()
-        while words and words[0] in _ZH_GENERIC:
+        while words and words[0] in ZH_GENERIC:
             words.pop(0)
             flags.pop(0)
         if not words:

@@ -24,7 +24,11 @@ from convrag.language.entities import (
     Entity,
     extract_entities,
     learn_features,
+    ZH_GENERIC,
+    ZH_NOUN_TAGS,
+    ZH_PROPER_TAGS,
     merge_entities,
+    zh_kind,
     zh_tags,
 )
 from convrag.language.references import (
@@ -157,7 +161,7 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
     in_dialogue = dialogue.previous_question is not None
     # Before the first question only pronouns can refer (to the topic): a question that
     # names nothing then is not elliptical.
-    names_subject = _names_own_subject(own, lang) or _mentions_known(
+    names_subject = _names_own_subject(text, own, lang) or _mentions_known(
         text, pool, dialogue.topic, lang) or (lang == "en" and _has_definite_description(text))
     verdict = gate.check(
         text, has_history=bool(pool) or in_dialogue,
@@ -166,13 +170,17 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
     if not verdict.needs_resolution or not pool:
         return Resolution(text, "none", (), verdict.reasons)
 
-    if "ellipsis" in verdict.reasons:
+    if "ellipsis" in verdict.reasons and lang == "zh":
         target = gate.ellipsis_target(text, lang)
-        if target and lang == "zh" and not any(
-                e.proper for e in extract_entities(target, lang="zh")):
-            # "喜不喜欢呢", "你的爱好呢" change a detail, not the subject: carrying the
-            # previous question over to them was wrong five times in six on REWRITE.
-            target = None
+        rewritten = (_zh_ellipsis(text, dialogue.previous_question, target)
+                     if target and dialogue.previous_question else None)
+        if rewritten and dialogue.previous_question:
+            return Resolution(
+                rewritten, "ellipsis", (Mention(text, dialogue.previous_question),),
+                verdict.reasons,
+            )
+    elif "ellipsis" in verdict.reasons:
+        target = gate.ellipsis_target(text, lang)
         if target and "pronoun" in gate.check(target, has_history=True, names_subject=True,
                                                lang=lang).reasons:
             target = None  # "What about its source?" asks about a part of the same thing
@@ -534,6 +542,86 @@ def _carry_predicate(
     return previous[:pos] + new + previous[pos + len(old.text):]
 
 
+# Tags of the words a "X呢" target may have for X to be a noun phrase ("交通补贴",
+# "北京的冬天", "二号线"); a verb, a pronoun or an adverb makes it a clause that merely
+# ends in 呢 ("我正在冲浪呢", "你的爱好呢"), which carries nothing over.
+_ZH_NOUN_PHRASE_TAGS = ZH_NOUN_TAGS | {"ng", "j", "uj", "m", "q", "t", "f", "s", "b", "a", "an"}
+
+
+def _zh_ellipsis(question: str, previous: str, target: str) -> str | None:
+    """"长江有多长？" + "那黄河呢？" → "黄河有多长？"; None when no reading is safe.
+
+    Chinese compounds put their head last, so a target sharing the last character of a
+    noun of the previous question is a thing of the same kind (亚军 for 冠军, 住房补贴 for
+    交通补贴): it takes that noun's place and the predicate carries over. A name takes
+    the place of the previous question's first name of the same kind (黄河 for 长江), or
+    becomes the topic of a question that named none ("北京呢" after "明天天气怎么样").
+    Otherwise the predicate may not fit the new thing (导师 after "博士学制多长"): the target
+    is asked about in the previous question's subject, "博士的导师呢？", if that subject
+    is a name or the modifier of a compound; or nothing is changed.
+    """
+    words = zh_tags(target)
+    if not words or words[-1][1] not in ZH_NOUN_TAGS or any(
+            t not in _ZH_NOUN_PHRASE_TAGS for _, t in words):
+        return None
+    tagged = zh_tags(previous)
+    proper = any(t in ZH_PROPER_TAGS for _, t in words)
+    head = target[-1]
+    offsets = _offsets(tagged)
+    for (word, tag), start in zip(tagged, offsets, strict=True):
+        if tag in ZH_NOUN_TAGS and word != target and word[-1] == head and len(word) >= 2:
+            return previous[:start] + target + previous[start + len(word):]
+    runs = _noun_runs(tagged, offsets)
+    if proper:
+        kind = zh_kind(target, [t for _, t in words])
+        for start, run in runs:
+            if any(t in ZH_PROPER_TAGS for _, t in run):
+                names = [(w, t) for w, t in run if t in ZH_PROPER_TAGS]
+                name = "".join(w for w, _ in names)
+                if zh_kind(name, [t for _, t in names]) not in (kind, "thing") and (
+                        kind != "thing"):
+                    return None  # a person's predicate does not fit a river
+                at = start + sum(len(w) for w, _ in run[:run.index(names[0])])
+                return previous[:at] + target + previous[at + len(name):]
+        named = any(t in ZH_PROPER_TAGS for _, run in runs for _, t in run)
+        return None if named else target + previous
+    if not runs:
+        return None
+    _, run = runs[0]
+    if any(t in ZH_PROPER_TAGS for _, t in run):
+        owner = "".join(w for w, _ in run)
+    elif len(run) > 1 and len("".join(w for w, _ in run[:-1])) >= 2:
+        owner = "".join(w for w, _ in run[:-1])  # 博士 of 博士学制: the head is the attribute
+    else:
+        return None
+    if owner == target or target.startswith(owner):
+        return None
+    tail = question[question.rindex(target) + len(target):].strip()
+    return f"{owner}的{target}{tail}"
+
+
+def _offsets(tagged: Sequence[tuple[str, str]]) -> list[int]:
+    offsets, at = [], 0
+    for word, _ in tagged:
+        offsets.append(at)
+        at += len(word)
+    return offsets
+
+
+def _noun_runs(
+    tagged: Sequence[tuple[str, str]], offsets: Sequence[int]
+) -> list[tuple[int, list[tuple[str, str]]]]:
+    """Runs of consecutive noun words (a compound name), with where each starts."""
+    runs: list[tuple[int, list[tuple[str, str]]]] = []
+    for (word, tag), start in zip(tagged, offsets, strict=True):
+        if tag in ZH_NOUN_TAGS and word not in ZH_GENERIC:
+            if runs and runs[-1][0] + sum(len(w) for w, _ in runs[-1][1]) == start:
+                runs[-1][1].append((word, tag))
+            else:
+                runs.append((start, [(word, tag)]))
+    return runs
+
+
 _EN_DEFINITE = re.compile(
     r"\bthe\s+(?!same\b|other\b|first\b|last\b|next\b|most\b|best\b|rest\b|end\b|"
     r"time\b|year\b|show\b|name\b)[a-z]{3,}", re.IGNORECASE
@@ -583,17 +671,40 @@ def _mentions_known(text: str, pool: Sequence[Entity], topic: str | None, lang: 
     return any(re.search(rf"\b{re.escape(w)}\b", lowered) for w in words)
 
 
-def _names_own_subject(own: Sequence[Entity], lang: Lang) -> bool:
+def _names_own_subject(text: str, own: Sequence[Entity], lang: Lang) -> bool:
     """Whether the question names what it is about.
 
     An English question with any name of its own does. A Chinese one does when a noun
     stands before its predicate (its subject or topic) or it names a proper noun; a
     common noun after the verb is an object, and the clause still lacks its subject
     ("不是花瓶", "怎么申请奖学金"): Chinese drops a subject the conversation supplies.
+    With an object of its own, a clause whose subject is 我 or 你 talks about that
+    object ("我在看小说呢"); without one it still leaves out what it is about ("我也想去").
+    "你的…", "我的…" name their own subject.
     """
     if lang == "zh":
-        return any(e.role == "subject" or e.proper for e in own)
+        personal = _zh_personal_subject(text)
+        return any(e.role == "subject" or e.proper for e in own) or personal == "possessor" or (
+            bool(own) and personal == "subject")
     return bool(own)
+
+
+# The speaker and the listener: a clause they are the subject of has its subject
+# ("我正在看小说呢", "你觉得呢"), even though it names no entity.
+_ZH_PERSONAL = frozenset("我 你 您 我们 你们 咱们 咱 俺 大家".split())
+
+
+def _zh_personal_subject(text: str) -> Literal["subject", "possessor", ""]:
+    """How a personal pronoun opens the clause (after its openers): as its subject, as the
+    possessor of its subject ("你的爱好"), or not at all ("")."""
+    words = zh_tags(text)
+    for k, (word, tag) in enumerate(words):
+        if tag in _ZH_OPENING_TAGS or word in ("那", "那么"):
+            continue
+        if word not in _ZH_PERSONAL:
+            return ""
+        return "possessor" if k + 1 < len(words) and words[k + 1][0] == "的" else "subject"
+    return ""
 
 
 # Words that open a Chinese question before its clause (a conjunction, an interjection, a
