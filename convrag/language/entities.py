@@ -37,6 +37,7 @@ class Entity:
     lang: Lang = "en"
     topic: bool = False  # the conversation's background topic: never goes stale
     asked: bool = False  # named in a user's question, not only in an answer
+    repeated: bool = False  # named again in a later utterance: kept as the topic
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form kept in the checkpointed state."""
@@ -463,6 +464,7 @@ def merge_entities(
                 gender=entity.gender if entity.gender != "unknown" else old.gender,
                 topic=old.topic or entity.topic,
                 asked=old.asked or entity.asked,
+                repeated=True,
                 text=old.text if old.proper and not entity.proper else entity.text,
             )
         merged[key] = entity

@@ -310,12 +310,22 @@ PROPER_BONUS = 1.0
 TOPIC_SALIENCE = 1.0
 
 
+# Gained by a Chinese entity named again in a later utterance (the question's 家宴 named
+# again in the answer). Chinese keeps a topic by repeating its name or dropping it where
+# English would say "it", so a repeated name is the topic: at 1.5, as much as one turn of
+# recency, it beats a name said once as a subject or a proper noun, but not a name the
+# latest turn brought in two turns on. On REWRITE's tune half 0.5 gained 0.0045 F1 and
+# 1.5-3.0 about 0.003 more; English keeps its pronoun-based salience.
+ZH_REPEATED_BONUS = 1.5
+
+
 def _salience(entity: Entity, turn: int) -> float:
     if entity.topic:
         return TOPIC_SALIENCE
     recency = -RECENCY_PENALTY * max(0, turn - entity.turn)
     return (recency + (SUBJECT_BONUS if entity.role == "subject" else 0.0)
-            + (PROPER_BONUS if entity.proper else 0.0))
+            + (PROPER_BONUS if entity.proper else 0.0)
+            + (ZH_REPEATED_BONUS if entity.repeated and entity.lang == "zh" else 0.0))
 
 
 def _fullest_name(entity: Entity, pool: Sequence[Entity], wanted: str = "any") -> Entity:
