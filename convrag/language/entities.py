@@ -242,6 +242,17 @@ def _zh_features(span: str, kind: Kind, proper: bool) -> tuple[Kind, Gender]:
     return kind, "unknown"
 
 
+# The second person: a name that opens an utterance right before it is a vocative.
+_ZH_ADDRESSEE = frozenset("你 您 你们".split())
+
+
+def _ends_with_verb(pairs: Sequence[tuple[str, str]]) -> bool:
+    """Whether a clause ends with its verb, before particles: "你认识吗" leaves the verb's
+    object out, so a name before 你 is that object put first as the topic, not a vocative."""
+    content = [(w, t) for w, t in pairs if t not in ("y", "ul", "ug", "uz", "x", "zg")]
+    return bool(content) and content[-1][1].startswith("v") and content[-1][1] != "vn"
+
+
 def _zh_entities(text: str, turn: int) -> list[Entity]:
     pairs = _tagged(text)
     entities: list[Entity] = []
@@ -256,6 +267,7 @@ def _zh_entities(text: str, turn: int) -> list[Entity]:
             i += 1
             continue
         # Merge runs of nouns: 中国人民大学 + 文学院 name one thing.
+        first = i
         j = i
         words = []
         flags = []
@@ -282,6 +294,9 @@ def _zh_entities(text: str, turn: int) -> list[Entity]:
             span, _ZH_KIND.get(proper_flags[-1], "thing") if proper_flags else "thing", proper)
         if named and span in named:
             continue  # a piece of the name found above
+        if first == 0 and j < len(pairs) and pairs[j][0] in _ZH_ADDRESSEE and not _ends_with_verb(
+                pairs[j + 1:]):
+            continue  # "小明你觉得呢": a vocative names who is spoken to, not a referent
         entities.append(
             Entity(
                 text=span,
