@@ -36,6 +36,13 @@ ZH_DETERMINERS = tuple(
     "这个 那个 这些 那些 这位 那位 这座 那座 这条 那条 这家 那家 这所 那所 这本 那本 这部 那部 "
     "这种 那种 这项 那项 这件 那件 这款 那款 这只 那只 该 此".split()
 )
+# 这 and 那 standing alone as a subject, and the words that show it: 这 before a verb
+# or an adverb ("这也是…", "这不行"); 那 only before the copula, since "那有…", "那就…"
+# open a clause with "then".
+ZH_DEMONSTRATIVE_PRONOUNS: dict[str, frozenset[str]] = {
+    "这": frozenset("是 也 就 都 还 不 又 才 真 太 可 应该 已经 也是 就是 都是 不是 可是 算是".split()),
+    "那": frozenset("是 也是 就是 都是 不是 算是".split()),
+}
 # Words after a determiner that show it stands alone: a verb, an adverb, a particle.
 _NOT_NOUNS = frozenset(
     "是 有 在 也 就 都 还 不 没 没有 很 真 太 挺 怎么 怎么样 呢 吗 吧 啊 了 的 能 会 可以 要 "
@@ -105,6 +112,10 @@ def zh_references(words: Sequence[str]) -> list[Reference]:
         elif len(word) > 2 and word[:2] in ZH_DETERMINERS[:-2]:
             # jieba keeps some as one word: 这本书 is 这本 + 书.
             found.append(Reference(start, start + 2, word[:2], "determiner", word[2:]))
+        elif word in ZH_DEMONSTRATIVE_PRONOUNS and i + 1 < len(words) and (
+                words[i + 1] in ZH_DEMONSTRATIVE_PRONOUNS[word]):
+            # "这也是…", "那是…": the bare demonstrative is the subject, a thing named before.
+            found.append(Reference(start, offset, word, "determiner"))
         elif word in ZH_DETERMINERS[:-2] or (
                 word in ZH_DETERMINERS and i + 1 < len(words) and _noun_like(words[i + 1])):
             # "这个是人" uses 这个 alone as "it"; "这本书" is a determiner and its noun.

@@ -33,6 +33,7 @@ from convrag.language.entities import (
 )
 from convrag.language.references import (
     EN_PRONOUNS,
+    ZH_DEMONSTRATIVE_PRONOUNS,
     ZH_PRONOUNS,
     Reference,
     en_pronouns,
@@ -508,7 +509,10 @@ def _zh_demonstrative(
         # phrase (a book's or film's title seldom ends with 书 or 电影).
         # 这个 alone can stand for a person too ("这个是人").
         wanted = "thing" if ref.following else "any"
-        entity = _best_antecedent([e for e in pool if e.proper], wanted, turn)
+        # The bare 这/那 of "这是…" stands for whatever was just talked about, named or not.
+        candidates = pool if ref.word in ZH_DEMONSTRATIVE_PRONOUNS else [
+            e for e in pool if e.proper]
+        entity = _best_antecedent(candidates, wanted, turn)
     return (end, _fullest_name(entity, pool)) if entity else None
 
 
