@@ -162,8 +162,9 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
     in_dialogue = dialogue.previous_question is not None
     # Before the first question only pronouns can refer (to the topic): a question that
     # names nothing then is not elliptical.
-    names_subject = _names_own_subject(text, own, lang) or _mentions_known(
-        text, pool, dialogue.topic, lang) or (lang == "en" and _has_definite_description(text))
+    gap = _zh_copula_gap(text) if lang == "zh" else None
+    names_subject = gap is None and (_names_own_subject(text, own, lang) or _mentions_known(
+        text, pool, dialogue.topic, lang) or (lang == "en" and _has_definite_description(text)))
     verdict = gate.check(
         text, has_history=bool(pool) or in_dialogue,
         names_subject=names_subject or not in_dialogue, lang=lang,
@@ -206,7 +207,8 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
         best = _most_salient(pool, dialogue.turn)
         if best is not None:
             return Resolution(
-                _attach_subject(text, best.text, lang), "no_subject",
+                text[:gap] + best.text + text[gap:] if gap is not None
+                else _attach_subject(text, best.text, lang), "no_subject",
                 (Mention("", best.text),), verdict.reasons,
             )
     return Resolution(text, "none", (), verdict.reasons)
@@ -719,6 +721,40 @@ def _zh_personal_subject(text: str) -> Literal["subject", "possessor", ""]:
             return ""
         return "possessor" if k + 1 < len(words) and words[k + 1][0] == "的" else "subject"
     return ""
+
+
+# A copula needs a subject: "是一种鸟吗", "就是这家店", "我觉得是真的" leave it out,
+# whatever else they name. Compounds jieba keeps whole count too; 可是, 只是, 还是 and
+# 但是 are conjunctions ("but", "or") and do not.
+_ZH_COPULAS = frozenset("是 就是 也是 不是 都是 正是 才是 算是 应该是 可能是 肯定是 一定是".split())
+# Verbs of thinking and saying whose complement is a clause ("我觉得[X]是…"): its
+# missing subject goes after them.
+_ZH_COGNITION = frozenset("觉得 认为 估计 知道 猜 感觉 想 说 记得 听说 相信 确定 怀疑 以为 发现 看".split())
+
+
+def _zh_copula_gap(text: str) -> int | None:
+    """Where the missing subject of a clause that opens with its copula goes, or None.
+
+    After the openers and a "我觉得"-like frame come adverbs ("就", "应该") and then the
+    copula: the subject goes before the adverbs ("X就是…").
+    """
+    words = zh_tags(text)
+    k, at = 0, 0
+    while k < len(words) and (words[k][1] in _ZH_OPENING_TAGS or (k == 0 and words[k][0] in (
+            "那", "那么"))):
+        at += len(words[k][0])
+        k += 1
+    if k < len(words) and words[k][0] in _ZH_PERSONAL and k + 1 < len(words) and (
+            words[k + 1][0] in _ZH_COGNITION):
+        at += len(words[k][0]) + len(words[k + 1][0])
+        k += 2
+    elif k < len(words) and words[k][0] in _ZH_COGNITION:
+        at += len(words[k][0])
+        k += 1
+    gap = at
+    while k < len(words) and words[k][1] in ("d", "ad") and words[k][0] not in _ZH_COPULAS:
+        k += 1
+    return gap if k < len(words) and words[k][0] in _ZH_COPULAS else None
 
 
 # Words that open a Chinese question before its clause (a conjunction, an interjection, a
