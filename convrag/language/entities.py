@@ -197,6 +197,12 @@ _ZH_DEFINED = re.compile(
     r"^(?:你|您)?(?:知道)?(?P<x>[^\s，,。！？?!、]{2,12}?)是(?:谁|什么|啥|哪里|什么意思|什么东西)"
     r"(?:呀|啊|呢|吗|么)?\s*[？?]?\s*$"
 )
+# "你觉得X怎么样", "X好看吗": a question asking for an opinion names what it is about
+# before the evaluation.
+_ZH_EVALUATED = re.compile(
+    r"^(?:你|您)?(?:觉得|认为|感觉)?(?P<x>[^\s，,。！？?!、]{2,16}?)(?:怎么样|咋样|如何|"
+    r"好看吗|好听吗|好玩吗|好吃吗|好用吗|好不好|好看不|有意思吗)(?:啊|呀|呢)?\s*[？?]?\s*$"
+)
 # What makes the object a clause or a reference, not a name: a pronoun, a question word.
 _ZH_NOT_A_NAME = re.compile(r"[我你他她它谁哪怎呢]|什么|^[这那一]")
 # An apposition after the name: "童年这本书" is the book 童年.
@@ -206,11 +212,15 @@ _ZH_APPOSITION = re.compile(r"(?:这|那)(?:本|部|首|个|款|种|位|家|座)
 def _zh_named_object(text: str) -> str:
     """The name a "你知道X吗" question asks about, or ""."""
     text = text.strip()
-    for pattern in (_ZH_KNOWN_OBJECT, _ZH_DEFINED):
+    for pattern in (_ZH_KNOWN_OBJECT, _ZH_DEFINED, _ZH_EVALUATED):
         m = pattern.match(text)
-        if not m or _ZH_NOT_A_NAME.search(text[m.start("x"):m.end("x") + 1]):
-            continue
+        if not m or _ZH_NOT_A_NAME.search(m.group("x")) or m.group("x").endswith("什"):
+            continue  # a pronoun, a question word (什么 cut in two by a lazy match)
         name = m.group("x")
+        if pattern is _ZH_EVALUATED and ("的" in name or _tagged(name)[0][1] == "t"):
+            # "北京的天气怎么样" evaluates an attribute of a name, found by itself;
+            # "明天天气怎么样" a time's.
+            continue
         cut = _ZH_APPOSITION.search(name)
         if cut and cut.start() >= 2:
             name = name[:cut.start()]
