@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, Literal
 
+from convrag.language.references import ZH_CLASSIFIERS
 from convrag.language.tokens import EN_STOPWORDS, Lang, detect_lang, zh_cut
 
 Kind = Literal["person", "place", "org", "thing"]
@@ -82,9 +83,14 @@ ZH_GENERIC = frozenset(
     名字 年 哪年 国家 历史 长度 面积 人口 总部 前身 专业 学费 分数线 成绩 特点 区别 作用 影响
     意义 价格 位置 首都 成立 发展 结果 方法 办法 要求 条件 政策 信息 内容 资料 答案 能力 水平
     目的 关系 部分 问题 数量 规模 类型 种类 全称 简称 代表 含义 定义 海拔 全长 高度 深度 城市
-    气候""".split()
+    气候"""
+    # Relational nouns: a part or a role of something ("作者是谁" asks for whose author),
+    # so a question whose only noun is one still leaves out what it is about.
+    """
+    作者 主角 男主 女主 配角 主演 导演 编剧 结局 剧情 情节 主题 歌词 作品 续集 原著 简介
+    缺点 优点 好处 坏处 口碑 评价 票房 销量 地址 门票 官网 成员 队长 创始人 主人公 背景""".split()
 )
-"""Nouns that name an attribute or a category (长度, 时间, 专业), never a referent."""
+"""Nouns that name an attribute, a role or a category (长度, 作者, 专业), never a referent."""
 
 _EN_FEMALE_TITLES = re.compile(r"^(Mrs|Ms|Miss|Queen|Lady|Princess|Empress|Duchess|Madame|Saint)\b")
 _EN_MALE_TITLES = re.compile(r"^(Mr|King|Sir|Prince|Emperor|Duke|Lord|Pope)\b")
@@ -296,6 +302,8 @@ def _zh_entities(text: str, turn: int) -> list[Entity]:
         if not words:
             continue
         span = "".join(words).strip()
+        if first > 0 and pairs[first - 1][0] in ("这", "那") and span[:1] in ZH_CLASSIFIERS:
+            span = span[1:]  # jieba's 这 + 首歌: the classifier is not part of the noun
         proper_flags = [f for f in flags if f in _ZH_KIND]
         proper = bool(proper_flags)
         if not proper and len(span) < 2:

@@ -44,7 +44,8 @@ ZH_DEMONSTRATIVE_PRONOUNS: dict[str, frozenset[str]] = {
     "这": frozenset("是 也 就 都 还 不 又 才 真 太 可 应该 已经 也是 就是 都是 不是 可是 算是".split()),
     "那": frozenset("是 也是 就是 都是 不是 算是".split()),
 }
-_CLASSIFIERS = frozenset(d[1] for d in ZH_DETERMINERS if len(d) == 2 and d[1] not in "个些")
+ZH_CLASSIFIERS = frozenset(d[1] for d in ZH_DETERMINERS if len(d) == 2 and d[1] not in "个些")
+"""Classifiers of the determiners (首 of 这首), which jieba may cut onto the noun after."""
 # Words after a determiner that show it stands alone: a verb, an adverb, a particle.
 _NOT_NOUNS = frozenset(
     "是 有 在 也 就 都 还 不 没 没有 很 真 太 挺 怎么 怎么样 呢 吗 吧 啊 了 的 能 会 可以 要 "
@@ -115,7 +116,7 @@ def zh_references(words: Sequence[str]) -> list[Reference]:
             # jieba keeps some as one word: 这本书 is 这本 + 书.
             found.append(Reference(start, start + 2, word[:2], "determiner", word[2:]))
         elif word in ("这", "那") and i + 1 < len(words) and len(words[i + 1]) > 1 and (
-                words[i + 1][0] in _CLASSIFIERS):
+                words[i + 1][0] in ZH_CLASSIFIERS):
             # jieba cuts 这首歌 as 这 + 首歌: the classifier belongs to the determiner.
             found.append(Reference(start, offset + 1, word + words[i + 1][0], "determiner",
                                    words[i + 1][1:]))

@@ -85,6 +85,14 @@ def test_ellipsis_never_gives_the_old_predicate_to_a_thing_it_does_not_fit():
          "所以值得去吗？", "所以苏州园林值得去吗？"),
         ([("user", "你看过茶馆这部话剧吗？"), ("assistant", "看过。")],
          "嗯，讲的是什么故事？", "嗯，茶馆讲的是什么故事？"),
+        # A copula needs a subject, even with a name after it.
+        ([("user", "你知道丹顶鹤吗？"), ("assistant", "知道，很漂亮。")],
+         "是国家一级保护动物吗？", "丹顶鹤是国家一级保护动物吗？"),
+        ([("user", "你听说过锦江饭店吗？"), ("assistant", "听说过。")],
+         "我觉得是上海最老的饭店", "我觉得锦江饭店是上海最老的饭店"),
+        # A relational noun (作者, 结局, 门票) is a part or role of something unnamed.
+        ([("user", "你读过边城吗？"), ("assistant", "读过，写得很美。")],
+         "作者是谁？", "边城作者是谁？"),
     ],
 )
 def test_a_clause_without_a_subject_takes_the_topic(history, question, expected):
@@ -95,7 +103,7 @@ def test_a_clause_without_a_subject_takes_the_topic(history, question, expected)
     ("history", "question"),
     [
         # A noun before the predicate is the subject.
-        ([("user", "你知道紫金山天文台吗？"), ("assistant", "知道，在南京。")], "门票贵不贵？"),
+        ([("user", "你知道紫金山天文台吗？"), ("assistant", "知道，在南京。")], "望远镜贵不贵？"),
         # A name of its own: a new topic.
         ([("user", "你知道紫金山天文台吗？"), ("assistant", "知道，在南京。")], "介绍一下玄武湖"),
     ],
@@ -140,3 +148,40 @@ def test_clauses_and_references_are_not_named_objects(text):
 )
 def test_person_nouns_take_personal_pronouns(history, question, expected):
     assert _resolved(history, question) == expected
+
+
+@pytest.mark.parametrize(
+    ("history", "question", "expected"),
+    [
+        # A bare 这 before a verb, or 那 before the copula, is the subject.
+        ([("user", "你知道大熊猫吗？"), ("assistant", "知道，很可爱。")],
+         "这是国宝吧", "大熊猫是国宝吧"),
+        ([("user", "你吃过螺蛳粉吗？"), ("assistant", "吃过。")],
+         "那是柳州的小吃", "螺蛳粉是柳州的小吃"),
+        # jieba cuts 这首歌 as 这 + 首歌; the classifier still makes 这 a determiner.
+        ([("user", "你觉得茉莉花这首歌怎么样？"), ("assistant", "很好听。")],
+         "这首歌是谁写的？", "茉莉花是谁写的？"),
+        # 那 before anything but the copula is "then".
+        ([("user", "你知道大熊猫吗？"), ("assistant", "知道，很可爱。")],
+         "那有几只？", "大熊猫有几只？"),
+    ],
+)
+def test_bare_demonstratives_name_what_was_just_talked_about(history, question, expected):
+    assert _resolved(history, question) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "not_an_entity"),
+    [
+        # A name before 你 that opens a whole clause is who is spoken to.
+        ("小李你觉得火锅怎么样", "小李"),
+        ("老王你知道长城吗", "老王"),
+    ],
+)
+def test_vocatives_are_not_entities(text, not_an_entity):
+    assert not_an_entity not in [e.text for e in extract_entities(text, lang="zh")]
+
+
+def test_a_topic_before_you_with_its_verb_last_is_an_entity():
+    # "长城你去过吗": the object put first, not a vocative.
+    assert "长城" in [e.text for e in extract_entities("长城你去过吗", lang="zh")]
