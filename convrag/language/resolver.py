@@ -163,6 +163,9 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
     # Before the first question only pronouns can refer (to the topic): a question that
     # names nothing then is not elliptical.
     gap = _zh_copula_gap(text) if lang == "zh" else None
+    fragment = _zh_fragment(text) if lang == "zh" and gap is None else None
+    if fragment is not None:
+        gap = fragment
     names_subject = gap is None and (_names_own_subject(text, own, lang) or _mentions_known(
         text, pool, dialogue.topic, lang) or (lang == "en" and _has_definite_description(text)))
     verdict = gate.check(
@@ -206,8 +209,9 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
         # know: guessing another would change what it asks.
         best = _most_salient(pool, dialogue.turn)
         if best is not None:
+            subject = best.text + ("是" if fragment is not None and _zh_indefinite(text) else "")
             return Resolution(
-                text[:gap] + best.text + text[gap:] if gap is not None
+                text[:gap] + subject + text[gap:] if gap is not None
                 else _attach_subject(text, best.text, lang), "no_subject",
                 (Mention("", best.text),), verdict.reasons,
             )
@@ -730,6 +734,36 @@ _ZH_COPULAS = frozenset("是 就是 也是 不是 都是 正是 才是 算是 �
 # Verbs of thinking and saying whose complement is a clause ("我觉得[X]是…"): its
 # missing subject goes after them.
 _ZH_COGNITION = frozenset("觉得 认为 估计 知道 猜 感觉 想 说 记得 听说 相信 确定 怀疑 以为 发现 看".split())
+
+
+# Tags of a Chinese utterance that is only a noun phrase: nouns and what modifies them
+# (numerals, classifiers, adjectives, 的), and particles and punctuation around them.
+_ZH_FRAGMENT_TAGS = frozenset(
+    {"n", "ng", "vn", "j", "m", "q", "mq", "a", "b", "uj", "f", "y", "x", "e", "zg"})
+
+
+def _zh_fragment(text: str) -> int | None:
+    """Where a noun-phrase utterance's missing subject goes, or None if it is no fragment.
+
+    A reply that is a common noun phrase and nothing else ("一部动漫啊", "诗人") has no
+    predicate to have a subject: it is said of what the conversation is about. With a
+    numeral and a classifier in front it is a predicate nominal, "X是一部动漫"; the
+    copula is then part of the completion, so the gap comes with it (see `resolve`).
+    A name of its own (nr, ns, nt, nz) makes it a new topic, not a fragment.
+    """
+    words = [(w, t) for w, t in zh_tags(text) if w.strip()]
+    content = [(w, t) for w, t in words if t not in ("y", "x", "e", "zg")]
+    if not content or any(t not in _ZH_FRAGMENT_TAGS for _, t in content) or not any(
+            t in ("n", "ng", "vn", "j") for _, t in content):
+        return None
+    return len(text) - len(text.lstrip())
+
+
+def _zh_indefinite(text: str) -> bool:
+    """Whether a noun phrase opens with "one" and a classifier ("一部…", "一个…"), which
+    jieba tags as one numeral word."""
+    words = zh_tags(text.strip())
+    return bool(words) and words[0][1] in ("m", "mq") and words[0][0][:1] == "一"
 
 
 def _zh_copula_gap(text: str) -> int | None:

@@ -185,3 +185,21 @@ def test_vocatives_are_not_entities(text, not_an_entity):
 def test_a_topic_before_you_with_its_verb_last_is_an_entity():
     # "长城你去过吗": the object put first, not a vocative.
     assert "长城" in [e.text for e in extract_entities("长城你去过吗", lang="zh")]
+
+
+@pytest.mark.parametrize(
+    ("history", "question", "expected"),
+    [
+        # A reply that is only a noun phrase is said of the topic; an indefinite one
+        # ("一种…") classifies it, so the copula comes along.
+        ([("user", "你知道丹顶鹤吗？"), ("assistant", "知道，很漂亮。")],
+         "一种很大的鸟", "丹顶鹤是一种很大的鸟"),
+        ([("user", "你知道南京大学吗？"), ("assistant", "知道，在南京。")],
+         "宿舍", "南京大学宿舍"),
+        # A name of its own is a new topic.
+        ([("user", "你知道南京大学吗？"), ("assistant", "知道，在南京。")],
+         "杭州", "杭州"),
+    ],
+)
+def test_noun_phrase_fragments_are_said_of_the_topic(history, question, expected):
+    assert _resolved(history, question) == expected
