@@ -41,7 +41,8 @@ ZH_DETERMINERS = tuple(
 # or an adverb ("这也是…", "这不行"); 那 only before the copula, since "那有…", "那就…"
 # open a clause with "then".
 ZH_DEMONSTRATIVE_PRONOUNS: dict[str, frozenset[str]] = {
-    "这": frozenset("是 也 就 都 还 不 又 才 真 太 可 应该 已经 也是 就是 都是 不是 可是 算是".split()),
+    "这": frozenset(
+        "是 也 就 都 还 不 又 才 真 太 可 应该 已经 也是 就是 都是 不是 可是 算是".split()),
     "那": frozenset("是 也是 就是 都是 不是 算是".split()),
 }
 ZH_CLASSIFIERS = frozenset(d[1] for d in ZH_DETERMINERS if len(d) == 2 and d[1] not in "个些")

@@ -21,12 +21,12 @@ from typing import Literal
 from convrag.language import gate, intent
 from convrag.language.checks import question_problem
 from convrag.language.entities import (
-    Entity,
-    extract_entities,
-    learn_features,
     ZH_GENERIC,
     ZH_NOUN_TAGS,
     ZH_PROPER_TAGS,
+    Entity,
+    extract_entities,
+    learn_features,
     merge_entities,
     zh_kind,
     zh_tags,
@@ -719,7 +719,7 @@ def _zh_personal_subject(text: str) -> Literal["subject", "possessor", ""]:
     possessor of its subject ("你的爱好"), or not at all ("")."""
     words = zh_tags(text)
     for k, (word, tag) in enumerate(words):
-        if tag in _ZH_OPENING_TAGS or word in ("那", "那么"):
+        if _zh_opener(word, tag) or word in ("那", "那么"):
             continue
         if word not in _ZH_PERSONAL:
             return ""
@@ -733,7 +733,8 @@ def _zh_personal_subject(text: str) -> Literal["subject", "possessor", ""]:
 _ZH_COPULAS = frozenset("是 就是 也是 不是 都是 正是 才是 算是 应该是 可能是 肯定是 一定是".split())
 # Verbs of thinking and saying whose complement is a clause ("我觉得[X]是…"): its
 # missing subject goes after them.
-_ZH_COGNITION = frozenset("觉得 认为 估计 知道 猜 感觉 想 说 记得 听说 相信 确定 怀疑 以为 发现 看".split())
+_ZH_COGNITION = frozenset(
+    "觉得 认为 估计 知道 猜 感觉 想 说 记得 听说 相信 确定 怀疑 以为 发现 看".split())
 
 
 # Tags of a Chinese utterance that is only a noun phrase: nouns and what modifies them
@@ -774,7 +775,7 @@ def _zh_copula_gap(text: str) -> int | None:
     """
     words = zh_tags(text)
     k, at = 0, 0
-    while k < len(words) and (words[k][1] in _ZH_OPENING_TAGS or (k == 0 and words[k][0] in (
+    while k < len(words) and (_zh_opener(*words[k]) or (k == 0 and words[k][0] in (
             "那", "那么"))):
         at += len(words[k][0])
         k += 1
@@ -792,8 +793,14 @@ def _zh_copula_gap(text: str) -> int | None:
 
 
 # Words that open a Chinese question before its clause (a conjunction, an interjection, a
-# modal particle, a space): the missing subject goes after them ("因为X…", "嗯，X…").
+# modal particle, punctuation): the missing subject goes after them ("因为X…", "嗯，X…").
 _ZH_OPENING_TAGS = frozenset({"c", "e", "o", "y", "x"})
+
+
+def _zh_opener(word: str, tag: str) -> bool:
+    """Whether a tagged word opens a clause without being part of it ('x' is punctuation
+    and spaces, but also an ideograph word the dictionary lacks, which is content)."""
+    return tag in _ZH_OPENING_TAGS and not (tag == "x" and has_cjk(word))
 
 
 def _attach_subject(text: str, subject: str, lang: Lang) -> str:
@@ -804,7 +811,7 @@ def _attach_subject(text: str, subject: str, lang: Lang) -> str:
             text, words = text[len(words[0][0]):], words[1:]
         start = 0
         for word, tag in words:
-            if tag not in _ZH_OPENING_TAGS or (tag == "x" and has_cjk(word)):
+            if not _zh_opener(word, tag):
                 break
             start += len(word)
         if not text[start:].strip(" ，,。！!？?、"):
