@@ -198,7 +198,7 @@ def _unknown_run_chars(text: str) -> int:
 # whose object is a thing or person talked about, not a clause (知道他是谁 is a clause).
 _ZH_KNOWN_OBJECT = re.compile(
     r"^(?:你|您)?(?:有)?(?:知道|认识|听说过|听过|了解|喜欢|看过|读过|玩过|去过|用过|吃过)"
-    r"(?P<x>[^\s，,。！？?!、]{2,16}?)(?:吗|么|嘛|不|没|没有)?\s*[？?]?\s*$"
+    r"(?P<x>[^\s，,。！？?!、]{2,16}?)(?P<q>吗|么|嘛|不|没|没有)?\s*[？?]?\s*$"
 )
 # "X是谁", "X是什么": a definitional question names its subject before the copula.
 _ZH_DEFINED = re.compile(
@@ -225,6 +225,9 @@ def _zh_named_object(text: str) -> str:
         if not m or _ZH_NOT_A_NAME.search(m.group("x")) or m.group("x").endswith("什"):
             continue  # a pronoun, a question word (什么 cut in two by a lazy match)
         name = m.group("x")
+        if pattern is _ZH_KNOWN_OBJECT and not m.group("q") and any(
+                t[0] in "vad" and t != "vn" for _, t in _tagged(name)):
+            continue  # no question particle: "喜欢X做Y" is a statement about a clause
         if pattern is _ZH_EVALUATED and ("的" in name or _tagged(name)[0][1] == "t"):
             # "北京的天气怎么样" evaluates an attribute of a name, found by itself;
             # "明天天气怎么样" a time's.

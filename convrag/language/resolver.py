@@ -207,7 +207,9 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
     if not names_subject and in_dialogue and not _has_reference(text, lang):
         # A question whose pronoun found no antecedent has a subject, just not one we
         # know: guessing another would change what it asks.
-        best = _most_salient(pool, dialogue.turn)
+        # What the question names already is not what it leaves out.
+        best = _most_salient([e for e in pool if e.text.lower() not in text.lower()],
+                             dialogue.turn)
         if best is not None:
             subject = best.text + ("是" if fragment is not None and _zh_indefinite(text) else "")
             return Resolution(
