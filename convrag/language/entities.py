@@ -72,7 +72,8 @@ _ZH_MALE = re.compile(r"(先生|国王|皇帝|王子|爸爸|父亲|哥|弟|爷�
 # Heads that make a common noun a person of unknown gender (作者, 男朋友, 歌手, 老师), so
 # that 他/她 can bind to it; 家 and 生 only in the compounds that are people (国家, 发生 are not).
 _ZH_PERSON_HEAD = re.compile(
-    r"(人|者|员|师|友|歌手|选手|球星|明星|作家|画家|专家|学生|医生|孩子|儿子|女儿|老公|老婆|同学|同事)$"
+    r"(人|者|员|师|友|孩|歌手|选手|球星|明星|作家|画家|专家|学生|医生|儿子|女儿|老公|老婆|同学|同事|"
+    r"青年|少年|姑娘|闺蜜|哥们|兄弟|姐妹|粉丝)$"
 )
 # Heads that make a name a place or an organisation whatever jieba's tag says (拉丹冬峰).
 _ZH_PLACE_HEAD = re.compile(r"(山|峰|河|江|湖|海|洋|岛|省|市|县|州|镇|村|国|洲|湾|峡|原|谷|川|港)$")
@@ -202,7 +203,8 @@ _ZH_KNOWN_OBJECT = re.compile(
 )
 # "X是谁", "X是什么": a definitional question names its subject before the copula.
 _ZH_DEFINED = re.compile(
-    r"^(?:你|您)?(?:知道)?(?P<x>[^\s，,。！？?!、]{2,12}?)是(?:谁|什么|啥|哪里|什么意思|什么东西)"
+    r"^(?:你|您)?(?:知道)?(?P<x>[^\s，,。！？?!、]{2,12}?)是(?:(?P<who>谁|哪里人|哪国人|什么人)|什么|啥|"
+    r"哪里|什么意思|什么东西)"
     r"(?:呀|啊|呢|吗|么)?\s*[？?]?\s*$"
 )
 # "你觉得X怎么样", "X好看吗": a question asking for an opinion names what it is about
@@ -217,8 +219,9 @@ _ZH_NOT_A_NAME = re.compile(r"[我你他她它谁哪怎呢]|什么|^[这那一]"
 _ZH_APPOSITION = re.compile(r"(?:这|那)(?:本|部|首|个|款|种|位|家|座)\w{0,3}$")
 
 
-def _zh_named_object(text: str) -> str:
-    """The name a "你知道X吗" question asks about, or ""."""
+def _zh_named_object(text: str) -> tuple[str, bool]:
+    """The name a "你知道X吗" question asks about ("" if none), and whether the question
+    shows it is a person ("X是谁", "X是哪里人")."""
     text = text.strip()
     for pattern in (_ZH_KNOWN_OBJECT, _ZH_DEFINED, _ZH_EVALUATED):
         m = pattern.match(text)
@@ -238,8 +241,8 @@ def _zh_named_object(text: str) -> str:
         # "…的前身是什么" asks for an attribute of a name jieba finds by itself.
         if name in ZH_GENERIC or any(name.endswith(g) for g in ZH_GENERIC if len(g) > 1):
             continue
-        return name
-    return ""
+        return name, pattern is _ZH_DEFINED and bool(m.group("who"))
+    return "", False
 
 
 def zh_kind(span: str, tags: Sequence[str]) -> Kind:
@@ -277,7 +280,7 @@ def _ends_with_verb(pairs: Sequence[tuple[str, str]]) -> bool:
 def _zh_entities(text: str, turn: int) -> list[Entity]:
     pairs = _tagged(text)
     entities: list[Entity] = []
-    named = _zh_named_object(text)
+    named, person = _zh_named_object(text)
     i = 0
     seen_verb = False
     while i < len(pairs):
@@ -334,7 +337,7 @@ def _zh_entities(text: str, turn: int) -> list[Entity]:
     if named:
         # The tagger's kinds for the pieces of a name it could not cut are guesses (a
         # title's first word tagged a person): the name's own head decides.
-        kind, gender = _zh_features(named, "thing", False)
+        kind, gender = _zh_features(named, "person" if person else "thing", False)
         entities.insert(0, Entity(text=named, kind=kind, gender=gender, turn=turn,
                                   role="subject", proper=True, lang="zh"))
     return entities

@@ -151,6 +151,10 @@ def test_clauses_and_references_are_not_named_objects(text, not_a_name):
          "他经常加班", "男朋友经常加班"),
         ([("user", "这本书的译者是谁？"), ("assistant", "译者是一位老教授。")],
          "她还翻译过什么？", "译者还翻译过什么？"),
+        ([("user", "我闺蜜最近不理我"), ("assistant", "怎么了？")], "她生我气了", "闺蜜生我气了"),
+        # "X是哪里人" says X is a person, whatever the tagger made of the name.
+        ([("user", "玄奘是哪里人？"), ("assistant", "玄奘是洛阳人。")],
+         "他去过哪些国家？", "玄奘去过哪些国家？"),
     ],
 )
 def test_person_nouns_take_personal_pronouns(history, question, expected):
