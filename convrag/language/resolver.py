@@ -517,9 +517,10 @@ def _zh_demonstrative(
         # phrase (a book's or film's title seldom ends with 书 or 电影).
         # 这个 alone can stand for a person too ("这个是人").
         wanted = "thing" if ref.following else "any"
-        # The bare 这/那 of "这是…" stands for whatever was just talked about, named or not.
-        candidates = pool if ref.word in ZH_DEMONSTRATIVE_PRONOUNS else [
-            e for e in pool if e.proper]
+        # The bare 这/那 of "这是…" stands for whatever was just talked about, named or not;
+        # a phrase prefers a name, and takes a common noun only when nothing was named.
+        names = [e for e in pool if e.proper]
+        candidates = pool if ref.word in ZH_DEMONSTRATIVE_PRONOUNS or not names else names
         entity = _best_antecedent(candidates, wanted, turn)
     return (end, _fullest_name(entity, pool)) if entity else None
 
