@@ -251,6 +251,12 @@ def zh_kind(span: str, tags: Sequence[str]) -> Kind:
     return _zh_features(span, _ZH_KIND[proper[-1]] if proper else "thing", bool(proper))[0]
 
 
+# Chinese personal names are two or three characters (a surname and a given name), rarely
+# more; a name the tagger calls a person keeps that kind up to this length whatever its
+# last character (杨洋 is no ocean), and a longer one ending in 峰 or 河 is a place.
+ZH_PERSON_NAME_CHARS = 3
+
+
 def _zh_features(span: str, kind: Kind, proper: bool) -> tuple[Kind, Gender]:
     """Kind and gender of a Chinese name from its head, over the tagger's kind."""
     if _ZH_FEMALE.search(span):
@@ -259,11 +265,15 @@ def _zh_features(span: str, kind: Kind, proper: bool) -> tuple[Kind, Gender]:
         return "person", "male"
     if kind == "thing" and not proper and _ZH_PERSON_HEAD.search(span):
         return "person", "unknown"
-    if _ZH_PLACE_HEAD.search(span) and kind in ("person", "thing"):
+    # A person's given name may end with a head character (杨洋, 孙笑川): the tagger's
+    # "person" gives way to a head only on a name longer than personal names run.
+    overridable = ("thing",) if len(span) <= ZH_PERSON_NAME_CHARS else ("person", "thing")
+    if _ZH_PLACE_HEAD.search(span) and kind in overridable:
         return "place", "unknown"
-    if _ZH_ORG_HEAD.search(span) and kind in ("person", "thing"):
+    if _ZH_ORG_HEAD.search(span) and kind in overridable:
         return "org", "unknown"
     return kind, "unknown"
+
 
 
 # The second person: a name that opens an utterance right before it is a vocative.

@@ -216,3 +216,15 @@ def test_a_topic_before_you_with_its_verb_last_is_an_entity():
 )
 def test_noun_phrase_fragments_are_said_of_the_topic(history, question, expected):
     assert _resolved(history, question) == expected
+
+
+@pytest.mark.parametrize(
+    ("history", "question", "expected"),
+    [
+        # A personal name that ends like a place (洋, 川, 山) is still a person.
+        ([("user", "你认识周小川吗？"), ("assistant", "认识，周小川是经济学家。")],
+         "他写过什么书？", "周小川写过什么书？"),
+    ],
+)
+def test_short_personal_names_are_people_whatever_they_end_with(history, question, expected):
+    assert _resolved(history, question) == expected
