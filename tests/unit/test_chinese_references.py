@@ -7,8 +7,15 @@ leaves out a subject the conversation supplies.
 
 from __future__ import annotations
 
-import pytest
+import asyncio
 
+import pytest
+from langchain_core.messages import HumanMessage
+from langgraph.checkpoint.memory import InMemorySaver
+
+from convrag.graph.builder import build_graph
+from convrag.knowledge.ingest import SourceDocument
+from convrag.knowledge.store import KnowledgeBase
 from convrag.language.entities import extract_entities
 from convrag.language.resolver import replay, resolve
 
@@ -228,3 +235,31 @@ def test_noun_phrase_fragments_are_said_of_the_topic(history, question, expected
 )
 def test_short_personal_names_are_people_whatever_they_end_with(history, question, expected):
     assert _resolved(history, question) == expected
+
+
+@pytest.fixture
+def handbook():
+    kb = KnowledgeBase.in_memory()
+    kb.ingest("convrag", [SourceDocument(id="h", text=(
+        "员工每年享有带薪病假，天数按工龄计算，每年最多30天。交通补贴每月300元。"
+        "硕士研究生的学制一般为三年。每位硕士生配有一名导师。"))])
+    yield kb
+    kb.close()
+
+
+@pytest.mark.parametrize(
+    ("first", "follow_up", "allowed"),
+    [
+        # A new topic of another kind: the predicate carries over only where it fits,
+        # otherwise the question stays as asked; never "天数的交通补贴呢？".
+        ("每年能休几天病假？", "那交通补贴呢？", {"那交通补贴呢？"}),
+        # "导师多长？" means nothing: the subject is attached instead.
+        ("硕士学制多长？", "那导师呢？", {"硕士的导师呢？"}),
+    ],
+)
+def test_ellipsis_through_the_graph_never_glues_a_fragment(handbook, first, follow_up, allowed):
+    graph = build_graph(InMemorySaver(), knowledge=handbook)
+    config = {"configurable": {"thread_id": "t"}}
+    asyncio.run(graph.ainvoke({"messages": [HumanMessage(first)]}, config))
+    out = asyncio.run(graph.ainvoke({"messages": [HumanMessage(follow_up)]}, config))
+    assert out["standalone_question"] in allowed
