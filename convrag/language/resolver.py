@@ -6,8 +6,12 @@ model mode. It works on the discourse entities of the conversation:
 - pronouns (它/他/她/其, it/he/she/they, possessives) become their antecedent, chosen by
   agreement (person, gender, number) and salience (recency, subject role, proper noun);
 - ellipsis ("那亚马逊河呢？", "What about the Mississippi?") carries the previous
-  question's predicate over to the new entity;
-- a question that names no subject ("有哪些专业？") gets the most salient entity;
+  question's predicate over to the new entity, in Chinese only to a thing of the same
+  kind (a name for a name, a noun with the same head), else asks about it in the old
+  subject or changes nothing;
+- a question that names no subject ("有哪些专业？") gets the most salient entity; in
+  Chinese that includes a clause whose only nouns follow its predicate ("不是花瓶"), one
+  that opens with its copula ("我觉得是真的"), and a reply that is only a noun phrase;
 - a question that is already standalone is returned unchanged.
 """
 
