@@ -42,9 +42,12 @@ HISTORY_WEIGHT = 0.7
 
 
 def to_document(hit: SearchHit) -> Document:
-    """A search hit as a LangChain Document; metadata["id"] is the ingested document id."""
+    """A search hit as a LangChain Document; metadata["id"] is the ingested document id
+    and metadata["score"] the hit's relevance in [0, 1] (`SearchHit.relevance`): the same
+    scale whichever legs the search had."""
     metadata = dict(hit.metadata)
-    metadata.update(id=hit.doc_id, chunk_id=hit.chunk_id, title=hit.title, score=hit.score)
+    metadata.update(id=hit.doc_id, chunk_id=hit.chunk_id, title=hit.title,
+                    score=round(hit.relevance, 4))
     return Document(page_content=hit.text, metadata=metadata)
 
 
