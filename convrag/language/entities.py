@@ -21,7 +21,8 @@ from convrag.language.references import ZH_CLASSIFIERS
 from convrag.language.tokens import EN_STOPWORDS, Lang, detect_lang, zh_cut
 
 Kind = Literal["person", "place", "org", "thing"]
-Gender = Literal["female", "male", "unknown"]
+# "neuter": something a user called "it", which a later he or she never means.
+Gender = Literal["female", "male", "neuter", "unknown"]
 Role = Literal["subject", "object"]
 
 

@@ -154,7 +154,7 @@ def note_question(
 
 
 def _learn_from_mentions(entities: list[Entity], mentions: Sequence[Mention]) -> list[Entity]:
-    """Entities a user's "he"/"she" resolved to, marked as persons.
+    """Entities a user's "he"/"she" resolved to, marked as persons; "it", as neuter.
 
     Only the kind is learnt, not the gender: the resolution itself may have been a
     guess, and a known gender outweighs recency (`KNOWN_GENDER_FIT`), which let an
@@ -162,8 +162,16 @@ def _learn_from_mentions(entities: list[Entity], mentions: Sequence[Mention]) ->
     """
     persons = {m.antecedent for m in mentions
                if EN_PRONOUNS.get(m.mention.lower(), ("",))[0] in ("male", "female")}
-    return [replace(e, kind="person") if e.text in persons and e.lang == "en"
-            and e.kind == "thing" else e for e in entities]
+    things = {m.antecedent for m in mentions
+              if EN_PRONOUNS.get(m.mention.lower(), ("",))[0] == "thing"}
+    learnt = []
+    for e in entities:
+        if e.lang == "en" and e.kind == "thing" and e.text in persons:
+            e = replace(e, kind="person")
+        elif e.lang == "en" and e.kind != "person" and e.gender == "unknown" and e.text in things:
+            e = replace(e, gender="neuter")
+        learnt.append(e)
+    return learnt
 
 
 def _first_topic(dialogue: Dialogue, asked: list[Entity]) -> list[Entity]:
