@@ -10,6 +10,7 @@ give its salience.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -100,9 +101,11 @@ ZH_GENERIC = frozenset(
 
 _EN_FEMALE_TITLES = re.compile(r"^(Mrs|Ms|Miss|Queen|Lady|Princess|Empress|Duchess|Madame|Saint)\b")
 _EN_MALE_TITLES = re.compile(r"^(Mr|King|Sir|Prince|Emperor|Duke|Lord|Pope)\b")
+# A span never runs across the end of a sentence ("Interesting. What about…"); a period
+# after a short word ("St.", "D.C.") is taken for an abbreviation inside the name.
 _EN_CAP_SPAN = re.compile(
-    r"\b(?:[A-Z][\w'’.\-]*|[0-9]+)(?:\s+(?:of|the|de|von|van|da|du|la|le|for|&)?\s*"
-    r"(?:[A-Z][\w'’.\-]*|[0-9]+))*"
+    r"\b(?:[A-Z][\w'’.\-]*|[0-9]+)(?:(?<![a-z]{3}[.!?])\s+(?:of|the|de|von|van|da|du|la|le|"
+    r"for|&)?\s*(?:[A-Z][\w'’.\-]*|[0-9]+))*"
 )
 _EN_DEFINITION = re.compile(
     r"^\s*(?:what|who|where)\s+(?:is|are|was|were)\s+(?P<x>.+?)\s*\??\s*$"
@@ -121,12 +124,29 @@ _EN_QUESTION_WORDS = frozenset(
     "what who whom whose when where why how which is are was were do does did can could "
     "will would should shall may might tell and but or so i you we it he she they".split()
 )
+# Words that open a sentence as grammar, not as a name: imperatives a search question
+# starts with and interjections a turn opens with ("Describe the…", "OK.", "Interesting.").
+# A closed list: capitalised, they look like the first word of a name.
+_EN_OPENERS = frozenset(
+    "describe explain compare contrast list give show name define find tell please "
+    "ok okay oh ah wow yes yeah no sure great cool nice interesting thanks hmm well now "
+    "also besides actually really".split()
+)
 
 
-def extract_entities(text: str, *, turn: int = 0, lang: Lang | None = None) -> list[Entity]:
-    """Entities mentioned in one utterance, in order of appearance, without duplicates."""
+def extract_entities(
+    text: str, *, turn: int = 0, lang: Lang | None = None, common_nouns: bool = False
+) -> list[Entity]:
+    """Entities mentioned in one utterance, in order of appearance, without duplicates.
+
+    With `common_nouns`, English lower-case noun phrases count too ("your garage door
+    opener", "bees"): what a user's question is about, though no name. They are asked
+    for only on users' questions; an answer's noun phrases are mostly detail.
+    """
     lang = lang or detect_lang(text)
     found = _zh_entities(text, turn) if lang == "zh" else _en_entities(text, turn)
+    if common_nouns and lang == "en":
+        found += en_noun_phrases(text, turn)
     seen: set[str] = set()
     unique: list[Entity] = []
     for entity in found:
@@ -360,7 +380,10 @@ _EN_PREDICATE_TAIL = re.compile(
     r"\s+(?:for|from|to|about|with|like|by|at|on)\s*$|\s+(?:in|at|for|during|on)\s+.*$",
     re.IGNORECASE,
 )
-_EN_ATTRIBUTE_OF = re.compile(r"^(?:[\w-]+\s+){0,2}?(?P<head>[\w-]+)\s+of\s+(?P<rest>.+)$")
+_EN_ATTRIBUTE_OF = re.compile(
+    r"^(?:[\w-]+\s+){0,2}?(?P<head>[\w-]+)\s+(?:of|with|between|in|for)\s+(?P<rest>.+)$")
+# "unique about the Model T", "special about it": the predicate before what is asked about.
+_EN_PREDICATE_ABOUT = re.compile(r"^[a-z]+\s+(?:about|with)\s+")
 _EN_ATTRIBUTES = frozenset(
     "effects effect benefits benefit types type kinds kind causes cause history importance "
     "characteristics features symptoms signs advantages disadvantages pros cons uses origins "
@@ -381,15 +404,32 @@ def _definition_head(target: str) -> str:
     previous = None
     while previous != target:  # "climate like in Utah" loses " in Utah", then " like"
         previous, target = target, _EN_PREDICATE_TAIL.sub("", target)
+    target = re.sub(r"^(?:the|a|an)\s+", "", _EN_PREDICATE_ABOUT.sub("", target),
+                    flags=re.IGNORECASE)
+    m = _EN_ATTRIBUTE_OF.match(target)
+    if m and (m.group("head").lower() in _EN_ATTRIBUTES
+              or m.group("head").lower() in _NP_LIGHT_HEADS):
+        target = re.sub(r"^(?:the|a|an)\s+", "", m.group("rest"), flags=re.IGNORECASE)
+    elif re.match(r"[\w-]+\s+to\s", target) and target.split()[0].lower() in _NP_LIGHT_HEADS:
+        return ""  # "ways to cook ribs": a question about doing, not a thing
     # "purchasing a franchise" and "being vegetarian" are about the franchise, vegetarians.
     target = re.sub(r"^(?:being|having|getting|buying|purchasing|owning|opening|starting|"
                     r"running|using|making|becoming|doing|taking)\s+(?:(?:the|a|an)\s+)?",
                     "", target)
-    m = _EN_ATTRIBUTE_OF.match(target)
-    if m and m.group("head").lower() in _EN_ATTRIBUTES:
-        target = re.sub(r"^(?:the|a|an)\s+", "", m.group("rest"), flags=re.IGNORECASE)
     if re.search(r"['’]s?\s", target):
         return ""  # a possessive phrase: its owner is found as a name on its own
+    words = target.split()
+    if len(words) >= 2 and words[0][:1].isupper() and words[-1].islower() and (
+            _PARTICIPLE.fullmatch(words[-1]) or _PREDICATE_ADJECTIVE.search(words[-1])
+            or words[-1] in _IRREGULAR_PARTICIPLES):
+        # "Where was Ada Lovelace born": a name, then its predicate ("the Bronze Age
+        # collapse" is a name and its head noun).
+        words = list(itertools.takewhile(lambda w: w[:1].isupper(), words))
+        target = " ".join(words)
+    if words and words[-1].lower() in _NP_LIGHT_HEADS and (
+            len(words) == 1 or _ADJECTIVE_ENDING.search(words[0])
+            or words[0].lower() in _NP_QUANTIFIERS):
+        return ""  # "a typical day", "the environmental cost": an attribute, no thing
     return target
 
 
@@ -405,11 +445,13 @@ def _en_entities(text: str, turn: int) -> list[Entity]:
             entities.append(_en_entity(target, text, turn, "subject", proper=target[0].isupper()))
     previous: tuple[int, str] | None = None
     starts = _sentence_starts(text)
+    things: set[str] = set()
     for match in _EN_CAP_SPAN.finditer(text):
         span = _trim_en_span(match.group(0), at_start=match.start() in starts)
         if not span:
             continue
-        if (match.start() in starts and " " not in span and span == match.group(0).strip()
+        if (match.start() in starts and " " not in span
+                and span == match.group(0).strip(" ,.;:?!")
                 and not re.search(rf"(?<![.!?]\s)(?<!^)\b{re.escape(span)}\b", text[1:])):
             # A lone capitalised word opening a sentence ("Several", "Sure", "South") is
             # usually grammar, not a name, unless the text capitalises it elsewhere too.
@@ -420,9 +462,211 @@ def _en_entities(text: str, turn: int) -> list[Entity]:
             # "Zappa and the Mothers of Invention" is also one plural referent ("they").
             group = f"{previous[1]} and {span}"
             entities.append(replace(_en_entity(group, text, turn, role, proper=True), plural=True))
-        entities.append(_en_entity(span, text, turn, role, proper=True))
+        entity = _en_entity(span, text, turn, role, proper=True)
+        if entity.kind == "thing" and _EN_THE_BEFORE.search(text, 0, match.start()):
+            # "the Ottoman Empire", "the Kit Kat Club": a name with an article is a
+            # place, an institution or a thing, never a he or a she. Marked a place: an
+            # organisation would take "they" first, and "the South" or "the Northampton
+            # demos" did not on the tuning halves.
+            entity = replace(entity, kind="place")
+            things.add(span.lower())
+        entities.append(entity)
         previous = (match.end(), span)
-    return entities
+    return [replace(e, kind="place") if e.kind == "thing" and e.text.lower() in things else e
+            for e in entities]
+
+
+# --- English common noun phrases, without a tagger ------------------------------------
+#
+# A noun phrase is a maximal run of content words after a word that opens one (a
+# determiner, a possessive, a preposition, do-support), ended by a closed-class word
+# (auxiliary, pronoun, wh-word, preposition, conjunction, adverb) or punctuation. Open-
+# class verbs cannot be listed, so a phrase is only opened where English grammar puts a
+# noun next, and a phrase whose end may be a verb is cut (see `_np_run`).
+
+_NP_DETERMINERS = frozenset(
+    "the a an this that these those my your our his her its their some any each every "
+    "another no".split()
+)
+_NP_PREPOSITIONS = frozenset(
+    "about of for in on at with from to by into onto over under between among during after "
+    "before through without within against like than around near per via across behind "
+    "beyond toward towards upon besides versus vs".split()
+)
+_NP_AUXILIARIES = frozenset(
+    "is are was were be been being am do does did done have has had can could will would "
+    "shall should may might must need needs ought get gets got going".split()
+)
+_NP_CLOSED = _NP_DETERMINERS | _NP_PREPOSITIONS | _NP_AUXILIARIES | frozenset(
+    "i you he she it we they me him us them myself yourself itself themselves one ones "
+    "what who whom whose when where why how which whether and or but nor if because so "
+    "that then than as while although though not never also just very too really only "
+    "even still already ever often usually typically generally always now there here "
+    "else more most less least much many few all both such own same enough quite rather "
+    "instead again anyway either neither "
+    "s t don doesn didn isn aren wasn weren can't won't".split()
+)
+# Words that open a phrase but are not part of it: quantifiers and vague adjectives.
+_NP_QUANTIFIERS = frozenset(
+    "some any many much more most few several all both other others different various "
+    "certain same whole entire particular specific main important interesting common "
+    "typical good best better bad worst new old possible popular famous major key basic "
+    "overall general first second third last next final".split()
+)
+# Heads that name an attribute, a part or a circumstance of something else ("the cost
+# of…", "the different types", "a typical day"): what is asked about, never what a later
+# "it" means. Relational and light nouns, a closed class in practice.
+_NP_LIGHT_HEADS = frozenset(
+    "thing things way ways type types kind kinds sort sorts example examples fact facts "
+    "information info detail details difference differences relationship relation role "
+    "purpose cost costs price prices benefit benefits advantage advantages disadvantage "
+    "disadvantages pros cons effect effects impact impacts importance history reason "
+    "reasons cause causes problem problems issue issues option options part parts process "
+    "step steps feature features characteristic characteristics symptom symptoms sign "
+    "signs risk risks factor factors use uses name names number numbers list lot lots bit "
+    "amount level levels rate rates day days week weeks month months year years time "
+    "times period periods age moment idea ideas point points question questions answer "
+    "answers someone something anything everything nothing anyone everyone people person "
+    "place places area areas world case cases result results outcome source sources "
+    "meaning definition origin origins evidence support help work job life aspect aspects "
+    "member members section article".split()
+)
+# Light heads that stay light after any modifier ("fun facts", "safety tips").
+_NP_VAGUE_HEADS = frozenset(
+    "thing things way ways type types kind kinds sort sorts example examples fact facts "
+    "information info detail details aspect aspects idea ideas tip tips lot lots bit "
+    "question questions answer answers".split()
+)
+# A first word that makes a light head an attribute ("the environmental cost").
+_ADJECTIVE_ENDING = re.compile(r"(?:al|ic|ive|ous|ful|able|ible|ent|ant|ary|less)$", re.IGNORECASE)
+# Adjective endings that are seldom a noun's (unlike "-al": festival, scandal): a name's
+# predicate in "Where is Ada Lovelace famous?".
+_PREDICATE_ADJECTIVE = re.compile(r"(?:ous|ful|able|ible|ive)$")
+_IRREGULAR_PARTICIPLES = frozenset(
+    "born known made held built found shot set taken written given sold run begun "
+    "done seen grown drawn thrown chosen spoken broken".split()
+)
+# "-ing" words long enough not to be "king", "ring", "thing".
+_PRESENT_PARTICIPLE = re.compile(r"[a-z]{4,}ing", re.IGNORECASE)
+_PARTICIPLE = re.compile(r"[a-z]{2,}(?<!e)ed", re.IGNORECASE)  # formed, but not breed
+# A plural noun, after which do-support's bare verb follows at once ("Do big dogs live…").
+_PLURAL = re.compile(r"[a-z]{2,}(?<![su])s$")
+_DO_SUPPORT = frozenset("do does did".split())
+# Imperatives whose object is what a search question is about ("Describe the…").
+_NP_IMPERATIVES = frozenset("describe explain compare contrast define discuss summarize".split())
+_NP_WH_QUANTIFIERS = frozenset("many much what which".split())
+# Words after which English puts a noun phrase: prepositions ("to" mostly opens a verb),
+# do-support ("does seed funding work"), how many/much, and what/which as determiners.
+_NP_OPENERS = (_NP_PREPOSITIONS - {"to"}) | _DO_SUPPORT | _NP_WH_QUANTIFIERS
+_NP_WORD = re.compile(r"[A-Za-z0-9][\w'’\-]*|[^\w\s]")
+
+
+def en_noun_phrases(text: str, turn: int = 0) -> list[Entity]:
+    """Lower-case (or mixed) English noun phrases of a question, as common-noun entities.
+
+    "How do you know when your garage door opener is going bad?" → garage door opener;
+    "What are some interesting facts about bees?" → bees ("facts" is a light head).
+    Capitalised names are left to the name extractor.
+    """
+    tokens = list(_NP_WORD.finditer(text))
+    starts = _sentence_starts(text)
+    found: list[Entity] = []
+    i = 0
+    while i < len(tokens):
+        word = tokens[i].group(0)
+        low = bare_word(word)
+        # The object of a question whose subject is its wh-word ("What causes acid
+        # reflux?"), of an imperative ("Describe the…") or of "what about" is what the
+        # question is about.
+        wh_subject = (i == 1 and bare_word(tokens[0].group(0)) in ("what", "who")
+                      and re.fullmatch(r"[a-z]{3,}(?:s|ed)", word) is not None
+                      and low not in _NP_CLOSED) or (
+            tokens[i].start() in starts and low in _NP_IMPERATIVES) or (
+            low == "about" and i > 0 and bare_word(tokens[i - 1].group(0)) in ("what", "how"))
+        if not (low in _NP_DETERMINERS or low in _NP_OPENERS or wh_subject):
+            i += 1
+            continue
+        first = i + 1
+        if low in _DO_SUPPORT or wh_subject:
+            while first < len(tokens) and (bare_word(tokens[first].group(0)) in _NP_DETERMINERS
+                                           or (low == "about" and tokens[first].group(0) == "for")):
+                first += 1
+        run, end = _np_run(tokens, first, starts)
+        i = max(end, i + 1)
+        if low in _DO_SUPPORT and not (end < len(tokens) and bare_word(
+                tokens[end].group(0)) in _NP_AUXILIARIES):
+            # Do-support: "How does seed investment work…" — the subject, then a bare verb,
+            # which follows a plural subject at once ("Do big dogs live longer…"); a verb
+            # the closed list knows ended the run already ("What do Spanish people do…").
+            plural = next((k for k, w in enumerate(run[:-1]) if _PLURAL.search(w.group(0))), None)
+            run = run[:plural + 1] if plural is not None else run[:-1]
+            if run and run[0].group(0)[:1].isupper():
+                # "Why did Dali choose…": a name, then the verb; the name is the subject.
+                run = list(itertools.takewhile(lambda w: w.group(0)[:1].isupper(), run))
+        elif low in _NP_WH_QUANTIFIERS:
+            # "What dog breed is…", "how many vacation days do…": a determiner only when
+            # an auxiliary follows the noun ("What causes acid reflux" has a verb).
+            nxt = bare_word(tokens[end].group(0)) if end < len(tokens) else ""
+            if nxt not in _NP_AUXILIARIES:
+                i = first  # not a determiner: read on from the next word
+                continue
+        while run and (bare_word(run[0].group(0)) in _NP_QUANTIFIERS or (
+                len(run) > 1 and low in _NP_PREPOSITIONS
+                and _PRESENT_PARTICIPLE.fullmatch(run[0].group(0)))):
+            run = run[1:]  # "some", or a gerund: "about replacing the motor" is the motor
+        if not run or (len(run) == 1 and low in _NP_PREPOSITIONS
+                       and _PRESENT_PARTICIPLE.fullmatch(run[0].group(0))) or (
+                bare_word(run[-1].group(0)) in _NP_VAGUE_HEADS) or (
+                bare_word(run[-1].group(0)) in _NP_LIGHT_HEADS
+                and (len(run) == 1 or _ADJECTIVE_ENDING.search(run[0].group(0)))):
+            # A lone gerund ("about purchasing…") is no thing ("the building" is); nor is
+            # a vague head; nor a light head alone or after an adjective ("the
+            # environmental cost"); after a noun it names a kind of thing ("vacation
+            # days", "privacy issues").
+            continue
+        phrase = text[run[0].start():run[-1].end()]
+        if all(w.group(0)[:1].isupper() for w in run) or len(phrase) < 3 or phrase.isdigit():
+            continue  # a name: the name extractor has it, with its features
+        # The subject of its clause (after do-support, or right before an auxiliary) is
+        # what the question is about; any other phrase is a detail of it.
+        after = bare_word(tokens[end].group(0)) if end < len(tokens) else ""
+        # A wh-determiner's phrase ("Which cities did…") is what is asked for: a detail.
+        role: Role = "subject" if (low in _DO_SUPPORT or wh_subject or (
+            after in _NP_AUXILIARIES and low not in _NP_WH_QUANTIFIERS)) else "object"
+        plural = _looks_plural(run[-1].group(0))
+        found.append(Entity(text=phrase, plural=plural, turn=turn, role=role, proper=False,
+                            lang="en"))
+    return found
+
+
+def _looks_plural(word: str) -> bool:
+    """An English noun ending in a plural "-s" (not "glass", "virus", "basis", "physics")."""
+    word = bare_word(word)
+    return word.endswith("s") and not word.endswith(("ss", "us", "is", "ics"))
+
+
+def _np_run(tokens: Sequence[re.Match[str]], i: int, starts: set[int]
+            ) -> tuple[list[re.Match[str]], int]:
+    """The content words from token `i` on, up to the first closed-class word or mark.
+
+    A possessive stays inside ("a child's college fund"); a capitalised word opening a
+    sentence ends the run (it is the next sentence's grammar).
+    """
+    run: list[re.Match[str]] = []
+    while i < len(tokens):
+        token = tokens[i]
+        word = token.group(0)
+        if not (word[:1].isalnum()) or bare_word(word) in _NP_CLOSED or (
+                run and token.start() in starts):
+            break
+        if run and (_PARTICIPLE.fullmatch(word) or _PRESENT_PARTICIPLE.fullmatch(word)):
+            break  # a participle after the noun: "was the band formed", "…opener leaking"
+        run.append(token)
+        i += 1
+    return run, i
+
+
+_EN_THE_BEFORE = re.compile(r"\bthe\s+$", re.IGNORECASE)
 
 
 def _sentence_starts(text: str) -> set[int]:
@@ -432,8 +676,10 @@ def _sentence_starts(text: str) -> set[int]:
 
 def _trim_en_span(span: str, *, at_start: bool) -> str:
     words = span.split()
-    # A capitalised first word of a sentence is usually just grammar ("What", "The").
-    while words and (words[0].lower() in _EN_QUESTION_WORDS or words[0].lower() in EN_STOPWORDS):
+    # A capitalised first word of a sentence is usually just grammar ("What", "The");
+    # so is a wh-word with a clitic ("What's", "Who’s").
+    while words and (bare_word(words[0]) in _EN_QUESTION_WORDS | EN_STOPWORDS
+                     or (at_start and bare_word(words[0]) in _EN_OPENERS)):
         words.pop(0)
     while words and words[-1].lower() in EN_STOPWORDS:
         words.pop()
@@ -448,6 +694,11 @@ def _trim_en_span(span: str, *, at_start: bool) -> str:
     return re.sub(r"['’]s?$", "", joined)
 
 
+def bare_word(word: str) -> str:
+    """A word lower-cased without its punctuation or clitic: "What's" → "what"."""
+    return re.sub(r"['’](?:s|re|ve|ll|d|m)$", "", word.lower().strip(" ,.;:?!\"'’“”"))
+
+
 def _en_entity(span: str, context: str, turn: int, role: Role, *, proper: bool) -> Entity:
     gender: Gender = "unknown"
     kind: Kind = "thing"
@@ -455,7 +706,7 @@ def _en_entity(span: str, context: str, turn: int, role: Role, *, proper: bool) 
         kind, gender = "person", "female"
     elif _EN_MALE_TITLES.match(span):
         kind, gender = "person", "male"
-    plural = not proper and span.lower().endswith("s") and not span.lower().endswith("ss")
+    plural = not proper and _looks_plural(span.split()[-1])
     return Entity(
         text=span, kind=kind, gender=gender, plural=plural, turn=turn, role=role,
         proper=proper, lang="en",
@@ -482,7 +733,7 @@ def learn_features(entities: Sequence[Entity], answer: str) -> list[Entity]:
     if she == he:
         return list(entities)
     lowered = answer.lower()
-    positions = [(lowered.find(e.text.lower()), k) for k, e in enumerate(entities)]
+    positions = [(_first_mention(lowered, e, entities), k) for k, e in enumerate(entities)]
     named = [(pos, k) for pos, k in positions if pos >= 0]
     topics = [k for k, e in enumerate(entities) if e.topic]
     if named:
@@ -497,6 +748,24 @@ def learn_features(entities: Sequence[Entity], answer: str) -> list[Entity]:
         gender: Gender = "female" if she > he else "male"
         updated[k] = replace(updated[k], kind="person", gender=gender)
     return updated
+
+
+def _first_mention(lowered: str, entity: Entity, entities: Sequence[Entity]) -> int:
+    """Where `lowered` first names the entity, -1 if nowhere.
+
+    An English name also counts by a word of its own ("Thalberg" for Irving Thalberg):
+    answers shorten names, and the subject they go on to call "he" is often shortened.
+    A word another known name shares ("Curie") names neither.
+    """
+    found = [lowered.find(entity.text.lower())]
+    if entity.lang == "en" and entity.proper and " " in entity.text \
+            and " and " not in entity.text:
+        others = {w for e in entities if e is not entity and " " in e.text
+                  and " and " not in e.text for w in e.text.split()}
+        found += [m.start() for word in entity.text.split()
+                  if len(word) >= 4 and word[0].isupper() and word not in others
+                  for m in [re.search(rf"\b{re.escape(word.lower())}\b", lowered)] if m]
+    return min((p for p in found if p >= 0), default=-1)
 
 
 def merge_entities(

@@ -118,5 +118,11 @@ def ellipsis_target(question: str, lang: Lang | None = None) -> str | None:
         return None
     m = _EN_ELLIPSIS_TARGET.match(text)
     if m:
-        return m.group("x").strip()
+        # "What about the Volga in particular?" is about the Volga.
+        return _EN_TRAILING_ADVERBIAL.sub("", m.group("x").strip()) or None
     return None
+
+
+_EN_TRAILING_ADVERBIAL = re.compile(
+    r"[\s,]+(?:in particular|specifically|instead|too|as well|then|now|though)$", re.IGNORECASE
+)

@@ -29,6 +29,7 @@ from convrag.language.entities import (
     ZH_NOUN_TAGS,
     ZH_PROPER_TAGS,
     Entity,
+    bare_word,
     extract_entities,
     learn_features,
     merge_entities,
@@ -43,7 +44,7 @@ from convrag.language.references import (
     en_pronouns,
     zh_references,
 )
-from convrag.language.tokens import Lang, detect_lang, has_cjk, zh_cut
+from convrag.language.tokens import EN_STOPWORDS, Lang, detect_lang, has_cjk, zh_cut
 
 Scenario = Literal[
     "none", "pronoun", "ellipsis", "comparison", "topic_return", "clarification",
@@ -88,9 +89,14 @@ class Dialogue:
         # The background topic ("Frank Zappa — Disbandment") is an entity from the start.
         if self.topic and not any(e.topic for e in self.entities):
             head = re.split(r"\s+[—–-]\s+|\s*[:：|]\s*", self.topic.strip())[0].strip()
+            # "Vogue (song)": a title's disambiguation is not part of the name.
+            head = re.sub(r"\s*\([^()]*\)$", "", head) or head
             if head:
-                topic = Entity(text=head, role="subject", proper=True, lang=detect_lang(head),
-                               topic=True)
+                # A topic ending in a lower-case word ("dog adoption", "Boise tourism") is
+                # a label for a subject, not a name.
+                topic = Entity(text=head, role="subject",
+                               proper=not head.split()[-1][:1].islower(),
+                               lang=detect_lang(head), topic=True)
                 self.entities = merge_entities([topic], self.entities)
 
     @property
@@ -128,12 +134,62 @@ def absorb_answer(dialogue: Dialogue, answer: str) -> None:
     dialogue.entities = merge_entities(dialogue.entities, new)
 
 
-def note_question(dialogue: Dialogue, standalone: str) -> None:
-    """Record a resolved knowledge question: its entities become the most salient ones."""
+def note_question(
+    dialogue: Dialogue, standalone: str, mentions: Sequence[Mention] = ()
+) -> None:
+    """Record a resolved knowledge question: its entities become the most salient ones.
+
+    A lower-case background topic takes the first question's words for it (see
+    `_first_topic`). A "he" or "she" the question used makes its antecedent a person
+    (`mentions`, from the resolution): someone a user calls "he" is not an "it" later.
+    """
     dialogue.turn += 1
-    asked = [replace(e, asked=True) for e in extract_entities(standalone, turn=dialogue.turn)]
+    dialogue.entities = _learn_from_mentions(dialogue.entities, mentions)
+    asked = [replace(e, asked=True)
+             for e in extract_entities(standalone, turn=dialogue.turn, common_nouns=True)]
+    if not dialogue.questions:
+        asked = _first_topic(dialogue, asked)
     dialogue.entities = merge_entities(dialogue.entities, asked)
     dialogue.questions = [*dialogue.questions, standalone][-REMEMBERED_QUESTIONS:]
+
+
+def _learn_from_mentions(entities: list[Entity], mentions: Sequence[Mention]) -> list[Entity]:
+    """Entities a user's "he"/"she" resolved to, marked as persons.
+
+    Only the kind is learnt, not the gender: the resolution itself may have been a
+    guess, and a known gender outweighs recency (`KNOWN_GENDER_FIT`), which let an
+    older person beat one the user had just asked about.
+    """
+    persons = {m.antecedent for m in mentions
+               if EN_PRONOUNS.get(m.mention.lower(), ("",))[0] in ("male", "female")}
+    return [replace(e, kind="person") if e.text in persons and e.lang == "en"
+            and e.kind == "thing" else e for e in entities]
+
+
+def _first_topic(dialogue: Dialogue, asked: list[Entity]) -> list[Entity]:
+    """The first English question's entities; one may take over a background topic.
+
+    A background topic that is a name stays. One in lower case ("dog adoption") is a
+    label, and gives way to the first question's entity that shares a content word with
+    it: the user's own words for the same subject ("What dog breed…" → dog breed). A
+    conversation without a background topic gets none from its first question: on the
+    tuning halves that topic outstayed the subject changes of later questions.
+    """
+    old = next((e for e in dialogue.entities if e.topic), None)
+    if old is None or old.proper:
+        return asked
+    words = set(_content_words(old.text))
+    main = next((e for e in asked if e.lang == "en" and words & set(_content_words(e.text))
+                 and not words <= set(_content_words(e.text))), None)
+    if main is None:
+        return asked  # none, or only a longer phrase for it ("lavender" → "lavender oil")
+    dialogue.entities = [e for e in dialogue.entities if e is not old]
+    return [replace(e, topic=True) if e is main else e for e in asked]
+
+
+def _content_words(text: str) -> list[str]:
+    return [w for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) >= 4
+            and w not in EN_STOPWORDS]
 
 
 def replay(history: Sequence[tuple[str, str]], topic: str | None = None) -> Dialogue:
@@ -148,7 +204,8 @@ def replay(history: Sequence[tuple[str, str]], topic: str | None = None) -> Dial
         if role == "user":
             knowledge = is_knowledge_turn(content)
             if knowledge:
-                note_question(dialogue, resolve(content, dialogue).standalone)
+                resolution = resolve(content, dialogue)
+                note_question(dialogue, resolution.standalone, resolution.mentions)
         elif knowledge:
             absorb_answer(dialogue, content)
     return dialogue
@@ -167,13 +224,17 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
     pool = dialogue.entities
     in_dialogue = dialogue.previous_question is not None
     # Before the first question only pronouns can refer (to the topic): a question that
-    # names nothing then is not elliptical.
+    # names nothing then is not elliptical. In a conversation about a topic (the page it
+    # happens on), an English definite description ("the album", "the tour") is the
+    # topic's: it names no subject of its own.
     gap = _zh_copula_gap(text) if lang == "zh" else None
     fragment = _zh_fragment(text) if lang == "zh" and gap is None else None
     if fragment is not None:
         gap = fragment
-    names_subject = gap is None and (_names_own_subject(text, own, lang) or _mentions_known(
-        text, pool, dialogue.topic, lang) or (lang == "en" and _has_definite_description(text)))
+    names_subject = gap is None and (
+        _names_own_subject(text, own, lang) or _mentions_known(text, pool, dialogue.topic, lang)
+        or (lang == "en" and _has_definite_description(text)
+            and not any(e.topic for e in pool)))
     verdict = gate.check(
         text, has_history=bool(pool) or in_dialogue,
         names_subject=names_subject or not in_dialogue, lang=lang,
@@ -195,9 +256,15 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
         if target and "pronoun" in gate.check(target, has_history=True, names_subject=True,
                                                lang=lang).reasons:
             target = None  # "What about its source?" asks about a part of the same thing
+        if target and lang == "en" and _EN_CLAUSE_TARGET.match(target):
+            # "And what about what happened next?" asks its own question.
+            return Resolution(text, "none", (), verdict.reasons)
         if target and lang == "en" and not _names_a_thing(target):
             target = None  # "How about on the grill?" changes a detail, not the subject
-        if target and dialogue.previous_question:
+        if target and dialogue.previous_question and not (
+                lang == "en" and _has_attached_subject(dialogue.previous_question, pool)):
+            # A previous question that needed its subject attached ("Tesla: what models
+            # are there?") has no subject of its own for the new one to replace.
             rewritten = _carry_predicate(dialogue.previous_question, target, pool, lang)
             if rewritten:
                 # The mention is the elliptical question; it stands for the previous one.
@@ -206,16 +273,22 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
                     verdict.reasons,
                 )
 
-    rewritten_text, mentions = _substitute_pronouns(text, pool, lang, dialogue.turn, own)
+    rewritten_text, mentions = _substitute_pronouns(text, pool, lang, dialogue.turn, own,
+                                                    dialogue.questions)
     if mentions:
         return Resolution(rewritten_text, "pronoun", tuple(mentions), verdict.reasons)
 
-    if not names_subject and in_dialogue and not _has_reference(text, lang):
+    if not names_subject and in_dialogue and not _has_reference(text, lang) and not (
+            lang == "en" and _EN_ABOUT_THE_TALK.search(text)):
         # A question whose pronoun found no antecedent has a subject, just not one we
         # know: guessing another would change what it asks.
-        # What the question names already is not what it leaves out.
-        best = _most_salient([e for e in pool if e.text.lower() not in text.lower()],
-                             dialogue.turn)
+        if lang == "en":
+            best = next((e for e in pool if e.topic), None) or _most_salient(
+                [e for e in pool if _names_referent(e)] or pool, dialogue.turn)
+        else:
+            # What the question names already is not what it leaves out.
+            best = _most_salient([e for e in pool if e.text.lower() not in text.lower()],
+                                 dialogue.turn)
         if best is not None:
             subject = best.text + ("是" if fragment is not None and _zh_indefinite(text) else "")
             return Resolution(
@@ -235,6 +308,29 @@ _EN_DEMONSTRATIVE_RE = re.compile(
     r"(?(p)(?!\s+[a-z])|(?=\s*[?.!]?\s*$|\s+(?:is|was|are|were|be|been|start|started|begin|"
     r"began|happen|happened|mean|means|meant|do|does|did|have|has|had|become|became|come|"
     r"came|lead|led|cause|caused|end|ended|take|took|get|got|work|worked|affect|affected)\b))",
+    re.IGNORECASE,
+)
+# An object pronoun never corefers with a name earlier in its own clause (binding: that
+# would be "itself", "himself"): "What was the US reaction to it?" is not about the US.
+# A subject pronoun may ("What is Rock City, and why is it famous?").
+_EN_OBJECT_PRONOUNS = frozenset("it him them".split())
+_EN_BEFORE_SUBJECT = re.compile(
+    r"(?:^|[,;:.!?]|\b(?:is|was|are|were|do|does|did|has|have|had|can|could|will|would|"
+    r"should|may|might|must|and|or|but|why|how|when|where|what|who|which|if|that|because|"
+    r"so|once|while|after|before|until))\s*$",
+    re.IGNORECASE,
+)
+
+
+def _is_object(text: str, m: re.Match[str]) -> bool:
+    """Whether the pronoun matched in `text` is an object: "it"/"him"/"them" not
+    opening a clause (after a verb or a preposition, not an auxiliary or a wh-word)."""
+    return m.group(0).lower() in _EN_OBJECT_PRONOUNS and not _EN_BEFORE_SUBJECT.search(
+        text, 0, m.start())
+# A verb form beside "it" that agrees with a singular subject only.
+_EN_SINGULAR_VERB = re.compile(
+    r"\b(?:is|was|does|doesn['’]t|has|isn['’]t|wasn['’]t|hasn['’]t)\s+it\b"
+    r"|\bit(?:['’]s|\s+(?:is|was|does|doesn['’]t|has|isn['’]t|wasn['’]t|hasn['’]t|[a-z]+s))\b",
     re.IGNORECASE,
 )
 _EN_NOUNISH_NEXT = re.compile(r"\s+(?!(?:to|in|on|at|for|with|by|from|and|or|as|about|\?|\.))[a-z]")
@@ -265,7 +361,22 @@ def _could_be_person(entity: Entity) -> bool:
         return False
     # jieba tags many new Chinese names as nz or leaves them English ("UZI"): a proper
     # thing may be a person; places and organisations were ruled out above.
-    return entity.lang == "zh" or not _EN_NOT_PERSON.search(entity.text)
+    if entity.lang == "zh":
+        return True
+    if _EN_DATE_LIKE.search(entity.text):
+        return False  # "September 1907", "the 1960s": a time, never a he or a she
+    # A lone capitalised word only an answer used ("Snooker", "Townsville", "South") is
+    # more often a thing or a place than somebody; a user's question or a full name is
+    # what a later he/she takes up. A name that ends in a common noun ("the Teapot Dome
+    # scandal") is that thing.
+    return not _EN_NOT_PERSON.search(entity.text) and not entity.text.split()[-1].islower() \
+        and (" " in entity.text or entity.asked or entity.topic)
+
+
+# A name with a digit, or a month or weekday alone ("May" in "James May" is a name).
+_EN_DATE_LIKE = re.compile(
+    r"\d|^(?:January|February|March|April|May|June|July|August|September|October|"
+    r"November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)$")
 
 
 # Agreement, added to salience: how well an entity fits the pronoun (negative: never).
@@ -277,8 +388,20 @@ KNOWN_GENDER_FIT = 3.0
 CONJOINED_PLURAL_FIT, PLURAL_FIT, SINGULAR_PLURAL_FIT = 2.5, 2.0, 0.3
 
 
-def _agreement_score(entity: Entity, wanted: str) -> float:
-    """How well an entity fits a pronoun; negative rules it out."""
+# How well a plural common noun fits "it" when no verb beside the pronoun says singular.
+# A singular thing named in the same turn wins (it fits 1.0); one named a turn earlier
+# loses to the plural (0.8 is about half a turn of recency): "Can it be carried over?"
+# right after "vacation days" means them. Set by hand; 0.2 and 0.5 scored alike on the
+# tuning halves, so the lower (the more cautious) stays.
+PLURAL_IT_FIT = 0.2
+
+
+def _agreement_score(entity: Entity, wanted: str, singular_verb: bool = False) -> float:
+    """How well an entity fits a pronoun; negative rules it out.
+
+    `singular_verb` says that a verb agreeing with the pronoun marks it singular
+    ("does it", "it is"), so a plural antecedent would not fit the sentence.
+    """
     person = entity.kind == "person"
     if wanted in ("female", "male"):
         if entity.gender == wanted:
@@ -294,13 +417,19 @@ def _agreement_score(entity: Entity, wanted: str) -> float:
             return 0.1
         if person:
             return -1.0
+        if entity.plural and not entity.proper:
+            # "it" for "vacation days" ("Can it be carried over?") happens, but rarely:
+            # any singular thing fits better. `singular_verb` rules it out ("does it").
+            return -1.0 if singular_verb else PLURAL_IT_FIT
         return 1.0
     if wanted == "place":
         return 1.0 if entity.kind == "place" else -1.0
     if wanted == "plural":
         if entity.plural or entity.kind == "org":
             return PLURAL_FIT
-        if " and " in entity.text or "和" in entity.text or "与" in entity.text:
+        if entity.proper and (" and " in entity.text or "和" in entity.text
+                              or "与" in entity.text):
+            # Only names are conjoined referents: "head and neck surgery" is one thing.
             return CONJOINED_PLURAL_FIT
         return SINGULAR_PLURAL_FIT
     return 1.0
@@ -335,12 +464,12 @@ ZH_REPEATED_BONUS = 1.5
 
 
 def _salience(entity: Entity, turn: int) -> float:
-    if entity.topic:
-        return TOPIC_SALIENCE
     recency = -RECENCY_PENALTY * max(0, turn - entity.turn)
-    return (recency + (SUBJECT_BONUS if entity.role == "subject" else 0.0)
-            + (PROPER_BONUS if entity.proper else 0.0)
-            + (ZH_REPEATED_BONUS if entity.repeated and entity.lang == "zh" else 0.0))
+    salience = (recency + (SUBJECT_BONUS if entity.role == "subject" else 0.0)
+                + (PROPER_BONUS if entity.proper else 0.0)
+                + (ZH_REPEATED_BONUS if entity.repeated and entity.lang == "zh" else 0.0))
+    # The topic never goes stale, and is as salient as anything when just named again.
+    return max(TOPIC_SALIENCE, salience) if entity.topic else salience
 
 
 def _fullest_name(entity: Entity, pool: Sequence[Entity], wanted: str = "any") -> Entity:
@@ -362,28 +491,47 @@ def _fullest_name(entity: Entity, pool: Sequence[Entity], wanted: str = "any") -
     return max(longer, key=lambda e: len(e.text)) if longer else entity
 
 
-def _best_antecedent(pool: Sequence[Entity], wanted: str, turn: int) -> Entity | None:
+def _best_antecedent(pool: Sequence[Entity], wanted: str, turn: int,
+                     singular_verb: bool = False) -> Entity | None:
     """The most salient entity that agrees with the pronoun, in its fullest name.
 
     A name the user gave in the latest question beats the background topic when it
     clearly agrees (a known gender for he/she); otherwise the topic competes by
     salience, as the thing the whole conversation is about.
     """
-    found = _best_agreeing(pool, wanted, turn)
+    found = _best_agreeing(pool, wanted, turn, singular_verb)
     if found is not None and found.topic:
-        asked = [e for e in pool if e.asked and not e.topic and _agreement_score(e, wanted) >= 1.0]
-        found = _best_agreeing(asked, wanted, turn) or found
+        asked = [e for e in pool if e.asked and not e.topic and _names_referent(e)
+                 and e.turn >= found.turn and _agreement_score(e, wanted) >= 1.0]
+        found = _best_agreeing(asked, wanted, turn, singular_verb) or found
     return _fullest_name(found, pool, wanted) if found else None
 
 
-def _best_agreeing(pool: Sequence[Entity], wanted: str, turn: int) -> Entity | None:
+def _names_referent(entity: Entity) -> bool:
+    """Whether an entity is one a conversation is about: a name, the topic, or a subject.
+
+    An English common noun phrase met as a detail ("…work with improvisations") is not:
+    it may be the antecedent when nothing else fits, never against one that does.
+    """
+    return entity.proper or entity.topic or entity.role == "subject" or entity.lang != "en"
+
+
+def _best_agreeing(pool: Sequence[Entity], wanted: str, turn: int,
+                   singular_verb: bool = False) -> Entity | None:
     if wanted in ("female", "male"):
         # An entity known to have the pronoun's gender beats a closer one of unknown gender.
         known = [e for e in pool if e.gender == wanted]
         pool = known or pool
+    referents = [e for e in pool if _names_referent(e)]
+    if referents and len(referents) < len(pool):
+        # Details ("…in native cultures") count only when no referent agrees: on the
+        # tuning halves a detail beat by salience was wrong far more often than right.
+        return (_best_agreeing(referents, wanted, turn, singular_verb)
+                or _best_agreeing([e for e in pool if not _names_referent(e)], wanted, turn,
+                                  singular_verb))
     best: tuple[float, Entity] | None = None
     for entity in pool:
-        agreement = _agreement_score(entity, wanted)
+        agreement = _agreement_score(entity, wanted, singular_verb)
         if agreement < 0:
             continue
         score = _salience(entity, turn) + agreement
@@ -410,13 +558,15 @@ def _named_before(text: str, position: int, own: Sequence[Entity], wanted: str) 
     """
     lowered = text.lower()
     return any(
-        0 <= lowered.find(e.text.lower()) < position and _agreement_score(e, wanted) >= 0
+        0 <= lowered.find(e.text.lower()) < position
+        and _agreement_score(replace(e, asked=True), wanted) >= 0
         for e in own if e.proper
     )
 
 
 def _substitute_pronouns(
-    text: str, pool: Sequence[Entity], lang: Lang, turn: int, own: Sequence[Entity] = ()
+    text: str, pool: Sequence[Entity], lang: Lang, turn: int, own: Sequence[Entity] = (),
+    questions: Sequence[str] = (),
 ) -> tuple[str, list[Mention]]:
     mentions: list[Mention] = []
     if lang == "zh":
@@ -429,27 +579,83 @@ def _substitute_pronouns(
             template = "{}"
         elif word == "her":
             template = "{}'s"
-        if _named_before(text, m.start(), own, wanted):
+        if not _is_object(text, m) and _named_before(text, m.start(), own, wanted):
             return m.group(0)
-        entity = _best_antecedent(pool, wanted, turn)
+        singular = bool(_EN_SINGULAR_VERB.search(text[max(0, m.start() - 12):m.end() + 12]))
+        entity = _best_antecedent(pool, wanted, turn, singular)
         if entity is None or _already_named(entity, mentions):
             return m.group(0)
         mentions.append(Mention(m.group(0), entity.text))
-        name = entity.text if entity.proper or m.start() > 0 else entity.text[:1].upper() + \
-            entity.text[1:]
+        name = _with_determiner(entity, questions)
+        if m.start() == 0:
+            name = name[:1].upper() + name[1:]
+        if template == "{}'s" and entity.plural and name.endswith("s"):
+            template = "{}'"  # the bees' habitat, not the bees's
         return template.format(name)
 
     out = _replace_spans(text, [(m.start(), m.end(), en_pronoun(m)) for m in en_pronouns(text)])
     if not mentions:
+        # "this"/"that" point at what was talked about, not at a detail phrase.
+        named = [e for e in pool if _names_referent(e)]
+
         def en_demonstrative(m: re.Match[str]) -> str:
-            entity = _best_antecedent(pool, "thing", turn) or _most_salient(pool, turn)
+            entity = _best_antecedent(named, "thing", turn) or _most_salient(named, turn)
             if entity is None:
                 return m.group(0)
             mentions.append(Mention(m.group("d"), entity.text))
             return (m.group("p") or "") + entity.text
 
         out = _EN_DEMONSTRATIVE_RE.sub(en_demonstrative, out)
+    if not mentions:
+        out = _substitute_one(out, pool, turn, mentions)
     return out, mentions
+
+
+# "one" standing for a noun after a determiner and at most two modifiers: "a new one",
+# "which one"; not "one of", "one day", nor a number ("one or two").
+_EN_ONE = re.compile(
+    r"\b(?:a|an|the|this|that|which|each|every|another|any)\s+(?:[a-z][\w-]*\s+){0,2}?"
+    r"(?P<one>one)\b(?!\s+(?:of|or|and|day|time|way|thing|more|another)\b)",
+    re.IGNORECASE,
+)
+
+
+def _substitute_one(text: str, pool: Sequence[Entity], turn: int, mentions: list[Mention]) -> str:
+    """"How do I choose a new one?" → "…a new garage door opener?".
+
+    One-anaphora stands for a kind of thing, so its antecedent is a common noun phrase
+    (a name is not a kind), singular, and one the conversation is about.
+    """
+    m = _EN_ONE.search(text)
+    if m is None:
+        return text
+    kinds = [e for e in pool if e.lang == "en" and not e.proper and not e.plural]
+    entity = _most_salient([e for e in kinds if _names_referent(e)] or kinds, turn)
+    if entity is None:
+        return text
+    mentions.append(Mention("one", entity.text))
+    return text[:m.start("one")] + entity.text + text[m.end("one"):]
+
+
+def _with_determiner(entity: Entity, questions: Sequence[str]) -> str:
+    """A common noun phrase with the determiner the user gave it: "my dishwasher".
+
+    A name stands alone; a common noun phrase takes back its article or the user's own
+    possessive ("a" stays: "What is a heat pump?" asks about any heat pump, and so does
+    "How does it work?"); "your" and a demonstrative become "the"; one the user wrote
+    bare ("throat cancer", "bees") stays bare.
+    """
+    if entity.proper or entity.lang != "en":
+        return entity.text
+    pattern = re.compile(rf"\b(the|a|an|my|our|your|this|that)\s+{re.escape(entity.text)}\b",
+                         re.IGNORECASE)
+    for question in reversed(questions):
+        m = pattern.search(question)
+        if m:
+            determiner = m.group(1).lower()
+            kept = determiner in ("the", "a", "an", "my", "our")
+            return f"{determiner if kept else 'the'} {entity.text}"
+    return entity.text
 
 
 def _replace_spans(text: str, spans: Sequence[tuple[int, int, str]]) -> str:
@@ -553,22 +759,31 @@ def _carry_predicate(
     previous: str, target: str, pool: Sequence[Entity], lang: Lang
 ) -> str | None:
     """"长江有多长？" + "亚马逊河" → "亚马逊河有多长？"."""
-    mentioned = [e for e in extract_entities(previous, lang=lang)]
+    mentioned = [e for e in extract_entities(previous, lang=lang, common_nouns=True)]
     mentioned += [e for e in pool if e.text.lower() in previous.lower() and e not in mentioned]
+    # Only a name or a subject is what the previous question was about, and a name
+    # replaces a name: "Who developed the theory of relativity?" + "What about Bohr?"
+    # replaces no theory.
+    mentioned = [e for e in mentioned if _names_referent(e)]
+    if lang == "en" and _EN_NAME_ONLY.fullmatch(target.strip()):
+        mentioned = [e for e in mentioned if e.proper]
     if not mentioned:
         return None
-    # Replace the subject of the previous question: its first-named entity.
+    # Replace the subject of the previous question: its first-named entity, named whole
+    # ("predator plants", not "predator").
     positions = [(previous.lower().find(e.text.lower()), e) for e in mentioned]
     positions = [(p, e) for p, e in positions if p >= 0]
     if not positions:
         return None
-    pos, old = min(positions, key=lambda pe: pe[0])
+    start, old = min(positions, key=lambda pe: (pe[0], -len(pe[1].text)))
+    end = start + len(old.text)
     new = target
-    if lang == "en":
-        before = previous[:pos].lower()
-        if before.endswith("the ") and new.lower().startswith("the "):
-            new = new[4:]
-    return previous[:pos] + new + previous[pos + len(old.text):]
+    if lang == "en" and previous[:start].lower().endswith("the "):
+        if new.lower().startswith("the "):
+            new = new[4:]  # "the Nile" → "the Amazon"
+        elif new[:1].isupper():
+            start -= 4  # "the First Lady" → "Jill": a name takes no article
+    return previous[:start] + new + previous[end:]
 
 
 # Tags of the words a "X呢" target may have for X to be a noun phrase ("交通补贴",
@@ -657,10 +872,32 @@ _EN_DEFINITE = re.compile(
 )
 
 
+# A question about what the conversation itself means ("Which period are we talking
+# about?", "Who do you mean?") asks for a clarification: its subject is the talk.
+_EN_ABOUT_THE_TALK = re.compile(
+    r"\b(?:we|you|they)(?:['’]re|\s+(?:are|were))?\s+(?:talking|speaking|referring|discussing)\b"
+    r"|\b(?:do|did)\s+(?:you|they)\s+mean\b",
+    re.IGNORECASE,
+)
+
+
+# An ellipsis target that is a clause ("…what happened next?"), not a thing.
+_EN_CLAUSE_TARGET = re.compile(r"(?:what|who|how|why|where|which|whether|when)\b", re.I)
+# A target that is a name only ("the Volga", "Jane"): it replaces a name, not a phrase.
+_EN_NAME_ONLY = re.compile(
+    r"(?:the\s+)?[A-Z][\w'’.\-]*(?:\s+(?:of|the|de|and|&)?\s*[A-Z][\w'’.\-]*)*")
+
+
 def _names_a_thing(target: str) -> bool:
-    """Whether an English ellipsis target is a name or a noun phrase, not a circumstance."""
-    return not re.match(r"(?:on|in|at|for|with|during|after|before|if|when|to)\b", target,
-                        re.IGNORECASE)
+    """Whether an English ellipsis target is a name or a noun phrase, not a circumstance.
+
+    "How about on the grill?" changes a detail; "What about what happened next?" is a
+    clause; "What about some things to do in town?" is a phrase with a clause of its
+    own: the previous question's predicate fits none of them.
+    """
+    return not re.match(r"(?:on|in|at|for|with|during|after|before|if|when|to|what|who|how|"
+                        r"why|where|which|whether)\b", target, re.IGNORECASE) and not re.search(
+        r"\b(?:to|that|which|who|where|when)\s+\w+", target, re.IGNORECASE)
 
 
 def _has_reference(text: str, lang: Lang) -> bool:
@@ -687,13 +924,33 @@ def _has_definite_description(text: str) -> bool:
     "Were there any controversies?" leaves the subject to the conversation; "How long
     must passwords be?" is about passwords in general.
     """
-    return bool(_EN_DEFINITE.search(text) or _EN_GENERIC_SUBJECT.search(text))
+    return bool(_EN_GENERIC_SUBJECT.search(text)) or any(
+        not _EN_BARE_DEFINITE.match(text, m.start()) or not _EN_AFTER_AUXILIARY.search(
+            text, 0, m.start()) for m in _EN_DEFINITE.finditer(text))
+
+
+# "the" and one noun as the subject after an auxiliary, before a closed-class word or
+# the end ("How did the album do?", "Was the tour a success?"): a definite that points
+# back to the conversation's topic (definite anaphora), so it does not name the
+# question's subject; "the band's drummer", "the Nile", "what happened with the law",
+# "who named the movement" do.
+_EN_AFTER_AUXILIARY = re.compile(
+    r"\b(?:is|was|are|were|do|does|did|has|have|had|can|could|will|would|should)\s+$",
+    re.IGNORECASE)
+_EN_BARE_DEFINITE = re.compile(
+    r"the\s+[a-z]+(?=\s*[?.!,]|\s*$|\s+(?:is|was|are|were|do|does|did|has|have|had|be|been|"
+    r"in|on|at|to|for|with|from|by|about|during|after|before|and|or|that|which|who|when|like)\b)",
+    re.IGNORECASE,
+)
 
 
 def _mentions_known(text: str, pool: Sequence[Entity], topic: str | None, lang: Lang) -> bool:
     """Whether the question names a known entity, even partly or in lower case ("wambach")."""
     lowered = text.lower()
-    names = [e.text for e in pool] + ([topic] if topic else [])
+    # A common noun phrase met as a detail ("any other teams") does not make a later
+    # question that repeats it name its subject.
+    names = [e.text for e in pool if _names_referent(e)] + (
+        [topic] if topic else [])
     if lang == "zh":
         return any(e.text in text for e in pool if len(e.text) >= 2)
     words = {w for name in names for w in re.findall(r"[a-z0-9]{4,}", name.lower())}
@@ -844,5 +1101,26 @@ def _attach_subject(text: str, subject: str, lang: Lang) -> str:
         if not text[start:].strip(" ，,。！!？?、"):
             start = 0  # nothing but openers ("嗯嗯？"): the subject goes first
         return f"{text[:start]}{subject}{text[start:]}"
-    body = text.rstrip(" ?.!")
-    return f"{body} about {subject}?"
+    # The subject goes in front, as a topic ("Nina Tucker: who else was in the cast?"):
+    # an appended "about X" read wrongly after most questions ("…about this article about
+    # X", "…used for about X") and was a word the human rewrites almost never add (9 of
+    # 134 appended on the tuning halves).
+    first = text.split(maxsplit=1)[0] if text.split() else ""
+    if first and bare_word(first) in _EN_CLOSED_OPENERS:
+        text = text[:1].lower() + text[1:]
+    return f"{subject}: {text}"
+
+
+def _has_attached_subject(question: str, pool: Sequence[Entity]) -> bool:
+    """Whether `question` is a standalone form that `_attach_subject` put a subject on."""
+    return any(question.startswith(f"{e.text}: ") for e in pool)
+
+
+# Words a question opens with that are grammar, not a name: lower-cased after a topic.
+_EN_CLOSED_OPENERS = frozenset(
+    "what who whom whose when where why how which is are was were do does did can could "
+    "will would should shall may might must has have had any anything anyone anybody "
+    "are there tell describe explain give list show the a an and but so other another "
+    "besides apart aside in on at for with from of".split()
+)
+

@@ -1,0 +1,254 @@
+"""English references the rule-based resolver must get right, one table per failure class.
+
+Every example is written for this file (none comes from an evaluation set). Each table
+states what a class needs; negative rows pin down where the resolver must change nothing.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from convrag.language.entities import en_noun_phrases, extract_entities
+from convrag.language.resolver import replay, resolve
+
+
+def _ask(history: list[tuple[str, str]], question: str, topic: str | None = None) -> str:
+    return resolve(question, replay(history, topic)).standalone
+
+
+def _user(*questions: str) -> list[tuple[str, str]]:
+    """A conversation of user questions only, as in a search session without answers."""
+    return [("user", q) for q in questions]
+
+
+# --- lower-case noun phrases are antecedents ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "phrases"),
+    [
+        # after a possessive, ended by the auxiliary
+        ("Why is my dishwasher leaving spots on the glasses?", ["dishwasher", "glasses"]),
+        # "facts" is a vague head: what the question asks about is the object of "about"
+        ("What are some fun facts about owls?", ["owls"]),
+        # do-support: the subject, then a bare verb (at once after a plural)
+        ("How does crop rotation work on small farms?", ["crop rotation", "small farms"]),
+        ("Do big cats sleep all day?", ["big cats"]),
+        # how many + noun + auxiliary
+        ("How many sick days do I get per year?", ["sick days"]),
+        # the object of a question whose subject is the wh-word
+        ("What causes migraine headaches?", ["migraine headaches"]),
+        # attributes and lone gerunds are no things
+        ("What is a normal day like?", []),
+        ("Tell me about renting.", []),
+    ],
+)
+def test_noun_phrases_are_found_without_a_tagger(text, phrases):
+    assert [e.text for e in en_noun_phrases(text)] == phrases
+
+
+@pytest.mark.parametrize(
+    ("history", "question", "expected"),
+    [
+        # "it" takes the lower-case phrase the conversation is about, with the user's
+        # own determiner: a possessive or an article stays, a bare phrase stays bare
+        (_user("Why is my dishwasher leaving spots on the glasses?"),
+         "Why does it smell bad?", "Why does my dishwasher smell bad?"),
+        (_user("What is a heat pump?"), "How does it work?", "How does a heat pump work?"),
+        (_user("What is tinnitus?"), "Is it curable?", "Is tinnitus curable?"),
+        # "they" takes a plural phrase
+        (_user("What are some fun facts about owls?"), "What do they eat?", "What do owls eat?"),
+        # "it" may stand for a plural where no verb marks it singular...
+        ([("user", "How many sick days do I get per year?"),
+          ("assistant", "Twelve days a year.")],
+         "Can it be carried over?", "Can sick days be carried over?"),
+        # ...but not beside "is", "does", "has"
+        (_user("What are some fun facts about owls?"), "Why is it nocturnal?",
+         "Why is it nocturnal?"),
+        # one-anaphora names the kind of thing
+        (_user("How do I repair a cracked phone screen?"), "Should I buy a new one?",
+         "Should I buy a new cracked phone screen?"),
+        # a possessive of a plural reads "owls'"
+        (_user("What are some fun facts about owls?"), "Where are their nests?",
+         "Where are owls' nests?"),
+    ],
+)
+def test_lower_case_antecedents(history, question, expected):
+    assert _ask(history, question) == expected
+
+
+def test_a_detail_phrase_never_beats_a_name():
+    # "improvisations" is a detail of the question about the quartet, not its subject.
+    history = [("user", "How did the Kronos Quartet work with improvisations?"),
+               ("assistant", "They rehearsed them for months.")]
+    assert _ask(history, "Which cities did they tour?") == (
+        "Which cities did Kronos Quartet tour?")
+
+
+# --- sentence openers and wh-words are no names ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Interesting. What about a cheaper model?",
+        "OK. Tell me about the warranty.",
+        "What's important for me to know about the warranty?",
+        "Great. Describe the installation.",
+    ],
+)
+def test_sentence_openers_are_not_names(text):
+    assert not [e for e in extract_entities(text) if e.proper]
+
+
+def test_an_opener_never_becomes_an_antecedent():
+    history = _user("What's the best way to clean a cast iron pan?",
+                    "Interesting. What about a stainless steel pan?")
+    assert "What" not in _ask(history, "How could they be damaged?")
+    assert "Interesting" not in _ask(history, "What oil should I use?")
+
+
+# --- the subject a question lacks: a topic in front, never "about X" appended -------------
+
+
+@pytest.mark.parametrize(
+    ("history", "question", "topic", "expected"),
+    [
+        # the conversation's topic goes in front of a question that names no subject
+        ([("user", "When did the band form?"), ("assistant", "In 1965.")],
+         "Any other members?", "The Zombies — Formation", "The Zombies: any other members?"),
+        # a definite description in a conversation about a topic is the topic's
+        ([("user", "When did the band form?"), ("assistant", "In 1965.")],
+         "How did the album sell?", "The Zombies — Formation",
+         "The Zombies: how did the album sell?"),
+        # a title's disambiguation is not part of the name
+        ([("user", "When was it released?"), ("assistant", "In 1999.")],
+         "Who sang the chorus?", "Tides (song) — Video", "Tides: who sang the chorus?"),
+        # a question about what the talk means is a clarification: left alone
+        ([("user", "When did the band form?"), ("assistant", "In 1965.")],
+         "Which period are we talking about?", "The Zombies — Formation",
+         "Which period are we talking about?"),
+        # a question naming its own subject comes back unchanged
+        ([("user", "When did the band form?"), ("assistant", "In 1965.")],
+         "Who founded the Kinks?", "The Zombies — Formation", "Who founded the Kinks?"),
+    ],
+)
+def test_a_missing_subject_is_the_topic_in_front(history, question, topic, expected):
+    assert _ask(history, question, topic) == expected
+
+
+def test_without_a_topic_the_subject_is_the_most_salient_referent():
+    history = _user("How much does a used tractor cost?",
+                    "Interesting. What about a small sawmill?")
+    assert _ask(history, "What licenses are needed?") == (
+        "small sawmill: what licenses are needed?")
+
+
+@pytest.mark.parametrize(
+    ("first", "topic", "question", "expected"),
+    [
+        # "puppy training" is a label; the user's first question names the puppy
+        ("What should I feed my puppy?", "puppy training", "How often?", "puppy: how often?"),
+        # so is a topic ending in a lower-case word, capitalised or not
+        ("What is Tromsø known for?", "Tromsø tourism", "Is there a ski season?",
+         "Tromsø: is there a ski season?"),
+        # a name stays the topic
+        ("Where did she train?", "Ada Yonath — Career", "Any awards?", "Ada Yonath: any awards?"),
+    ],
+)
+def test_a_topic_label_gives_way_to_the_users_words(first, topic, question, expected):
+    assert _ask([("user", first), ("assistant", "…")], question, topic) == expected
+
+
+def test_an_ellipsis_does_not_carry_a_question_whose_subject_was_attached():
+    history = [("user", "What is the Silk Road?"), ("assistant", "A network of trade routes."),
+               ("user", "Which goods were traded?"),
+               ("assistant", "Silk, spices and paper.")]
+    # The previous question only had the topic attached; "What about X?" asks about X.
+    assert _ask(history, "What about horses?") == "Silk Road: what about horses?"
+
+
+# --- he/she only for people ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("history", "question", "expected"),
+    [
+        # a name after "the" (or ending in a common noun) is an institution or an event
+        ([("user", "What was the Teapot Dome scandal?"),
+          ("assistant", "A bribery scandal of the 1920s.")],
+         "Why was he convicted?", "Why was he convicted?"),
+        ([("user", "When did the Hanseatic League begin?"),
+          ("assistant", "In the 12th century.")],
+         "Who led her?", "Who led her?"),
+        # a lone capitalised word only an answer used is not somebody, nor is a date
+        ([("user", "Where did Ray Charles grow up?"), ("assistant", "In Greenville, Florida.")],
+         "When did he go blind?", "When did Ray Charles go blind?"),
+        ([("user", "When did Ray Charles sign with Atlantic?"),
+          ("assistant", "In November 1952, after years of touring.")],
+         "Who produced him?", "Who produced Ray Charles?"),
+        # someone the user called "he" is not an "it" later
+        (_user("Why did Ben Jonson quit?", "When did he start?"),
+         "Why was it banned?", "Why was it banned?"),
+    ],
+)
+def test_he_and_she_bind_people_only(history, question, expected):
+    assert _ask(history, question) == expected
+
+
+# --- negative rows: nothing to resolve ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("history", "question"),
+    [
+        # pleonastic "it"
+        (_user("How do I bake sourdough bread?"), "How long does it take to proof the dough?"),
+        (_user("How do I bake sourdough bread?"), "Is it hard to keep a starter alive?"),
+        # a question that names its own subject
+        (_user("How do I bake sourdough bread?"), "What flour do bagels need?"),
+        (_user("What are some fun facts about owls?"), "How long do parrots live?"),
+    ],
+)
+def test_nothing_to_resolve_comes_back_unchanged(history, question):
+    result = resolve(question, replay(history))
+    assert result.standalone == question
+    assert not result.mentions
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        # binding: "Ireland … of it" would be "of itself" if it meant Ireland
+        ("What did Ireland think of it?", "What did Ireland think of the treaty?"),
+        # a subject pronoun may take a name of an earlier clause
+        ("What is Lake Bled, and why is it famous?", "What is Lake Bled, and why is it famous?"),
+    ],
+)
+def test_binding_of_pronouns_inside_a_question(question, expected):
+    history = [("user", "When was the treaty signed?"), ("assistant", "In 1951.")]
+    assert _ask(history, question) == expected
+
+
+@pytest.mark.parametrize(
+    ("history", "question", "expected"),
+    [
+        # small talk between leaves the thread's questions to carry
+        ([("user", "Who was Marie Curie?"), ("assistant", "A physicist and chemist."),
+          ("user", "Thanks!"), ("assistant", "You're welcome! Anything else?")],
+         "What about Einstein?", "Who was Einstein?"),
+        # a name replaces a name, never the object of a question
+        ([("user", "Who developed the theory of evolution?"), ("assistant", "Charles Darwin.")],
+         "What about Wallace?", "What about Wallace?"),
+        # the whole subject phrase is replaced, trailing adverbials dropped
+        (_user("What do carnivorous plants eat?"), "What about pitcher plants in particular?",
+         "What do pitcher plants eat?"),
+        # a name takes no article
+        (_user("Do we pay the Prime Minister?"), "And Jane?", "Do we pay Jane?"),
+        # a clause is no target
+        (_user("When did the protest start?"), "And how about what happened next?",
+         "And how about what happened next?"),
+    ],
+)
+def test_ellipsis(history, question, expected):
+    assert _ask(history, question) == expected
