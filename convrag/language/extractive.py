@@ -395,8 +395,9 @@ def _referent(passage: str, title: str | None, position: int) -> str | None:
     if thing:
         # The title as the text says it, with its article: "The cafeteria is…", not
         # "Cafeteria is…".
-        m = re.search(rf"\b(?:the\s+)?{re.escape(thing)}\b", passage, re.IGNORECASE)
-        return m.group(0) if m and m.group(0).lower().startswith("the ") else thing
+        written = (m.group(0) for m in re.finditer(rf"\bthe\s+{re.escape(thing)}\b", passage,
+                                                  re.IGNORECASE))
+        return next(written, thing)
     opening = [s for s in sentences[:position] if not is_heading(s, title)][:1]
     if not opening:
         return None
