@@ -54,11 +54,12 @@ def is_heading(line: str, title: str | None = None) -> bool:
     return len(line.split()) <= _HEADING_MAX_WORDS
 
 
+# Digits glued to letters on either side ("S12", "4K", "X3") belong to a name.
+_FREE_NUMBER = re.compile(r"(?<![A-Za-z\d])\d+(?:[.:,]\d+)*(?![A-Za-z\d])")
+
+
 def _has_free_number(line: str) -> bool:
-    # Digits glued to letters on either side ("S12", "4K", "X3") belong to a name.
-    return any(not (m.start() > 0 and line[m.start() - 1].isascii() and line[m.start() - 1].isalpha())
-               and not (m.end() < len(line) and line[m.end()].isascii() and line[m.end()].isalpha())
-               for m in re.finditer(r"\d+(?:[.:,]\d+)*", line))
+    return _FREE_NUMBER.search(line) is not None
 
 
 @dataclass(frozen=True)
@@ -461,7 +462,8 @@ _CURRENCY = (r"[$€£¥￥]\s*\d|\d[\d,.]*\s*(?:元|块钱|块|美元|欧元|�
              r"[零一二两三四五六七八九十百千万]+\s*(?:元|块钱|美元|欧元)")
 _EXPECTED: list[tuple[re.Pattern[str], tuple[re.Pattern[str], ...]]] = [
     # A price: a currency amount first, any number after ("How much does it cost?").
-    (re.compile(r"多少钱|几块钱|价格|价钱|售价|费用|收费|学费|\bhow much\b.*\b(?:cost|charge|pay|price)|"
+    (re.compile(r"多少钱|几块钱|价格|价钱|售价|费用|收费|学费|"
+                r"\bhow much\b.*\b(?:cost|charge|pay|price)|"
                 r"\b(?:cost|costs|price|prices|fee|fees|charge|charges)\b", re.I),
      (re.compile(_CURRENCY, re.I), re.compile(_NUMBER, re.I))),
     # How to do something: an instruction ("Enter the address…", "请在…") or the means
@@ -523,7 +525,8 @@ def _answer_forms(question: str) -> tuple[re.Pattern[str], ...]:
             counted = _EN_COUNTED.search(question) or _ZH_COUNTED.search(question)
             if counted and forms and forms[0].pattern == _NUMBER:
                 unit = re.escape(counted.group(1))
-                count = (rf"(?:{_NUMBER})[\w.,]*\s*(?:[A-Za-z-]+\s+)?{unit}" if counted.re is _EN_COUNTED
+                count = (rf"(?:{_NUMBER})[\w.,]*\s*(?:[A-Za-z-]+\s+)?{unit}"
+                         if counted.re is _EN_COUNTED
                          else rf"[\d零两三四五六七八九十百千万半]+\s*{unit}")
                 return (re.compile(count, re.IGNORECASE), *forms)
             return forms

@@ -432,7 +432,8 @@ def test_html_and_pdf_documents_are_searchable(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("name", "text", "title", "body"), [
     ("bikes.txt", "Bike Parking Rules\n\nBikes are parked in the basement.\n",
      "Bike Parking Rules", "Bikes are parked in the basement."),
-    ("kettle.txt", "云帆K3电水壶说明\n\n云帆K3容量为1.5升。\n", "云帆K3电水壶说明", "云帆K3容量为1.5升。"),
+    ("kettle.txt", "云帆K3电水壶说明\n\n云帆K3容量为1.5升。\n", "云帆K3电水壶说明",
+     "云帆K3容量为1.5升。"),
     ("bikes.txt", "Bike parking\nBikes are parked in the basement next to the lifts.\n",
      "Bike parking", "Bikes are parked in the basement next to the lifts."),
     ("notes.md", "Bike Parking Rules\n\nBikes are parked in the basement.\n",
