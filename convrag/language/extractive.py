@@ -18,7 +18,10 @@ from convrag.language.entities import extract_entities
 from convrag.language.tokens import count_tokens, has_cjk, search_terms
 
 # Sentence ends and line breaks only: a clause cut at ";" reads as a fragment when quoted.
-_SENTENCE_END = re.compile(r"(?<=[。！？!?])|(?<=[.])(?=\s)|\n+")
+# The full stop of a title before a name ("Mr. Weber", "Dr. Lee") ends no sentence.
+_ABBREVIATIONS = "".join(rf"(?<!\b{re.escape(a)})" for a in (
+    "Mr.", "Mrs.", "Ms.", "Dr.", "Prof.", "St.", "e.g.", "i.e.", "vs.", "No."))
+_SENTENCE_END = re.compile(rf"(?<=[。！？!?])|(?<=[.]){_ABBREVIATIONS}(?=\s)|\n+")
 
 
 def split_sentences(text: str) -> list[str]:
@@ -429,7 +432,8 @@ def _whole(sentence: str) -> str:
     start = _CUT_START.match(sentence)
     if start and start.end():
         sentence = sentence[start.end():]
-    if sentence[:1].islower():
+    # Only a plain lower-case word: "iPhone" and "eBay" are written so.
+    if re.match(r"[a-z]+\b", sentence):
         sentence = sentence[:1].upper() + sentence[1:]
     if _CUT_END.search(sentence):
         sentence = _CUT_END.sub("。" if _is_cjk(sentence) else ".", sentence)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from convrag.language.extractive import extractive_answer, is_heading
+from convrag.language.extractive import _whole, extractive_answer, is_heading
 
 BOARD = ("Lena Fischer chairs the board. She joined the company in 2009 and previously ran "
          "a shipping firm. Omar Haddad is the treasurer. He was appointed in 2019 and signs "
@@ -51,6 +51,10 @@ CASES = [
      "陈志远教授于2003年在北京大学获得博士学位，研究方向是固体物理[1]。"),
     ("谁负责公司的预算？", [CAIWU], ["管理团队"], "刘芳女士负责公司的预算和审计[1]。"),
     ("谁主持例会？", [BUMEN], ["销售部门"], "他每周一主持例会[1]。"),
+    # a name that does not agree is no referent
+    ("Who signs the orders?", ["Mr. Paul Weber runs the lab. She signs the orders."],
+     ["Lab"], "She signs the orders [1]."),
+    ("谁负责采购？", ["王先生是实验室主任。她负责采购。"], ["实验室"], "她负责采购[1]。"),
     # "It" takes the title only when the title names a thing
     ("How often does the shuttle run?", [SHUTTLE], ["Shuttle Bus"],
      "Shuttle Bus runs every 20 minutes [1]."),
@@ -109,3 +113,15 @@ def test_the_answer(question, passages, titles, answer):
 ])
 def test_a_heading(line, title, expected):
     assert is_heading(line, title) is expected
+
+
+@pytest.mark.parametrize(("sentence", "whole"), [
+    ("cash is not accepted.", "Cash is not accepted."),
+    ("and members must bring a padlock.", "Members must bring a padlock."),
+    ("iPhone users pay 5 euros.", "iPhone users pay 5 euros."),
+    ("Guests sign in at the desk;", "Guests sign in at the desk."),
+    ("，会员需自带泳帽。", "会员需自带泳帽。"),
+    ("会员需自带泳帽；", "会员需自带泳帽。"),
+])
+def test_a_cut_sentence_reads_whole(sentence, whole):
+    assert _whole(sentence) == whole
