@@ -215,7 +215,7 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
     # names nothing then is not elliptical. In a conversation about a topic (the page it
     # happens on), a definite description ("the album", "the tour") is the topic's: it
     # names no subject of its own.
-    names_subject = bool(own) or _mentions_known(text, pool, lang) or (
+    names_subject = bool(own) or _mentions_known(text, pool, dialogue.topic, lang) or (
         lang == "en" and _has_definite_description(text) and not any(e.topic for e in pool)
     )
     verdict = gate.check(
@@ -822,15 +822,13 @@ _EN_BARE_DEFINITE = re.compile(
 )
 
 
-def _mentions_known(text: str, pool: Sequence[Entity], lang: Lang) -> bool:
+def _mentions_known(text: str, pool: Sequence[Entity], topic: str | None, lang: Lang) -> bool:
     """Whether the question names a known entity, even partly or in lower case ("wambach")."""
     lowered = text.lower()
     # A common noun phrase met as a detail ("any other teams") does not make a later
     # question that repeats it name its subject.
-    # The background topic counts by its entity (the page's name), not by the section
-    # after it: "Where were the exhibitions held?" on "Miracle on Ice — Exhibitions"
-    # still leaves out what the exhibitions were of.
-    names = [e.text for e in pool if _names_referent(e)]
+    names = [e.text for e in pool if _names_referent(e)] + (
+        [topic] if topic else [])
     if lang == "zh":
         return any(e.text in text for e in pool if len(e.text) >= 2)
     words = {w for name in names for w in re.findall(r"[a-z0-9]{4,}", name.lower())}
