@@ -351,6 +351,12 @@ _EN_DATE_LIKE = re.compile(
     r"November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)$")
 
 
+_EN_DATE = re.compile(
+    r"(?:(?:January|February|March|April|May|June|July|August|September|October|November|"
+    r"December)\s+)?(?:\d{1,2}\s+)?\d{4}s?|(?:January|February|March|April|June|July|"
+    r"August|September|October|November|December)(?:\s+\d{1,2})?")
+
+
 # Agreement, added to salience: how well an entity fits the pronoun (negative: never).
 # A known gender that matches (learnt from an answer's "she") outweighs two turns of
 # recency: a gendered pronoun is the strongest cue a question gives.
@@ -383,6 +389,8 @@ def _agreement_score(entity: Entity, wanted: str, singular_verb: bool = False) -
         # An unknown-gender name fits "he" a little better than "she": English text
         # about people without a stated gender skews male, and a wrong "she" reads worse.
         return 1.0 if person else (0.5 if wanted == "male" else 0.2)
+    if entity.lang == "en" and _EN_DATE.fullmatch(entity.text):
+        return -1.0  # "December 1971", "the 1960s": a time, which a pronoun never takes up
     if wanted == "thing":
         if person and entity.lang == "zh" and entity.gender == "unknown":
             # jieba tags many titles as names (a painting, a film): 它 may still mean one.
@@ -509,8 +517,19 @@ def _most_salient(pool: Sequence[Entity], turn: int) -> Entity | None:
 
 
 def _already_named(entity: Entity, mentions: Sequence[Mention]) -> bool:
-    """Name a referent once; later pronouns for it read naturally ("…do after his film")."""
+    """Name a referent once; later pronouns for it read naturally ("…do after his film").
+
+    In English a name that starts another named one is the same referent ("Pierre",
+    "Pierre Boulez"): two pronouns of one clause do not both mean it.
+    """
+    if entity.lang == "en" and entity.proper:
+        return any(_same_name(m.antecedent, entity.text) for m in mentions)
     return any(m.antecedent == entity.text for m in mentions)
+
+
+def _same_name(a: str, b: str) -> bool:
+    a, b = a.lower(), b.lower()
+    return a == b or a.startswith(b + " ") or b.startswith(a + " ")
 
 
 def _named_before(text: str, position: int, own: Sequence[Entity], wanted: str) -> bool:

@@ -196,6 +196,12 @@ def test_he_and_she_bind_people_only(history, question, expected):
     assert _ask(history, question) == expected
 
 
+def test_a_date_is_never_an_antecedent():
+    history = [("user", "When did the quartet record?"),
+               ("assistant", "In March 1968, in London.")]
+    assert "1968" not in _ask(history, "Did it sell well?")
+
+
 # --- negative rows: nothing to resolve ----------------------------------------------------
 
 
