@@ -81,8 +81,8 @@ _EN_MALE_TITLES = re.compile(r"^(Mr|King|Sir|Prince|Emperor|Duke|Lord|Pope)\b")
 # A span never runs across the end of a sentence ("Interesting. What about…"); a period
 # after a short word ("St.", "D.C.") is taken for an abbreviation inside the name.
 _EN_CAP_SPAN = re.compile(
-    r"\b(?:[A-Z][\w'’.\-]*|[0-9]+)(?:(?<![a-z]{3}[.!?])\s+(?:of|the|de|von|van|da|du|la|le|"
-    r"for|&)?\s*(?:[A-Z][\w'’.\-]*|[0-9]+))*"
+    r"\b(?:[A-Z][\w'’.\-]*|[0-9]+)(?:(?<![a-z]{3}[.!?])\s+(?:of|the|de|der|den|del|della|di|"
+    r"von|van|da|du|la|le|for|&)?\s*(?:[A-Z][\w'’.\-]*|[0-9]+))*"
 )
 _EN_DEFINITION = re.compile(
     r"^\s*(?:what|who|where)\s+(?:is|are|was|were)\s+(?P<x>.+?)\s*\??\s*$"

@@ -306,8 +306,9 @@ _EN_SINGULAR_VERB = re.compile(
     re.IGNORECASE,
 )
 _EN_NOUNISH_NEXT = re.compile(r"\s+(?!(?:to|in|on|at|for|with|by|from|and|or|as|about|\?|\.))[a-z]")
-_EN_NAME = re.compile(r"(?:[A-Z0-9][\w'’.\-]*|of|the|de|von|van|da|du|la|le|&)"
-                      r"(?:\s+(?:[A-Z0-9][\w'’.\-]*|of|the|de|von|van|da|du|la|le|&))*")
+_EN_NAME = re.compile(
+    r"(?:[A-Z0-9][\w'’.\-]*|of|the|de|der|den|del|della|di|von|van|da|du|la|le|&)"
+    r"(?:\s+(?:[A-Z0-9][\w'’.\-]*|of|the|de|der|den|del|della|di|von|van|da|du|la|le|&))*")
 # Heads that make a capitalised name a thing or a place, never a he or a she.
 _EN_NOT_PERSON = re.compile(
     r"\b(?:river|lake|mountain|mount|ocean|sea|island|islands|university|college|school|"
