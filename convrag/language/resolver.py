@@ -571,8 +571,8 @@ def _substitute_pronouns(
         name = _with_determiner(entity, questions)
         if m.start() == 0:
             name = name[:1].upper() + name[1:]
-        if template == "{}'s" and entity.plural and name.endswith("s"):
-            template = "{}'"  # the bees' habitat, not the bees's
+        if template == "{}'s" and name.endswith("s") and (entity.plural or entity.proper):
+            template = "{}'"  # the bees' habitat, the Kinks' legacy
         return template.format(name)
 
     out = _replace_spans(text, [(m.start(), m.end(), en_pronoun(m)) for m in en_pronouns(text)])
