@@ -309,7 +309,10 @@ def _en_entities(text: str, turn: int) -> list[Entity]:
         generic = bool(words) and words[0].lower() in _EN_GENERIC_HEADS
         if (target and len(words) <= 5 and not generic
                 and not (set(w.lower() for w in words) <= EN_STOPWORDS)):
-            entities.append(_en_entity(target, text, turn, "subject", proper=target[0].isupper()))
+            entity = _en_entity(target, text, turn, "subject", proper=target[0].isupper())
+            if entity.kind == "thing" and re.match(r"\s*who\b", text, re.IGNORECASE):
+                entity = replace(entity, kind="person")  # "Who was Ada Lovelace?": somebody
+            entities.append(entity)
     previous: tuple[int, str] | None = None
     starts = _sentence_starts(text)
     things: set[str] = set()
