@@ -239,6 +239,10 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
             # "And what about what happened next?" asks its own question.
             return Resolution(text, "none", (), verdict.reasons)
         if target and lang == "en" and not _names_a_thing(target):
+            if re.search(r"\b(?:a|an)\s+\w", target, re.IGNORECASE):
+                # "What about for a bigger family?" brings its own new subject: the old
+                # one neither carries over nor goes in front.
+                return Resolution(text, "none", (), verdict.reasons)
             target = None  # "How about on the grill?" changes a detail, not the subject
         if target and dialogue.previous_question and not (
                 lang == "en" and _has_attached_subject(dialogue.previous_question, pool)):

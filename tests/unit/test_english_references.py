@@ -254,6 +254,12 @@ def test_binding_of_pronouns_inside_a_question(question, expected):
         # a clause is no target
         (_user("When did the protest start?"), "And how about what happened next?",
          "And how about what happened next?"),
+        # a reaction before the ellipsis is left as it is
+        (_user("How tall is the Eiffel Tower?"), "Wow. What about the Shard?",
+         "How tall is the Shard?"),
+        # a circumstance with a new thing of its own brings its own subject
+        (_user("How much does a used tractor cost?"), "What about for a small farm?",
+         "What about for a small farm?"),
     ],
 )
 def test_ellipsis(history, question, expected):
