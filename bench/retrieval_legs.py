@@ -25,6 +25,7 @@ from eval_halves import SETS, half  # noqa: E402
 from convrag.evaluation import history_pairs, mrr, read_jsonl, recall_at_k  # noqa: E402
 from convrag.knowledge.ingest import SourceDocument  # noqa: E402
 from convrag.knowledge.store import KnowledgeBase, QueryLeg  # noqa: E402
+from convrag.language.expansion import current_topic, opens_topic, topic_openings  # noqa: E402
 from convrag.language.resolver import is_knowledge_turn, replay, resolve  # noqa: E402
 from convrag.nodes.retrieve import (  # noqa: E402
     HISTORY_WEIGHT,
@@ -44,8 +45,14 @@ class Turn:
         dialogue = replay(pairs)
         self.raw = str(row["question"])
         self.standalone = resolve(self.raw, dialogue).standalone
-        self.earlier = list(dialogue.questions)
         users = [text for role, text in pairs if role == "user" and is_knowledge_turn(text)]
+        # Every earlier question, then the questions of the current topic as the graph
+        # keeps them (none when this question opens a new topic).
+        self.earlier = list(dialogue.questions)
+        asked = users[len(users) - len(self.earlier):] if self.earlier else []
+        opened = topic_openings(list(zip(self.earlier, asked, strict=True)))
+        topic = current_topic(list(zip(self.earlier, opened, strict=True)))
+        self.history = [] if opens_topic(self.standalone, self.raw, topic) else topic
         self.first = users[0] if users else ""
         self.last = users[-1] if users else ""
         self.gold = list(row.get("gold_passage_ids") or [])
@@ -54,7 +61,7 @@ class Turn:
 def configurations() -> dict[str, Callable[[Turn], list[QueryLeg | str]]]:
     """Leg combinations (the graph's is "all legs") and baselines, by name."""
     def legs(standalone: float, raw: float, history: float) -> Callable[[Turn], list[Any]]:
-        return lambda t: list(query_legs(t.standalone, t.raw, t.earlier,
+        return lambda t: list(query_legs(t.standalone, t.raw, t.history,
                                          standalone_weight=standalone, raw_weight=raw,
                                          history_weight=history))
 
@@ -65,13 +72,15 @@ def configurations() -> dict[str, Callable[[Turn], list[QueryLeg | str]]]:
         "prepend last user question": lambda t: [f"{t.last} {t.raw}".strip()],
         "standalone only": legs(s, 0, 0),
         "history-aware query only": lambda t: [
-            leg for leg in query_legs(t.standalone, t.raw, t.earlier, standalone_weight=0,
+            leg for leg in query_legs(t.standalone, t.raw, t.history, standalone_weight=0,
                                       raw_weight=0, history_weight=h)
         ] or [t.raw],
         "standalone + raw (equal, before)": lambda t: list(dict.fromkeys([t.standalone, t.raw])),
         "standalone + raw (weighted)": legs(s, r, 0),
         "standalone + history": legs(s, 0, h),
         "raw + history": legs(0, r, h),
+        "all legs, history across topic shifts (before)": lambda t: list(
+            query_legs(t.standalone, t.raw, t.earlier)),
         "all legs (the graph)": legs(s, r, h),
     }
 

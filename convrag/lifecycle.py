@@ -13,7 +13,10 @@ leaves a deleted thread's checkpoints behind. Here, around each run Aegra execut
   finished run keeps its
   streamed events (what a client reconnecting to the last turn replays; each event holds
   a full copy of the state, so they were two thirds of a thread's bytes);
-- one JSON log line records the run: thread, outcome, duration of each node.
+- one JSON log line records the run: thread, outcome, duration of each node;
+- a failed run's output is the error, as the LangGraph server gives it:
+  `{"__error__": {"error": <type>, "message": <its sentence>}}`, so `runs.wait` and
+  `runs.join` say why (Aegra stores the message in the run's row and returns `{}`).
 
 `CONVRAG_KEEP_CHECKPOINTS=0` turns retention off (Aegra's own behaviour). Threads idle
 for `CONVRAG_THREAD_TTL_S` seconds (default 30 days; 0: forever) are deleted with their
@@ -88,8 +91,24 @@ def _thread_lock(thread_id: str) -> asyncio.Lock:
     return lock
 
 
+# The exception that failed the run being executed in this context (see run_error).
+_failure: ContextVar[list[BaseException] | None] = ContextVar("convrag_run_failure",
+                                                              default=None)
+# Errors whose message is a sentence for the user; any other error's message stays in the
+# server's log ("An internal error occurred"), as on the LangGraph server. convrag's user
+# errors (UserError, InvalidInput) are ValueErrors.
+_USER_FACING = (ValueError, TimeoutError, RecursionError)
+
+
+def run_error(error: BaseException) -> dict[str, Any]:
+    """A failed run's output, in the LangGraph server's form."""
+    message = str(error) if isinstance(error, _USER_FACING) else "An internal error occurred"
+    return {"__error__": {"error": type(error).__name__, "message": message}}
+
+
 def install_run_wrapper() -> None:
-    """Wrap Aegra's run executor (looked up by name at each run) with the above."""
+    """Wrap Aegra's run executor and its graph streaming (both looked up by name at each
+    run) with the above."""
     from aegra_api.api import runs
     from aegra_api.core.database import db_manager
 
@@ -97,6 +116,30 @@ def install_run_wrapper() -> None:
     if getattr(original, "convrag", False):
         return
     retention = Retention(db_manager.get_checkpointer())
+    stream = runs.stream_graph_events
+
+    async def stream_graph_events(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        # Aegra catches a failed run's exception, stores only str(error) and returns {}
+        # from runs.wait: keep the exception for execute_run below.
+        try:
+            async for event in stream(*args, **kwargs):
+                yield event
+        except Exception as error:
+            failures = _failure.get()
+            if failures is not None:
+                failures.append(error)
+            raise
+
+    update = runs.update_run_status
+
+    async def update_run_status(run_id: str, status: str, output: Any = None,
+                                error: str | None = None, session: Any = None) -> None:
+        # The error goes in with the status, in one write: runs.join answers as soon as
+        # it sees a finished status.
+        failures = _failure.get()
+        if status == "error" and failures:
+            output = run_error(failures[0])
+        await update(run_id, status, output=output, error=error, session=session)
 
     async def execute_run(run_id: str, thread_id: str, graph_id: str, input_data: dict,
                           user: Any, config: dict | None = None, *args: Any,
@@ -108,15 +151,18 @@ def install_run_wrapper() -> None:
             config["configurable"] = {**(config.get("configurable") or {}),
                                       CONFIG_KEY_DURABILITY: TURN_DURABILITY}
         timer = NodeTimer()
+        failures: list[BaseException] = []
         lock = _thread_lock(thread_id)
         async with lock:
             started = time.perf_counter()
             token = _timer.set(timer)
+            failed = _failure.set(failures)
             try:
                 await original(run_id, thread_id, graph_id, input_data, user, config,
                                *args, **kwargs)
             finally:
                 _timer.reset(token)
+                _failure.reset(failed)
                 duration = (time.perf_counter() - started) * 1000
                 if KEEP > 0 and retention.due(thread_id):
                     await retain(thread_id, KEEP)
@@ -130,6 +176,8 @@ def install_run_wrapper() -> None:
 
     execute_run.convrag = True  # type: ignore[attr-defined]
     runs.execute_run_async = execute_run
+    runs.stream_graph_events = stream_graph_events
+    runs.update_run_status = update_run_status
 
 
 async def _run_status(run_id: str) -> str:

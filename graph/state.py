@@ -36,7 +36,9 @@ def remember_questions(
 ) -> list[dict[str, Any]]:
     """Reducer of `questions`: add this turn's knowledge questions, keep the latest few.
 
-    Entries are `{"turn", "question"}`; one per turn (a later write for the same turn
+    Entries are `{"turn", "question", "opens_topic"}` (`opens_topic`, whether the
+    question started a new topic, is missing from entries written before 0.4; missing
+    reads as false); one per turn (a later write for the same turn
     replaces the earlier one), in turn order. A thread checkpointed before this field
     existed starts from an empty record.
     """

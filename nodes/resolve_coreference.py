@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from convrag.graph.context import Context, get_context
 from convrag.graph.state import State, dialogue_turns, latest_question
-from convrag.language import resolver
+from convrag.language import expansion, resolver
 from convrag.language.budget import fit_prompt
 from convrag.language.checks import question_problem
 from convrag.language.entities import Entity
@@ -152,15 +152,34 @@ def _resolve_coreference(state: State, context: Context) -> Core:
     resolver.note_question(dialogue, result.standalone, result.mentions)
     known = list(state.get("questions") or [])
     if not known and earlier:
-        # Replayed from the messages (or an old thread): number them just before this turn.
-        known = [{"turn": dialogue.turn - len(earlier) + i, "question": q}
-                 for i, q in enumerate(earlier)]
+        # Replayed from the messages (or an old thread): number them just before this
+        # turn, and mark where topics opened as if they had been asked here one by one.
+        opened = expansion.topic_openings(list(zip(earlier, _raw_questions(state, earlier),
+                                                   strict=True)))
+        known = [{"turn": dialogue.turn - len(earlier) + i, "question": q, "opens_topic": o}
+                 for i, (q, o) in enumerate(zip(earlier, opened, strict=True))]
+    topic = expansion.current_topic(
+        [(str(q["question"]), bool(q.get("opens_topic"))) for q in known])
     update.update(
         entities=[e.to_dict() for e in dialogue.entities],
         turn=dialogue.turn,
-        questions=[*known, {"turn": dialogue.turn, "question": result.standalone}],
+        questions=[*known, {"turn": dialogue.turn, "question": result.standalone,
+                            "opens_topic": expansion.opens_topic(result.standalone, question,
+                                                                 topic)}],
     )
     return update
+
+
+def _raw_questions(state: State, standalone: list[str]) -> list[str]:
+    """The user's own words of the `standalone` questions (the thread's last knowledge
+    questions before this turn), oldest first; a question whose message was compacted
+    away stands for itself."""
+    turns = dialogue_turns(state.get("messages", []))
+    if turns and turns[-1][0] == "user":
+        turns = turns[:-1]  # the question of this turn
+    asked = [text for role, text in turns if role == "user" and resolver.is_knowledge_turn(text)]
+    asked = asked[-len(standalone):] if standalone else []
+    return standalone[:len(standalone) - len(asked)] + asked
 
 
 async def resolve_coreference(state: State, runtime: Runtime[Context]) -> dict[str, Any]:

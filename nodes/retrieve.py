@@ -4,7 +4,9 @@
 - the raw question, so a wrong rewrite cannot lose what the question alone would find;
 - the history-aware query (HQE): the raw question plus the salient terms of the
   thread's earlier knowledge questions with decaying weights, so a follow-up the
-  resolver left incomplete still finds the passages of its topic.
+  resolver left incomplete still finds the passages of its topic. Only the current
+  topic's questions count, and a question that opens a new topic has no history leg
+  (`convrag.language.expansion.opens_topic`): the old topic's passages would crowd it.
 
 The rankings are fused with weighted RRF in one call; the weights below were measured.
 """
@@ -19,7 +21,7 @@ from langgraph.runtime import Runtime
 from convrag.graph.context import Context, get_context
 from convrag.graph.state import State, latest_question
 from convrag.knowledge.store import KnowledgeBase, QueryLeg, SearchHit
-from convrag.language.expansion import history_terms
+from convrag.language.expansion import current_topic, history_terms
 from convrag.nodes.models import Blocking, Core, run_async, run_sync
 from convrag.nodes.resources import knowledge_base, open_knowledge_base
 
@@ -40,16 +42,18 @@ HISTORY_WEIGHT = 0.7
 
 
 def to_document(hit: SearchHit) -> Document:
-    """A search hit as a LangChain Document; metadata["id"] is the ingested document id."""
+    """A search hit as a LangChain Document; metadata["id"] is the ingested document id
+    and metadata["score"] the hit's relevance in [0, 1] (`SearchHit.relevance`): the same
+    scale whichever legs the search had."""
     metadata = dict(hit.metadata)
-    metadata.update(id=hit.doc_id, chunk_id=hit.chunk_id, title=hit.title, score=hit.score)
+    metadata.update(id=hit.doc_id, chunk_id=hit.chunk_id, title=hit.title,
+                    score=round(hit.relevance, 4))
     return Document(page_content=hit.text, metadata=metadata)
 
 
 def _retrieve(state: State, context: Context, kb: KnowledgeBase) -> Core:
-    turn = state.get("turn", 0)
-    earlier = [str(q["question"]) for q in state.get("questions") or [] if q["turn"] < turn]
-    legs = query_legs(state.get("standalone_question", ""), latest_question(state), earlier)
+    legs = query_legs(state.get("standalone_question", ""), latest_question(state),
+                      topic_history(state))
     if not legs:
         return {"documents": []}
     # Embedding the queries (an HTTP call in hybrid mode) and searching (a Qdrant server
@@ -59,6 +63,19 @@ def _retrieve(state: State, context: Context, kb: KnowledgeBase) -> Core:
         score_threshold=context.score_threshold or None,
     ))
     return {"documents": [to_document(hit) for hit in hits]}
+
+
+def topic_history(state: State) -> list[str]:
+    """The earlier knowledge questions the history-aware query is built from: those of
+    the current topic, none when this turn's question opened a new one."""
+    turn = state.get("turn", 0)
+    earlier: list[tuple[str, bool]] = []
+    for record in state.get("questions") or []:
+        if record["turn"] == turn and record.get("opens_topic"):
+            return []
+        if record["turn"] < turn:
+            earlier.append((str(record["question"]), bool(record.get("opens_topic"))))
+    return current_topic(earlier)
 
 
 def _search(kb: KnowledgeBase, collection: str, legs: list[QueryLeg], **options: Any

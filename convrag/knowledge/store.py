@@ -26,7 +26,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from convrag.errors import UserError, missing_collection
-from convrag.knowledge.backend import DENSE_VECTOR, SPARSE_VECTOR, Backend, Leg, PointData
+from convrag.knowledge.backend import (
+    DENSE_VECTOR,
+    RRF_K,
+    SPARSE_VECTOR,
+    Backend,
+    Leg,
+    PointData,
+)
 from convrag.knowledge.dense import SPARSE_ONLY, embedding_errors, load_embeddings
 from convrag.knowledge.ingest import IngestReport, SourceDocument, chunk_text
 from convrag.knowledge.migrate import legacy_store
@@ -82,7 +89,19 @@ class SearchHit:
     title: str | None
     text: str
     score: float
+    """The engine's score: BM25 for a search of one sparse leg, the fused RRF score
+    otherwise (their scales differ; `relevance` is comparable)."""
     metadata: dict[str, Any]
+    relevance: float = 0.0
+    """The fused reciprocal-rank score as a share of the most a chunk can get, in [0, 1]:
+    1.0 when every query leg ranked this chunk first. A one-leg search counts as a
+    fusion of that leg alone, so every search path has the same scale."""
+
+
+def _rrf_score(position: int, weight: float) -> float:
+    """What one leg adds to a chunk's fused score in Qdrant's weighted RRF: `position`
+    is the chunk's 0-based rank in that leg (the formula of Qdrant Edge and local mode)."""
+    return 1.0 / ((position + 1) / weight + RRF_K - 1)
 
 
 def chunk_id(doc_id: str, index: int, fingerprint: str, tenant: str | None = None) -> str:
@@ -534,12 +553,16 @@ class KnowledgeBase:
         found.sort(key=lambda point: (
             -float(f"{point.score:.6g}"), point.payload.get("stored", 0), point.id
         ))
+        best = sum(_rrf_score(0, leg.weight) for leg in fused)
         hits: dict[str, SearchHit] = {}
-        for point in found:
+        for position, point in enumerate(found):
             payload = point.payload
             doc_id = str(payload.get("doc_id"))
             if doc_id in hits:
                 continue
+            # One leg comes back ranked by BM25 score, unfused: its rank is what a fusion
+            # of that leg alone would score.
+            fused_score = point.score if len(fused) > 1 else _rrf_score(position, fused[0].weight)
             hits[doc_id] = SearchHit(
                 doc_id=doc_id,
                 chunk_id=point.id,
@@ -547,6 +570,7 @@ class KnowledgeBase:
                 text=str(payload.get("text", "")),
                 score=point.score,
                 metadata=dict(payload.get("metadata") or {}),
+                relevance=min(1.0, fused_score / best),
             )
             if len(hits) == k:
                 break

@@ -17,10 +17,12 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, Literal
 
+from convrag.language.references import ZH_CLASSIFIERS
 from convrag.language.tokens import EN_STOPWORDS, Lang, detect_lang, zh_cut
 
 Kind = Literal["person", "place", "org", "thing"]
-Gender = Literal["female", "male", "unknown"]
+# "neuter": something a user called "it", which a later he or she never means.
+Gender = Literal["female", "male", "neuter", "unknown"]
 Role = Literal["subject", "object"]
 
 
@@ -38,6 +40,7 @@ class Entity:
     lang: Lang = "en"
     topic: bool = False  # the conversation's background topic: never goes stale
     asked: bool = False  # named in a user's question, not only in an answer
+    repeated: bool = False  # named again in a later utterance: kept as the topic
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form kept in the checkpointed state."""
@@ -62,19 +65,40 @@ _ZH_KIND: dict[str, Kind] = {
     "eng": "thing",
 }
 _ZH_NOUN_TAGS = {"n", "nr", "nrt", "nrfg", "ns", "nt", "nz", "eng", "vn"}
+ZH_NOUN_TAGS = frozenset(_ZH_NOUN_TAGS)
+"""jieba's tags of the words a Chinese entity is made of."""
+ZH_PROPER_TAGS = frozenset(_ZH_KIND)
+"""jieba's tags of names: people, places, organisations, other proper nouns, Latin words."""
 _ZH_FEMALE = re.compile(r"(夫人|女士|小姐|女王|公主|皇后|王后|太后|妈妈|母亲|姐|妹|娘|奶奶|阿姨)$")
 _ZH_MALE = re.compile(r"(先生|国王|皇帝|王子|爸爸|父亲|哥|弟|爷爷|叔叔|大帝)$")
+# Heads that make a common noun a person of unknown gender (作者, 男朋友, 歌手, 老师), so
+# that 他/她 can bind to it; 家 and 生 only in the compounds that are people (国家, 发生 are not).
+_ZH_PERSON_HEAD = re.compile(
+    r"(人|者|员|师|友|孩|歌手|选手|球星|明星|作家|画家|专家|学生|医生|儿子|女儿|老公|老婆|同学|同事|"
+    r"青年|少年|姑娘|闺蜜|哥们|兄弟|姐妹|粉丝)$"
+)
 # Heads that make a name a place or an organisation whatever jieba's tag says (拉丹冬峰).
 _ZH_PLACE_HEAD = re.compile(r"(山|峰|河|江|湖|海|洋|岛|省|市|县|州|镇|村|国|洲|湾|峡|原|谷|川|港)$")
 _ZH_ORG_HEAD = re.compile(r"(大学|学院|公司|集团|银行|医院|协会|委员会|政府|部|局|所|院|校|队|党)$")
 # Nouns that name an attribute or a generic category: the thing asked about, not a referent.
-_ZH_GENERIC = frozenset(
+ZH_GENERIC = frozenset(
     """时候 时间 问题 东西 事情 情况 地方 方面 原因 意思 样子 人 多长 多大 多高 多远 多久 多少
     名字 年 哪年 国家 历史 长度 面积 人口 总部 前身 专业 学费 分数线 成绩 特点 区别 作用 影响
     意义 价格 位置 首都 成立 发展 结果 方法 办法 要求 条件 政策 信息 内容 资料 答案 能力 水平
     目的 关系 部分 问题 数量 规模 类型 种类 全称 简称 代表 含义 定义 海拔 全长 高度 深度 城市
-    气候""".split()
+    气候"""
+    # Relational nouns: a part or a role of something ("作者是谁" asks for whose author),
+    # so a question whose only noun is one still leaves out what it is about.
+    """
+    作者 主角 男主 女主 男主角 女主角 配角 主演 导演 编剧 结局 剧情 情节 主题 歌词 作品 续集 原著 简介
+    缺点 优点 好处 坏处 口碑 评价 票房 销量 地址 门票 官网 成员 队长 创始人 主人公 背景
+    味道 口味 质量 性格 颜值 身高 年龄 体重 演技 画风 画面 配音 风格 环境 服务 天气 气温
+    温度 房价 工资 待遇 收入 费用 价钱 人气 名气 气质"""
+    # Words of the speaker's impression (jieba tags 感觉 of "感觉不错" a noun): a frame.
+    """
+    感觉 印象 看法""".split()
 )
+"""Nouns that name an attribute, a role or a category (长度, 作者, 专业), never a referent."""
 
 _EN_FEMALE_TITLES = re.compile(r"^(Mrs|Ms|Miss|Queen|Lady|Princess|Empress|Duchess|Madame|Saint)\b")
 _EN_MALE_TITLES = re.compile(r"^(Mr|King|Sir|Prince|Emperor|Duke|Lord|Pope)\b")
@@ -153,14 +177,23 @@ def _tagged(text: str) -> tuple[tuple[str, str], ...]:
     import jieba.posseg as pseg  # its model tables cost 0.3 s: loaded on the first zh text
 
     if _unknown_run_chars(text) <= HMM_BUDGET_CHARS:
-        return tuple((p.word, p.flag) for p in pseg.cut(text, HMM=True))
+        # The tagger calls a lower-case Latin word ("c", "iphonex") 'x', punctuation's tag;
+        # it is a word like an upper-case one ('eng'), so "c语言" stays one name.
+        return tuple((p.word, "eng" if p.flag == "x" and _LATIN.search(p.word) else p.flag)
+                     for p in pseg.cut(text, HMM=True))
     # Without the HMM the tagger cuts the way zh_cut does and looks each word up: done
     # here on zh_cut's (cached) words, which saves cutting a long text a second time.
     table = pseg.dt.word_tag_tab
     return tuple((word, _dictionary_tag(word, table)) for word in zh_cut(text))
 
 
+def zh_tags(text: str) -> tuple[tuple[str, str], ...]:
+    """jieba's (word, part-of-speech) pairs of a Chinese text, cached and linear in cost."""
+    return _tagged(text)
+
+
 _ALNUM = re.compile(r"[a-zA-Z0-9]+")
+_LATIN = re.compile(r"^[a-zA-Z0-9]*[a-zA-Z][a-zA-Z0-9]*$")
 _TAGGED_HAN = re.compile(r"[\u4e00-\u9fd5]")
 
 
@@ -184,9 +217,104 @@ def _unknown_run_chars(text: str) -> int:
     return total + (run if run > 1 else 0)
 
 
+# "你知道X吗", "你看过X吗": the object of a verb of knowing or experiencing in a yes/no
+# question is a name, whatever the tagger makes of its characters (a title it cuts into
+# a verb and a time word, a new name it tags as a common noun). The verbs are the ones
+# whose object is a thing or person talked about, not a clause (知道他是谁 is a clause).
+_ZH_KNOWN_OBJECT = re.compile(
+    r"^(?:你|您)?(?:有)?(?:知道|认识|听说过|听过|了解|喜欢|看过|读过|玩过|去过|用过|吃过)"
+    r"(?P<x>[^\s，,。！？?!、]{2,16}?)(?P<q>吗|么|嘛|不|没|没有)?\s*[？?]?\s*$"
+)
+# "X是谁", "X是什么": a definitional question names its subject before the copula.
+_ZH_DEFINED = re.compile(
+    r"^(?:你|您)?(?:知道)?(?P<x>[^\s，,。！？?!、]{2,12}?)是(?:(?P<who>谁|哪里人|哪国人|什么人)|什么|啥|"
+    r"哪里|什么意思|什么东西)"
+    r"(?:呀|啊|呢|吗|么)?\s*[？?]?\s*$"
+)
+# "你觉得X怎么样", "X好看吗": a question asking for an opinion names what it is about
+# before the evaluation.
+_ZH_EVALUATED = re.compile(
+    r"^(?:你|您)?(?:觉得|认为|感觉)?(?P<x>[^\s，,。！？?!、]{2,16}?)(?:怎么样|咋样|如何|"
+    r"好看吗|好听吗|好玩吗|好吃吗|好用吗|好不好|好看不|有意思吗)(?:啊|呀|呢)?\s*[？?]?\s*$"
+)
+# What makes the object a clause or a reference, not a name: a pronoun, a question word.
+_ZH_NOT_A_NAME = re.compile(r"[我你他她它谁哪怎呢]|什么|^[这那一]")
+# An apposition after the name: "童年这本书" is the book 童年.
+_ZH_APPOSITION = re.compile(r"(?:这|那)(?:本|部|首|个|款|种|位|家|座)\w{0,3}$")
+
+
+def _zh_named_object(text: str) -> tuple[str, bool]:
+    """The name a "你知道X吗" question asks about ("" if none), and whether the question
+    shows it is a person ("X是谁", "X是哪里人")."""
+    text = text.strip()
+    for pattern in (_ZH_KNOWN_OBJECT, _ZH_DEFINED, _ZH_EVALUATED):
+        m = pattern.match(text)
+        if not m or _ZH_NOT_A_NAME.search(m.group("x")) or m.group("x").endswith("什"):
+            continue  # a pronoun, a question word (什么 cut in two by a lazy match)
+        name = m.group("x")
+        if pattern is _ZH_KNOWN_OBJECT and not m.group("q") and any(
+                t[0] in "vad" and t != "vn" for _, t in _tagged(name)):
+            continue  # no question particle: "喜欢X做Y" is a statement about a clause
+        if pattern is _ZH_EVALUATED and ("的" in name or _tagged(name)[0][1] == "t"):
+            # "北京的天气怎么样" evaluates an attribute of a name, found by itself;
+            # "明天天气怎么样" a time's.
+            continue
+        cut = _ZH_APPOSITION.search(name)
+        if cut and cut.start() >= 2:
+            name = name[:cut.start()]
+        # "…的前身是什么" asks for an attribute of a name jieba finds by itself.
+        if name in ZH_GENERIC or any(name.endswith(g) for g in ZH_GENERIC if len(g) > 1):
+            continue
+        return name, pattern is _ZH_DEFINED and bool(m.group("who"))
+    return "", False
+
+
+def zh_kind(span: str, tags: Sequence[str]) -> Kind:
+    """The kind of a Chinese name made of words with these tags: its head, then its tags."""
+    proper = [t for t in tags if t in _ZH_KIND]
+    return _zh_features(span, _ZH_KIND[proper[-1]] if proper else "thing", bool(proper))[0]
+
+
+# Chinese personal names are two or three characters (a surname and a given name), rarely
+# more; a name the tagger calls a person keeps that kind up to this length whatever its
+# last character (杨洋 is no ocean), and a longer one ending in 峰 or 河 is a place.
+ZH_PERSON_NAME_CHARS = 3
+
+
+def _zh_features(span: str, kind: Kind, proper: bool) -> tuple[Kind, Gender]:
+    """Kind and gender of a Chinese name from its head, over the tagger's kind."""
+    if _ZH_FEMALE.search(span):
+        return "person", "female"
+    if _ZH_MALE.search(span):
+        return "person", "male"
+    if kind == "thing" and not proper and _ZH_PERSON_HEAD.search(span):
+        return "person", "unknown"
+    # A person's given name may end with a head character (杨洋, 孙笑川): the tagger's
+    # "person" gives way to a head only on a name longer than personal names run.
+    overridable = ("thing",) if len(span) <= ZH_PERSON_NAME_CHARS else ("person", "thing")
+    if _ZH_PLACE_HEAD.search(span) and kind in overridable:
+        return "place", "unknown"
+    if _ZH_ORG_HEAD.search(span) and kind in overridable:
+        return "org", "unknown"
+    return kind, "unknown"
+
+
+
+# The second person: a name that opens an utterance right before it is a vocative.
+_ZH_ADDRESSEE = frozenset("你 您 你们".split())
+
+
+def _ends_with_verb(pairs: Sequence[tuple[str, str]]) -> bool:
+    """Whether a clause ends with its verb, before particles: "你认识吗" leaves the verb's
+    object out, so a name before 你 is that object put first as the topic, not a vocative."""
+    content = [(w, t) for w, t in pairs if t not in ("y", "ul", "ug", "uz", "x", "zg")]
+    return bool(content) and content[-1][1].startswith("v") and content[-1][1] != "vn"
+
+
 def _zh_entities(text: str, turn: int) -> list[Entity]:
     pairs = _tagged(text)
     entities: list[Entity] = []
+    named, person = _zh_named_object(text)
     i = 0
     seen_verb = False
     while i < len(pairs):
@@ -197,6 +325,7 @@ def _zh_entities(text: str, turn: int) -> list[Entity]:
             i += 1
             continue
         # Merge runs of nouns: 中国人民大学 + 文学院 name one thing.
+        first = i
         j = i
         words = []
         flags = []
@@ -206,29 +335,28 @@ def _zh_entities(text: str, turn: int) -> list[Entity]:
             j += 1
         i = j
         # Drop trailing generic heads ("长江 长度") and leading generic words.
-        while words and words[-1] in _ZH_GENERIC:
+        while words and words[-1] in ZH_GENERIC:
             words.pop()
             flags.pop()
-        while words and words[0] in _ZH_GENERIC:
+        while words and words[0] in ZH_GENERIC:
             words.pop(0)
             flags.pop(0)
         if not words:
             continue
         span = "".join(words).strip()
+        if first > 0 and pairs[first - 1][0] in ("这", "那") and span[:1] in ZH_CLASSIFIERS:
+            span = span[1:]  # jieba's 这 + 首歌: the classifier is not part of the noun
         proper_flags = [f for f in flags if f in _ZH_KIND]
         proper = bool(proper_flags)
         if not proper and len(span) < 2:
             continue
-        kind: Kind = _ZH_KIND.get(proper_flags[-1], "thing") if proper_flags else "thing"
-        gender: Gender = "unknown"
-        if _ZH_FEMALE.search(span):
-            kind, gender = "person", "female"
-        elif _ZH_MALE.search(span):
-            kind, gender = "person", "male"
-        elif _ZH_PLACE_HEAD.search(span) and kind in ("person", "thing"):
-            kind = "place"
-        elif _ZH_ORG_HEAD.search(span) and kind in ("person", "thing"):
-            kind = "org"
+        kind, gender = _zh_features(
+            span, _ZH_KIND.get(proper_flags[-1], "thing") if proper_flags else "thing", proper)
+        if named and span in named:
+            continue  # a piece of the name found above
+        if first == 0 and j < len(pairs) and pairs[j][0] in _ZH_ADDRESSEE and not _ends_with_verb(
+                pairs[j + 1:]):
+            continue  # "小明你觉得呢": a vocative names who is spoken to, not a referent
         entities.append(
             Entity(
                 text=span,
@@ -240,6 +368,12 @@ def _zh_entities(text: str, turn: int) -> list[Entity]:
                 lang="zh",
             )
         )
+    if named:
+        # The tagger's kinds for the pieces of a name it could not cut are guesses (a
+        # title's first word tagged a person): the name's own head decides.
+        kind, gender = _zh_features(named, "person" if person else "thing", False)
+        entities.insert(0, Entity(text=named, kind=kind, gender=gender, turn=turn,
+                                  role="subject", proper=True, lang="zh"))
     return entities
 
 
@@ -659,6 +793,7 @@ def merge_entities(
                 gender=entity.gender if entity.gender != "unknown" else old.gender,
                 topic=old.topic or entity.topic,
                 asked=old.asked or entity.asked,
+                repeated=True,
                 text=old.text if old.proper and not entity.proper else entity.text,
             )
         merged[key] = entity

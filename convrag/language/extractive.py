@@ -77,15 +77,18 @@ def extractive_answer(
     The passage comes first: the one whose words cover most of the question's
     IDF-weighted content words (IDF over the retrieved sentences), the search's rank
     breaking near-ties. Within it, a sentence scores by its own coverage, half the credit
-    of the rest of its passage; one that has the form the question asks for (a date for
-    "when", a number for "how many") comes before those that do not. Below
-    `min_coverage` of the question's weight the answer is "not found". A quoted
-    sentence whose subject is a pronoun ("She died in 1934.") gets its referent's name:
-    the passage's title (`titles[n-1]`) or the first name its opening sentence gives.
+    of the rest of its passage; one that has the form the question asks for (a number
+    for "how many", a time for "what time", a date or deadline for "when", a frequency
+    for "how often", a place for "where", a person or role for "who did…") comes before
+    those that do not. Below `min_coverage` of the question's weight the answer is "not
+    found". A quoted sentence whose subject is a pronoun ("They must be changed every 90
+    days.") gets its referent's name: for "It"/"They" the agreeing subject of the
+    sentence before, else the passage's title (`titles[n-1]`), else the first name its
+    opening sentence gives.
     """
     not_found = ExtractiveAnswer(NOT_FOUND["zh" if lang == "zh" else "en"].format(q=question),
                                  (), False)
-    query = set(search_terms(question)) - _ZH_QUESTION_WORDS
+    query = set(search_terms(question)) - _QUESTION_FORM_WORDS
     if not query or not passages:
         return not_found
     sentences: list[tuple[int, int, str, frozenset[str]]] = []
@@ -102,7 +105,11 @@ def extractive_answer(
     for *_, terms in sentences:
         for term in query & terms:
             df[term] += 1
-    weight = {term: math.log(1 + len(sentences) / (1 + df[term])) + 0.1 for term in query}
+    # A word no retrieved sentence has counts as if one had it: the retrieved sentences
+    # are too few to tell a word they lack ("开门" where the text says "开放") from a rare
+    # one, and at the highest weight of all it sank every passage below min_coverage.
+    weight = {term: math.log(1 + len(sentences) / (1 + max(df[term], 1))) + 0.1
+              for term in query}
     total = sum(weight.values())
     expects = _expected_answer(question)
 
@@ -174,21 +181,65 @@ def _passage_terms(passage: str) -> tuple[frozenset[str], tuple[tuple[str, froze
 # passage ranked first wins unless another covers clearly more of the question.
 RANK_CREDIT = 0.15
 
-# Question words jieba keeps as search terms; an answer says "全长6300公里", never "多长",
-# so they would only dilute coverage (the question's form is scored on its own).
-_ZH_QUESTION_WORDS = frozenset(
-    "多长 多大 多高 多远 多久 多深 多重 多宽 哪年 哪里 哪儿 为何 何时".split()
+# Words of the question's form that survive as search terms: an answer says "全长6300公里"
+# or "receive 25 days", never "多长", "how many" or "get", so they would only dilute
+# coverage (the form is scored on its own). Worse, being rare in the passages, they get a
+# high IDF: "How many vacation days do I get?" chose the passage that says "gets a
+# laptop". Modal verbs ("must") say nothing about the topic either. English ones are
+# stems, as search_terms gives them.
+_QUESTION_FORM_WORDS = frozenset(
+    "多长 多大 多高 多远 多久 多深 多重 多宽 哪年 哪里 哪儿 为何 何时 "
+    "几点 几时 时候 之前 以前 "
+    "mani much often get got must may might shall need"
+    .split()
 )
 _EN_PRONOUN_SUBJECT = re.compile(r"^(?:He|She|It|They)\b(?=\s+[a-z])")
 _ZH_PRONOUN_SUBJECT = re.compile(r"^(?:它们|他们|她们|它|他|她|其)")
 
 
+# A sentence's subject: the words before its first auxiliary ("Passwords must…", "The
+# cafeteria is…"), when they are a short noun phrase.
+_EN_SUBJECT = re.compile(
+    r"^(?P<np>(?:[A-Za-z][\w'’-]*\s+){0,4}?[A-Za-z][\w'’-]*)\s+"
+    r"(?:is|are|was|were|must|can|may|will|should|has|have|had|needs?|gets?|stays?)\b"
+)
+_EN_NOT_A_SUBJECT = re.compile(
+    r"^(?:it|they|he|she|this|that|these|those|there|here|we|you|i|each|every|all|some|"
+    r"any|no|one)\b", re.IGNORECASE)
+
+
+def _previous_subject(sentences: Sequence[str], position: int, pronoun: str) -> str | None:
+    """The subject of the sentence before `position` when an English `It`/`They` opening
+    that sentence agrees with it: "Passwords must be… They must be changed…"."""
+    if position == 0 or pronoun not in ("It", "They"):
+        return None
+    m = _EN_SUBJECT.match(sentences[position - 1])
+    if not m or _EN_NOT_A_SUBJECT.match(m.group("np")):
+        return None
+    subject = m.group("np")
+    last = subject.split()[-1].lower()
+    plural = last.endswith("s") and not last.endswith(("ss", "us", "is"))
+    return subject if plural == (pronoun == "They") else None
+
+
 def _referent(passage: str, title: str | None, position: int) -> str | None:
     """What a pronoun opening the `position`-th sentence of `passage` most likely names:
-    the passage's title, else the first name its opening sentence gives."""
+    for "It"/"They", the subject of the sentence before when it agrees; else the
+    passage's title (as the passage writes it: "the cafeteria"), else the first name its
+    opening sentence gives."""
+    sentences = split_sentences(passage)
+    if 0 < position < len(sentences):
+        pronoun = _EN_PRONOUN_SUBJECT.match(sentences[position])
+        subject = pronoun and _previous_subject(sentences, position, pronoun.group(0))
+        if subject:
+            return subject
     if title and title.strip():
-        return title.strip()
-    opening = split_sentences(passage)[:1]
+        title = title.strip()
+        # The title as the text says it, with its article: "The cafeteria is…", not
+        # "Cafeteria is…".
+        m = re.search(rf"\b(?:the\s+)?{re.escape(title)}\b", passage, re.IGNORECASE)
+        return m.group(0) if m and m.group(0).lower().startswith("the ") else title
+    opening = sentences[:1]
     if position == 0 or not opening:
         return None
     proper = [e for e in extract_entities(opening[0][:300]) if e.proper]
@@ -208,14 +259,55 @@ def _name_subject(sentence: str, referent: str | None) -> str:
     return _EN_PRONOUN_SUBJECT.sub(referent[:1].upper() + referent[1:], sentence, count=1)
 
 
+_CLOCK = r"\b\d{1,2}[:.]\d{2}\b|\b\d{1,2}\s*(?:a\.?m\.?|p\.?m\.?|o'clock)|\bnoon\b|\bmidnight\b|" \
+         r"\d{1,2}\s*[点时]|[一二三四五六七八九十]+点"
+_MONTH = (r"\b(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|"
+          r"Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\b")
+_WEEKDAY = (r"\b(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day|\bweekdays?\b|\bweekends?\b|"
+            r"星期|周[一二三四五六日末]")
+_NUMBER = (r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+           r"fifteen|twenty|thirty|forty|fifty|sixty|hundred|thousand|million|billion|"
+           r"dozen|half|once|twice)\b|"
+           # A lone 一 before a measure word is mostly the article "a" (一条大河).
+           r"(?:[零两三四五六七八九十百千万亿半]|[一二三四五六七八九十][零一二三四五六七八九十百千万亿]+)"
+           r"\s*(?:个|天|日|年|月|周|星期|小时|分钟|公里|千米|米|"
+           r"元|块|次|人|倍|岁|位|名|种|项|张|台|页|字|家|所|条)")
+# (what the question asks, the form of a sentence that answers it), first match wins.
+# They are about the form, not the topic: a time for "what time", a number for "how
+# many", a date or a deadline for "when", a place for "where", a person or a role for
+# "who". A sentence of the form asked for is quoted before those that are not.
 _EXPECTED = [
-    (re.compile(r"^\s*when\b|什么时候|哪一?年|何时|哪天|几月|几号|\bwhat (?:year|date)\b", re.I),
-     re.compile(r"\b1\d{3}\b|\b20\d{2}\b|\d+\s*(?:年|月|日|世纪)|\bcentury\b", re.I)),
-    (re.compile(r"how (?:long|many|much|far|big|tall|high|old|large)|"
-                r"多长|多少|多大|多高|多远|多久|几", re.I),
-     re.compile(r"\d")),
-    (re.compile(r"^\s*where\b|哪里|在哪|位于哪", re.I),
-     re.compile(r"\b(?:in|at|near|located)\s+[A-Z]|位于|坐落|在[\u4e00-\u9fff]{2,}")),
+    (re.compile(r"\bwhat time\b|\b(?:opening|office|business|working) hours\b|几点|"
+                r"营业时间|开放时间|办公时间", re.I),
+     re.compile(_CLOCK, re.I)),
+    (re.compile(r"how often|多久一次|多长时间一次|每隔多久|多频繁", re.I),
+     re.compile(r"\bevery\b|\bper\b|\b(?:daily|weekly|monthly|yearly|annually|hourly)\b|"
+                r"\btimes a\b|\bonce\b|\btwice\b|每", re.I)),
+    (re.compile(r"^\s*when\b|什么时候|哪一?年|何时|哪天|几月|几号|\bwhat (?:year|date|day)\b|"
+                r"\bby when\b|\bhow soon\b|截止", re.I),
+     # Case matters: "May" is a month, "may" is not.
+     re.compile(r"\b1\d{3}\b|\b20\d{2}\b|\d+\s*(?:年|月|日|号|世纪)|\bcentury\b|"
+                rf"{_MONTH}|{_WEEKDAY}|{_CLOCK}|"
+                r"\b(?:until|before|after|within|by|during|since)\s+(?:the\s+)?(?:\d|[a-z]+\s+\d|"
+                r"(?:first|last|next|end|start|beginning)\b)|\bevery\b|"
+                r"之前|以前|之后|以后|以内|期间")),
+    (re.compile(r"how (?:long|many|much|far|big|tall|high|old|large|deep|wide|heavy)|"
+                r"多长|多少|多大|多高|多远|多久|多深|多重|多宽|几", re.I),
+     re.compile(_NUMBER, re.I)),
+    (re.compile(r"^\s*where\b|哪里|在哪|位于哪|哪儿", re.I),
+     re.compile(r"\b(?:in|at|near|located|inside|beside|behind|through|from)\s+[A-Z]|"
+                r"(?i:\b(?:in|at|on|near|inside|beside|behind|next to|through|via)\s+"
+                r"(?:the\s+|a\s+|your\s+|our\s+)?(?:[\w-]+\s+){0,2}(?:floor|building|room|street|road|"
+                r"avenue|office|campus|city|wing|hall|level|site|desk|portal|website|"
+                r"page|intranet|center|centre)s?\b)|位于|坐落|在[\u4e00-\u9fff]{2,}")),
+    # "Who approves…?" and "Who was the first director?" ask for a person; "Who was Marie
+    # Curie?" and "她是谁？" ask what someone is, which any sentence about them answers.
+    (re.compile(r"^\s*who\s+(?:(?:is|was|are|were)\s+(?:the|a|an|your|our|my)\b|"
+                r"(?!(?:is|was|are|were)\b))|\bby whom\b|(?<!是)谁|哪位", re.I),
+     re.compile(r"(?<=\s)[A-Z][a-z]+\s+[A-Z][a-z]+|\bby\s+(?:the\s+|your\s+|a\s+)?[\w-]+|"
+                r"\b(?:manager|supervisor|director|head|lead|officer|administrator|team|"
+                r"department|desk|committee|board|boss|owner|chair)s?\b|"
+                r"由|负责|经理|主管|主任|部门|办公室|委员会")),
 ]
 
 

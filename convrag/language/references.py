@@ -34,8 +34,19 @@ ZH_DEMONSTRATIVE_PREFIXES = ("该", "此")
 # The bare 该 and 此 come last: they count only before a noun (该怎么办 is "should").
 ZH_DETERMINERS = tuple(
     "这个 那个 这些 那些 这位 那位 这座 那座 这条 那条 这家 那家 这所 那所 这本 那本 这部 那部 "
-    "这种 那种 这项 那项 这件 那件 这款 那款 这只 那只 该 此".split()
+    "这种 那种 这项 那项 这件 那件 这款 那款 这只 那只 这首 那首 这张 那张 这篇 那篇 这场 那场 "
+    "这台 那台 这辆 那辆 这门 那门 这支 那支 这道 那道 这句 那句 这届 那届 该 此".split()
 )
+# 这 and 那 standing alone as a subject, and the words that show it: 这 before a verb
+# or an adverb ("这也是…", "这不行"); 那 only before the copula, since "那有…", "那就…"
+# open a clause with "then".
+ZH_DEMONSTRATIVE_PRONOUNS: dict[str, frozenset[str]] = {
+    "这": frozenset(
+        "是 也 就 都 还 不 又 才 真 太 可 应该 已经 也是 就是 都是 不是 可是 算是".split()),
+    "那": frozenset("是 也是 就是 都是 不是 算是".split()),
+}
+ZH_CLASSIFIERS = frozenset(d[1] for d in ZH_DETERMINERS if len(d) == 2 and d[1] not in "个些")
+"""Classifiers of the determiners (首 of 这首), which jieba may cut onto the noun after."""
 # Words after a determiner that show it stands alone: a verb, an adverb, a particle.
 _NOT_NOUNS = frozenset(
     "是 有 在 也 就 都 还 不 没 没有 很 真 太 挺 怎么 怎么样 呢 吗 吧 啊 了 的 能 会 可以 要 "
@@ -105,6 +116,15 @@ def zh_references(words: Sequence[str]) -> list[Reference]:
         elif len(word) > 2 and word[:2] in ZH_DETERMINERS[:-2]:
             # jieba keeps some as one word: 这本书 is 这本 + 书.
             found.append(Reference(start, start + 2, word[:2], "determiner", word[2:]))
+        elif word in ("这", "那") and i + 1 < len(words) and len(words[i + 1]) > 1 and (
+                words[i + 1][0] in ZH_CLASSIFIERS):
+            # jieba cuts 这首歌 as 这 + 首歌: the classifier belongs to the determiner.
+            found.append(Reference(start, offset + 1, word + words[i + 1][0], "determiner",
+                                   words[i + 1][1:]))
+        elif word in ZH_DEMONSTRATIVE_PRONOUNS and i + 1 < len(words) and (
+                words[i + 1] in ZH_DEMONSTRATIVE_PRONOUNS[word]):
+            # "这也是…", "那是…": the bare demonstrative is the subject, a thing named before.
+            found.append(Reference(start, offset, word, "determiner"))
         elif word in ZH_DETERMINERS[:-2] or (
                 word in ZH_DETERMINERS and i + 1 < len(words) and _noun_like(words[i + 1])):
             # "这个是人" uses 这个 alone as "it"; "这本书" is a determiner and its noun.

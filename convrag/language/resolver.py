@@ -6,8 +6,12 @@ model mode. It works on the discourse entities of the conversation:
 - pronouns (它/他/她/其, it/he/she/they, possessives) become their antecedent, chosen by
   agreement (person, gender, number) and salience (recency, subject role, proper noun);
 - ellipsis ("那亚马逊河呢？", "What about the Mississippi?") carries the previous
-  question's predicate over to the new entity;
-- a question that names no subject ("有哪些专业？") gets the most salient entity;
+  question's predicate over to the new entity, in Chinese only to a thing of the same
+  kind (a name for a name, a noun with the same head), else asks about it in the old
+  subject or changes nothing;
+- a question that names no subject ("有哪些专业？") gets the most salient entity; in
+  Chinese that includes a clause whose only nouns follow its predicate ("不是花瓶"), one
+  that opens with its copula ("我觉得是真的"), and a reply that is only a noun phrase;
 - a question that is already standalone is returned unchanged.
 """
 
@@ -21,20 +25,26 @@ from typing import Literal
 from convrag.language import gate, intent
 from convrag.language.checks import question_problem
 from convrag.language.entities import (
+    ZH_GENERIC,
+    ZH_NOUN_TAGS,
+    ZH_PROPER_TAGS,
     Entity,
     bare_word,
     extract_entities,
     learn_features,
     merge_entities,
+    zh_kind,
+    zh_tags,
 )
 from convrag.language.references import (
     EN_PRONOUNS,
+    ZH_DEMONSTRATIVE_PRONOUNS,
     ZH_PRONOUNS,
     Reference,
     en_pronouns,
     zh_references,
 )
-from convrag.language.tokens import EN_STOPWORDS, Lang, detect_lang, zh_cut
+from convrag.language.tokens import EN_STOPWORDS, Lang, detect_lang, has_cjk, zh_cut
 
 Scenario = Literal[
     "none", "pronoun", "ellipsis", "comparison", "topic_return", "clarification",
@@ -144,7 +154,7 @@ def note_question(
 
 
 def _learn_from_mentions(entities: list[Entity], mentions: Sequence[Mention]) -> list[Entity]:
-    """Entities a user's "he"/"she" resolved to, marked as persons.
+    """Entities a user's "he"/"she" resolved to, marked as persons; "it", as neuter.
 
     Only the kind is learnt, not the gender: the resolution itself may have been a
     guess, and a known gender outweighs recency (`KNOWN_GENDER_FIT`), which let an
@@ -152,8 +162,16 @@ def _learn_from_mentions(entities: list[Entity], mentions: Sequence[Mention]) ->
     """
     persons = {m.antecedent for m in mentions
                if EN_PRONOUNS.get(m.mention.lower(), ("",))[0] in ("male", "female")}
-    return [replace(e, kind="person") if e.text in persons and e.lang == "en"
-            and e.kind == "thing" else e for e in entities]
+    things = {m.antecedent for m in mentions
+              if EN_PRONOUNS.get(m.mention.lower(), ("",))[0] == "thing"}
+    learnt = []
+    for e in entities:
+        if e.lang == "en" and e.kind == "thing" and e.text in persons:
+            e = replace(e, kind="person")
+        elif e.lang == "en" and e.kind != "person" and e.gender == "unknown" and e.text in things:
+            e = replace(e, gender="neuter")
+        learnt.append(e)
+    return learnt
 
 
 def _first_topic(dialogue: Dialogue, asked: list[Entity]) -> list[Entity]:
@@ -213,11 +231,16 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
     in_dialogue = dialogue.previous_question is not None
     # Before the first question only pronouns can refer (to the topic): a question that
     # names nothing then is not elliptical. In a conversation about a topic (the page it
-    # happens on), a definite description ("the album", "the tour") is the topic's: it
-    # names no subject of its own.
-    names_subject = bool(own) or _mentions_known(text, pool, dialogue.topic, lang) or (
-        lang == "en" and _has_definite_description(text) and not any(e.topic for e in pool)
-    )
+    # happens on), an English definite description ("the album", "the tour") is the
+    # topic's: it names no subject of its own.
+    gap = _zh_copula_gap(text) if lang == "zh" else None
+    fragment = _zh_fragment(text) if lang == "zh" and gap is None else None
+    if fragment is not None:
+        gap = fragment
+    names_subject = gap is None and (
+        _names_own_subject(text, own, lang) or _mentions_known(text, pool, dialogue.topic, lang)
+        or (lang == "en" and _has_definite_description(text)
+            and not any(e.topic for e in pool)))
     verdict = gate.check(
         text, has_history=bool(pool) or in_dialogue,
         names_subject=names_subject or not in_dialogue, lang=lang,
@@ -225,13 +248,17 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
     if not verdict.needs_resolution or not pool:
         return Resolution(text, "none", (), verdict.reasons)
 
-    if "ellipsis" in verdict.reasons:
+    if "ellipsis" in verdict.reasons and lang == "zh":
         target = gate.ellipsis_target(text, lang)
-        if target and lang == "zh" and not any(
-                e.proper for e in extract_entities(target, lang="zh")):
-            # "喜不喜欢呢", "你的爱好呢" change a detail, not the subject: carrying the
-            # previous question over to them was wrong five times in six on REWRITE.
-            target = None
+        rewritten = (_zh_ellipsis(text, dialogue.previous_question, target)
+                     if target and dialogue.previous_question else None)
+        if rewritten and dialogue.previous_question:
+            return Resolution(
+                rewritten, "ellipsis", (Mention(text, dialogue.previous_question),),
+                verdict.reasons,
+            )
+    elif "ellipsis" in verdict.reasons:
+        target = gate.ellipsis_target(text, lang)
         if target and "pronoun" in gate.check(target, has_history=True, names_subject=True,
                                                lang=lang).reasons:
             target = None  # "What about its source?" asks about a part of the same thing
@@ -265,11 +292,18 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
             lang == "en" and _EN_ABOUT_THE_TALK.search(text)):
         # A question whose pronoun found no antecedent has a subject, just not one we
         # know: guessing another would change what it asks.
-        best = next((e for e in pool if e.topic), None) or _most_salient(
-            [e for e in pool if _names_referent(e)] or pool, dialogue.turn)
+        if lang == "en":
+            best = next((e for e in pool if e.topic), None) or _most_salient(
+                [e for e in pool if _names_referent(e)] or pool, dialogue.turn)
+        else:
+            # What the question names already is not what it leaves out.
+            best = _most_salient([e for e in pool if e.text.lower() not in text.lower()],
+                                 dialogue.turn)
         if best is not None:
+            subject = best.text + ("是" if fragment is not None and _zh_indefinite(text) else "")
             return Resolution(
-                _attach_subject(text, best.text, lang), "no_subject",
+                text[:gap] + subject + text[gap:] if gap is not None
+                else _attach_subject(text, best.text, lang), "no_subject",
                 (Mention("", best.text),), verdict.reasons,
             )
     return Resolution(text, "none", (), verdict.reasons)
@@ -439,10 +473,20 @@ PROPER_BONUS = 1.0
 TOPIC_SALIENCE = 1.0
 
 
+# Gained by a Chinese entity named again in a later utterance (the question's 家宴 named
+# again in the answer). Chinese keeps a topic by repeating its name or dropping it where
+# English would say "it", so a repeated name is the topic: at 1.5, as much as one turn of
+# recency, it beats a name said once as a subject or a proper noun, but not a name the
+# latest turn brought in two turns on. On REWRITE's tune half 0.5 gained 0.0045 F1 and
+# 1.5-3.0 about 0.003 more; English keeps its pronoun-based salience.
+ZH_REPEATED_BONUS = 1.5
+
+
 def _salience(entity: Entity, turn: int) -> float:
     recency = -RECENCY_PENALTY * max(0, turn - entity.turn)
     salience = (recency + (SUBJECT_BONUS if entity.role == "subject" else 0.0)
-                + (PROPER_BONUS if entity.proper else 0.0))
+                + (PROPER_BONUS if entity.proper else 0.0)
+                + (ZH_REPEATED_BONUS if entity.repeated and entity.lang == "zh" else 0.0))
     # The topic never goes stale, and is as salient as anything when just named again.
     return max(TOPIC_SALIENCE, salience) if entity.topic else salience
 
@@ -715,7 +759,11 @@ def _zh_demonstrative(
         # phrase (a book's or film's title seldom ends with 书 or 电影).
         # 这个 alone can stand for a person too ("这个是人").
         wanted = "thing" if ref.following else "any"
-        entity = _best_antecedent([e for e in pool if e.proper], wanted, turn)
+        # The bare 这/那 of "这是…" stands for whatever was just talked about, named or not;
+        # a phrase prefers a name, and takes a common noun only when nothing was named.
+        names = [e for e in pool if e.proper]
+        candidates = pool if ref.word in ZH_DEMONSTRATIVE_PRONOUNS or not names else names
+        entity = _best_antecedent(candidates, wanted, turn)
     return (end, _fullest_name(entity, pool)) if entity else None
 
 
@@ -766,6 +814,86 @@ def _carry_predicate(
         elif new[:1].isupper():
             start -= 4  # "the First Lady" → "Jill": a name takes no article
     return previous[:start] + new + previous[end:]
+
+
+# Tags of the words a "X呢" target may have for X to be a noun phrase ("交通补贴",
+# "北京的冬天", "二号线"); a verb, a pronoun or an adverb makes it a clause that merely
+# ends in 呢 ("我正在冲浪呢", "你的爱好呢"), which carries nothing over.
+_ZH_NOUN_PHRASE_TAGS = ZH_NOUN_TAGS | {"ng", "j", "uj", "m", "q", "t", "f", "s", "b", "a", "an"}
+
+
+def _zh_ellipsis(question: str, previous: str, target: str) -> str | None:
+    """"长江有多长？" + "那黄河呢？" → "黄河有多长？"; None when no reading is safe.
+
+    Chinese compounds put their head last, so a target sharing the last character of a
+    noun of the previous question is a thing of the same kind (亚军 for 冠军, 住房补贴 for
+    交通补贴): it takes that noun's place and the predicate carries over. A name takes
+    the place of the previous question's first name of the same kind (黄河 for 长江), or
+    becomes the topic of a question that named none ("北京呢" after "明天天气怎么样").
+    Otherwise the predicate may not fit the new thing (导师 after "博士学制多长"): the target
+    is asked about in the previous question's subject, "博士的导师呢？", if that subject
+    is a name or the modifier of a compound; or nothing is changed.
+    """
+    words = zh_tags(target)
+    if not words or words[-1][1] not in ZH_NOUN_TAGS or any(
+            t not in _ZH_NOUN_PHRASE_TAGS for _, t in words):
+        return None
+    tagged = zh_tags(previous)
+    proper = any(t in ZH_PROPER_TAGS for _, t in words)
+    head = target[-1]
+    offsets = _offsets(tagged)
+    for (word, tag), start in zip(tagged, offsets, strict=True):
+        if tag in ZH_NOUN_TAGS and word != target and word[-1] == head and len(word) >= 2:
+            return previous[:start] + target + previous[start + len(word):]
+    runs = _noun_runs(tagged, offsets)
+    if proper:
+        kind = zh_kind(target, [t for _, t in words])
+        for start, run in runs:
+            if any(t in ZH_PROPER_TAGS for _, t in run):
+                names = [(w, t) for w, t in run if t in ZH_PROPER_TAGS]
+                name = "".join(w for w, _ in names)
+                if zh_kind(name, [t for _, t in names]) not in (kind, "thing") and (
+                        kind != "thing"):
+                    return None  # a person's predicate does not fit a river
+                at = start + sum(len(w) for w, _ in run[:run.index(names[0])])
+                return previous[:at] + target + previous[at + len(name):]
+        named = any(t in ZH_PROPER_TAGS for _, run in runs for _, t in run)
+        return None if named else target + previous
+    if not runs:
+        return None
+    _, run = runs[0]
+    if any(t in ZH_PROPER_TAGS for _, t in run):
+        owner = "".join(w for w, _ in run)
+    elif len(run) > 1 and len("".join(w for w, _ in run[:-1])) >= 2:
+        owner = "".join(w for w, _ in run[:-1])  # 博士 of 博士学制: the head is the attribute
+    else:
+        return None
+    if owner == target or target.startswith(owner):
+        return None
+    tail = question[question.rindex(target) + len(target):].strip()
+    return f"{owner}的{target}{tail}"
+
+
+def _offsets(tagged: Sequence[tuple[str, str]]) -> list[int]:
+    offsets, at = [], 0
+    for word, _ in tagged:
+        offsets.append(at)
+        at += len(word)
+    return offsets
+
+
+def _noun_runs(
+    tagged: Sequence[tuple[str, str]], offsets: Sequence[int]
+) -> list[tuple[int, list[tuple[str, str]]]]:
+    """Runs of consecutive noun words (a compound name), with where each starts."""
+    runs: list[tuple[int, list[tuple[str, str]]]] = []
+    for (word, tag), start in zip(tagged, offsets, strict=True):
+        if tag in ZH_NOUN_TAGS and word not in ZH_GENERIC:
+            if runs and runs[-1][0] + sum(len(w) for w, _ in runs[-1][1]) == start:
+                runs[-1][1].append((word, tag))
+            else:
+                runs.append((start, [(word, tag)]))
+    return runs
 
 
 _EN_DEFINITE = re.compile(
@@ -859,12 +987,132 @@ def _mentions_known(text: str, pool: Sequence[Entity], topic: str | None, lang: 
     return any(re.search(rf"\b{re.escape(w)}\b", lowered) for w in words)
 
 
+def _names_own_subject(text: str, own: Sequence[Entity], lang: Lang) -> bool:
+    """Whether the question names what it is about.
+
+    An English question with any name of its own does. A Chinese one does when a noun
+    stands before its predicate (its subject or topic) or it names a proper noun; a
+    common noun after the verb is an object, and the clause still lacks its subject
+    ("不是花瓶", "怎么申请奖学金"): Chinese drops a subject the conversation supplies.
+    With an object of its own, a clause whose subject is 我 or 你 talks about that
+    object ("我在看小说呢"); without one it still leaves out what it is about ("我也想去").
+    "你的…", "我的…" name their own subject.
+    """
+    if lang == "zh":
+        personal = _zh_personal_subject(text)
+        return any(e.role == "subject" or e.proper for e in own) or personal == "possessor" or (
+            bool(own) and personal == "subject")
+    return bool(own)
+
+
+# The speaker and the listener: a clause they are the subject of has its subject
+# ("我正在看小说呢", "你觉得呢"), even though it names no entity.
+_ZH_PERSONAL = frozenset("我 你 您 我们 你们 咱们 咱 俺 大家".split())
+
+
+def _zh_personal_subject(text: str) -> Literal["subject", "possessor", ""]:
+    """How a personal pronoun opens the clause (after its openers): as its subject, as the
+    possessor of its subject ("你的爱好"), or not at all ("")."""
+    words = zh_tags(text)
+    for k, (word, tag) in enumerate(words):
+        if _zh_opener(word, tag) or word in ("那", "那么"):
+            continue
+        if word not in _ZH_PERSONAL:
+            return ""
+        return "possessor" if k + 1 < len(words) and words[k + 1][0] == "的" else "subject"
+    return ""
+
+
+# A copula needs a subject: "是一种鸟吗", "就是这家店", "我觉得是真的" leave it out,
+# whatever else they name. Compounds jieba keeps whole count too; 可是, 只是, 还是 and
+# 但是 are conjunctions ("but", "or") and do not.
+_ZH_COPULAS = frozenset("是 就是 也是 不是 都是 正是 才是 算是 应该是 可能是 肯定是 一定是".split())
+# Verbs of thinking and saying whose complement is a clause ("我觉得[X]是…"): its
+# missing subject goes after them.
+_ZH_COGNITION = frozenset(
+    "觉得 认为 估计 知道 猜 感觉 想 说 记得 听说 相信 确定 怀疑 以为 发现 看".split())
+
+
+# Tags of a Chinese utterance that is only a noun phrase: nouns and what modifies them
+# (numerals, classifiers, adjectives, 的), and particles and punctuation around them.
+_ZH_FRAGMENT_TAGS = frozenset(
+    {"n", "ng", "vn", "j", "m", "q", "mq", "a", "b", "uj", "f", "y", "x", "e", "zg"})
+
+
+def _zh_fragment(text: str) -> int | None:
+    """Where a noun-phrase utterance's missing subject goes, or None if it is no fragment.
+
+    A reply that is a common noun phrase and nothing else ("一部动漫啊", "诗人") has no
+    predicate to have a subject: it is said of what the conversation is about. With a
+    numeral and a classifier in front it is a predicate nominal, "X是一部动漫"; the
+    copula is then part of the completion, so the gap comes with it (see `resolve`).
+    A name of its own (nr, ns, nt, nz) makes it a new topic, not a fragment.
+    """
+    words = [(w, t) for w, t in zh_tags(text) if w.strip()]
+    content = [(w, t) for w, t in words if t not in ("y", "x", "e", "zg")]
+    if not content or any(t not in _ZH_FRAGMENT_TAGS for _, t in content) or not any(
+            t in ("n", "ng", "vn", "j") for _, t in content):
+        return None
+    return len(text) - len(text.lstrip())
+
+
+def _zh_indefinite(text: str) -> bool:
+    """Whether a noun phrase opens with "one" and a classifier ("一部…", "一个…"), which
+    jieba tags as one numeral word."""
+    words = zh_tags(text.strip())
+    return bool(words) and words[0][1] in ("m", "mq") and words[0][0][:1] == "一"
+
+
+def _zh_copula_gap(text: str) -> int | None:
+    """Where the missing subject of a clause that opens with its copula goes, or None.
+
+    After the openers and a "我觉得"-like frame come adverbs ("就", "应该") and then the
+    copula: the subject goes before the adverbs ("X就是…").
+    """
+    words = zh_tags(text)
+    k, at = 0, 0
+    while k < len(words) and (_zh_opener(*words[k]) or (k == 0 and words[k][0] in (
+            "那", "那么"))):
+        at += len(words[k][0])
+        k += 1
+    if k < len(words) and words[k][0] in _ZH_PERSONAL and k + 1 < len(words) and (
+            words[k + 1][0] in _ZH_COGNITION):
+        at += len(words[k][0]) + len(words[k + 1][0])
+        k += 2
+    elif k < len(words) and words[k][0] in _ZH_COGNITION:
+        at += len(words[k][0])
+        k += 1
+    gap = at
+    while k < len(words) and words[k][1] in ("d", "ad") and words[k][0] not in _ZH_COPULAS:
+        k += 1
+    return gap if k < len(words) and words[k][0] in _ZH_COPULAS else None
+
+
+# Words that open a Chinese question before its clause (a conjunction, an interjection, a
+# modal particle, punctuation): the missing subject goes after them ("因为X…", "嗯，X…").
+_ZH_OPENING_TAGS = frozenset({"c", "e", "o", "y", "x"})
+
+
+def _zh_opener(word: str, tag: str) -> bool:
+    """Whether a tagged word opens a clause without being part of it ('x' is punctuation
+    and spaces, but also an ideograph word the dictionary lacks, which is content)."""
+    return tag in _ZH_OPENING_TAGS and not (tag == "x" and has_cjk(word))
+
+
 def _attach_subject(text: str, subject: str, lang: Lang) -> str:
     if lang == "zh":
-        words = zh_cut(text)
-        # Drop an opening 那/那么 ("那有哪些专业？"), but only as a word of its own.
-        body = text[len(words[0]):].lstrip() if words and words[0] in ("那", "那么") else text
-        return f"{subject}{body}"
+        words = zh_tags(text)
+        if words and words[0][0] in ("那", "那么"):
+            # Drop an opening 那/那么 ("那有哪些专业？"), but only as a word of its own.
+            text, words = text[len(words[0][0]):], words[1:]
+        start = 0
+        for word, tag in words:
+            if not _zh_opener(word, tag):
+                break
+            start += len(word)
+        if not text[start:].strip(" ，,。！!？?、"):
+            start = 0  # nothing but openers ("嗯嗯？"): the subject goes first
+        return f"{text[:start]}{subject}{text[start:]}"
     # The subject goes in front, as a topic ("Nina Tucker: who else was in the cast?"):
     # an appended "about X" read wrongly after most questions ("…about this article about
     # X", "…used for about X") and was a word the human rewrites almost never add (9 of

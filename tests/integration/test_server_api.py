@@ -360,8 +360,10 @@ def test_indexing_writes_and_prunes_only_the_callers_tenant(auth_server):
 
     found = run(scenario())
     assert found["added"]["chunks_added"] == 1
-    # The run failed (LangGraph reports the error, Aegra an empty output): nothing indexed.
+    # The run failed, and both servers say why: nothing indexed.
     assert "chunks_added" not in found["claimed"]
+    assert found["claimed"]["__error__"]["error"] == "UserError"
+    assert "you may index only into your own tenant" in found["claimed"]["__error__"]["message"]
     assert "kite" not in found["alice_kite"]
     assert found["pruned"]["chunks_removed"] == 0
     assert found["pruned_events"]["chunks_removed"] == 1

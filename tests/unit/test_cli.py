@@ -124,3 +124,6 @@ def test_demo_resolves_the_nile_follow_up():
     assert "'尼罗河有多长？'" in out
     assert "6650" in out and "[1]" in out
     assert "When did Marie Curie die?" in out
+    # After the rivers, the question about 居里夫人 opens a new topic: the rivers do not
+    # come back as sources, on that turn or on its follow-up.
+    assert out.count("retrieve: [1] 居里夫人\n") == 2
