@@ -1,9 +1,9 @@
 """The language layer's cost per call on ordinary, long and adversarial questions.
 
 Every function the graph runs on a question is timed on each input (p50 and p99 over
-repeated calls, in milliseconds, the per-text caches (words, tags, search terms) emptied
-before each call), after one warm-up call that loads jieba's dictionary and
-part-of-speech tables, so the figures are per-turn costs, not start-up. Inputs stay
+repeated calls, in milliseconds, the per-text caches (words, tags, references, search
+terms) emptied before each call), after one warm-up call that loads jieba's dictionary
+and part-of-speech tables, so the figures are per-turn costs, not start-up. Inputs stay
 within the question length limit (2,000 characters). Run from the checkout:
 `python bench/language_cost.py [--repeat N]`.
 """
@@ -16,7 +16,7 @@ import statistics
 import time
 from collections.abc import Callable
 
-from convrag.language import entities, gate, tokens
+from convrag.language import entities, gate, references, tokens
 from convrag.language.checks import DEFAULT_MAX_QUESTION_CHARS
 from convrag.language.entities import extract_entities
 from convrag.language.expansion import history_terms
@@ -90,6 +90,7 @@ def main() -> int:
                 zh_cut.cache_clear()
                 tokens._search_terms.cache_clear()
                 entities._tagged.cache_clear()
+                references._zh_references.cache_clear()
                 started = time.perf_counter()
                 call(text)
                 times.append((time.perf_counter() - started) * 1000)

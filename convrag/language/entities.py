@@ -90,8 +90,8 @@ ZH_GENERIC = frozenset(
     # Relational nouns: a part or a role of something ("作者是谁" asks for whose author),
     # so a question whose only noun is one still leaves out what it is about.
     """
-    作者 主角 男主 女主 男主角 女主角 配角 主演 导演 编剧 结局 剧情 情节 主题 歌词 作品 续集 原著 简介
-    缺点 优点 好处 坏处 口碑 评价 票房 销量 地址 门票 官网 成员 队长 创始人 主人公 背景
+    作者 主角 男主 女主 男主角 女主角 配角 主演 导演 编剧 结局 剧情 情节 主题 歌词 作品 续集
+    原著 简介 缺点 优点 好处 坏处 口碑 评价 票房 销量 地址 门票 官网 成员 队长 创始人 主人公 背景
     味道 口味 质量 性格 颜值 身高 年龄 体重 演技 画风 画面 配音 风格 环境 服务 天气 气温
     温度 房价 工资 待遇 收入 费用 价钱 人气 名气 气质"""
     # Words of the speaker's impression (jieba tags 感觉 of "感觉不错" a noun): a frame.

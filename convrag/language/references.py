@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 Agreement = Literal["thing", "female", "male", "plural", "any", "place"]
@@ -103,6 +104,13 @@ class Reference:
 
 def zh_references(words: Sequence[str]) -> list[Reference]:
     """The referring words among jieba's `words` of a question, with character offsets."""
+    return list(_zh_references(tuple(words)))
+
+
+@lru_cache(maxsize=256)
+def _zh_references(words: tuple[str, ...]) -> tuple[Reference, ...]:
+    """`zh_references`, cached: the gate and the resolver read the same question's words
+    two or three times a turn."""
     found: list[Reference] = []
     offset = 0
     for i, word in enumerate(words):
@@ -130,7 +138,7 @@ def zh_references(words: Sequence[str]) -> list[Reference]:
             # "这个是人" uses 这个 alone as "it"; "这本书" is a determiner and its noun.
             following = words[i + 1] if i + 1 < len(words) and _noun_like(words[i + 1]) else ""
             found.append(Reference(start, offset, word, "determiner", following))
-    return found
+    return tuple(found)
 
 
 def en_pronouns(text: str) -> list[re.Match[str]]:

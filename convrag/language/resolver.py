@@ -226,6 +226,8 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
         # Small talk and questions about the chat itself refer to nothing to resolve.
         return Resolution(text, "none", (), ())
     lang = detect_lang(text)
+    if lang == "zh" and _zh_answers_yes(text):
+        return Resolution(text, "none", (), ())  # "是的", "是啊，…": a reply, not a question
     own = extract_entities(text, lang=lang)
     pool = dialogue.entities
     in_dialogue = dialogue.previous_question is not None
@@ -1085,7 +1087,23 @@ def _zh_copula_gap(text: str) -> int | None:
     gap = at
     while k < len(words) and words[k][1] in ("d", "ad") and words[k][0] not in _ZH_COPULAS:
         k += 1
-    return gap if k < len(words) and words[k][0] in _ZH_COPULAS else None
+    if k + 1 >= len(words) or words[k][0] not in _ZH_COPULAS:
+        return None
+    # "是的", "是啊，…" answer yes: a copula with no complement wants no subject.
+    return None if words[k + 1][1] in _ZH_PARTICLE_TAGS else gap
+
+
+# Tags of what may follow an answering 是 ("是的", "是吗？", "是啊"): particles, 的,
+# punctuation.
+_ZH_PARTICLE_TAGS = frozenset({"y", "x", "e", "zg", "uj"})
+
+
+def _zh_answers_yes(text: str) -> bool:
+    """Whether the whole utterance is a copula and particles ("是的", "是吗？"): an answer
+    or a question back, with no complement for a subject to go with."""
+    words = zh_tags(text)
+    return bool(words) and words[0][0] in _ZH_COPULAS and all(
+        t in _ZH_PARTICLE_TAGS for _, t in words[1:])
 
 
 # Words that open a Chinese question before its clause (a conjunction, an interjection, a
@@ -1106,8 +1124,10 @@ def _attach_subject(text: str, subject: str, lang: Lang) -> str:
             # Drop an opening 那/那么 ("那有哪些专业？"), but only as a word of its own.
             text, words = text[len(words[0][0]):], words[1:]
         start = 0
-        for word, tag in words:
-            if not _zh_opener(word, tag):
+        for k, (word, tag) in enumerate(words):
+            answer = k == 0 and word in _ZH_COPULAS and len(words) > 1 and (
+                words[1][1] in _ZH_PARTICLE_TAGS)  # "是啊，…" answers before the clause
+            if not (_zh_opener(word, tag) or answer):
                 break
             start += len(word)
         if not text[start:].strip(" ，,。！!？?、"):

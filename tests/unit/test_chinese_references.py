@@ -95,6 +95,9 @@ def test_ellipsis_never_gives_the_old_predicate_to_a_thing_it_does_not_fit():
         # A copula needs a subject, even with a name after it.
         ([("user", "你知道丹顶鹤吗？"), ("assistant", "知道，很漂亮。")],
          "是国家一级保护动物吗？", "丹顶鹤是国家一级保护动物吗？"),
+        # An answering "是啊，" opens the clause like an interjection.
+        ([("user", "你知道丹顶鹤吗？"), ("assistant", "知道，很漂亮。")],
+         "是啊，很少见", "是啊，丹顶鹤很少见"),
         ([("user", "你听说过锦江饭店吗？"), ("assistant", "听说过。")],
          "我觉得是上海最老的饭店", "我觉得锦江饭店是上海最老的饭店"),
         # A relational noun (作者, 结局, 门票) is a part or role of something unnamed.
@@ -116,6 +119,12 @@ def test_a_clause_without_a_subject_takes_the_topic(history, question, expected)
     ],
 )
 def test_a_clause_with_its_own_subject_is_unchanged(history, question):
+    assert _resolved(history, question) == question
+
+
+@pytest.mark.parametrize("question", ["是的", "是吗？", "是啊"])
+def test_a_copula_that_answers_yes_is_no_clause_without_a_subject(question):
+    history = [("user", "你知道丹顶鹤吗？"), ("assistant", "知道，很漂亮。")]
     assert _resolved(history, question) == question
 
 
