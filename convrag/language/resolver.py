@@ -268,6 +268,10 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
             # "And what about what happened next?" asks its own question.
             return Resolution(text, "none", (), verdict.reasons)
         if target and lang == "en" and not _names_a_thing(target):
+            if re.search(r"\b(?:a|an)\s+\w", target, re.IGNORECASE):
+                # "What about for a bigger family?" brings its own new subject: the old
+                # one neither carries over nor goes in front.
+                return Resolution(text, "none", (), verdict.reasons)
             target = None  # "How about on the grill?" changes a detail, not the subject
         if target and dialogue.previous_question and not (
                 lang == "en" and _has_attached_subject(dialogue.previous_question, pool)):
@@ -342,8 +346,9 @@ _EN_SINGULAR_VERB = re.compile(
     re.IGNORECASE,
 )
 _EN_NOUNISH_NEXT = re.compile(r"\s+(?!(?:to|in|on|at|for|with|by|from|and|or|as|about|\?|\.))[a-z]")
-_EN_NAME = re.compile(r"(?:[A-Z0-9][\w'’.\-]*|of|the|de|von|van|da|du|la|le|&)"
-                      r"(?:\s+(?:[A-Z0-9][\w'’.\-]*|of|the|de|von|van|da|du|la|le|&))*")
+_EN_NAME = re.compile(
+    r"(?:[A-Z0-9][\w'’.\-]*|of|the|de|der|den|del|della|di|von|van|da|du|la|le|&)"
+    r"(?:\s+(?:[A-Z0-9][\w'’.\-]*|of|the|de|der|den|del|della|di|von|van|da|du|la|le|&))*")
 # Heads that make a capitalised name a thing or a place, never a he or a she.
 _EN_NOT_PERSON = re.compile(
     r"\b(?:river|lake|mountain|mount|ocean|sea|island|islands|university|college|school|"
@@ -387,6 +392,12 @@ _EN_DATE_LIKE = re.compile(
     r"November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)$")
 
 
+_EN_DATE = re.compile(
+    r"(?:(?:January|February|March|April|May|June|July|August|September|October|November|"
+    r"December)\s+)?(?:\d{1,2}\s+)?\d{4}s?|(?:January|February|March|April|June|July|"
+    r"August|September|October|November|December)(?:\s+\d{1,2})?")
+
+
 # Agreement, added to salience: how well an entity fits the pronoun (negative: never).
 # A known gender that matches (learnt from an answer's "she") outweighs two turns of
 # recency: a gendered pronoun is the strongest cue a question gives.
@@ -419,6 +430,8 @@ def _agreement_score(entity: Entity, wanted: str, singular_verb: bool = False) -
         # An unknown-gender name fits "he" a little better than "she": English text
         # about people without a stated gender skews male, and a wrong "she" reads worse.
         return 1.0 if person else (0.5 if wanted == "male" else 0.2)
+    if entity.lang == "en" and _EN_DATE.fullmatch(entity.text):
+        return -1.0  # "December 1971", "the 1960s": a time, which a pronoun never takes up
     if wanted == "thing":
         if person and entity.lang == "zh" and entity.gender == "unknown":
             # jieba tags many titles as names (a painting, a film): 它 may still mean one.
@@ -555,8 +568,19 @@ def _most_salient(pool: Sequence[Entity], turn: int) -> Entity | None:
 
 
 def _already_named(entity: Entity, mentions: Sequence[Mention]) -> bool:
-    """Name a referent once; later pronouns for it read naturally ("…do after his film")."""
+    """Name a referent once; later pronouns for it read naturally ("…do after his film").
+
+    In English a name that starts another named one is the same referent ("Pierre",
+    "Pierre Boulez"): two pronouns of one clause do not both mean it.
+    """
+    if entity.lang == "en" and entity.proper:
+        return any(_same_name(m.antecedent, entity.text) for m in mentions)
     return any(m.antecedent == entity.text for m in mentions)
+
+
+def _same_name(a: str, b: str) -> bool:
+    a, b = a.lower(), b.lower()
+    return a == b or a.startswith(b + " ") or b.startswith(a + " ")
 
 
 def _named_before(text: str, position: int, own: Sequence[Entity], wanted: str) -> bool:
@@ -597,8 +621,8 @@ def _substitute_pronouns(
         name = _with_determiner(entity, questions)
         if m.start() == 0:
             name = name[:1].upper() + name[1:]
-        if template == "{}'s" and entity.plural and name.endswith("s"):
-            template = "{}'"  # the bees' habitat, not the bees's
+        if template == "{}'s" and name.endswith("s") and (entity.plural or entity.proper):
+            template = "{}'"  # the bees' habitat, the Kinks' legacy
         return template.format(name)
 
     out = _replace_spans(text, [(m.start(), m.end(), en_pronoun(m)) for m in en_pronouns(text)])

@@ -196,6 +196,12 @@ def test_he_and_she_bind_people_only(history, question, expected):
     assert _ask(history, question) == expected
 
 
+def test_a_date_is_never_an_antecedent():
+    history = [("user", "When did the quartet record?"),
+               ("assistant", "In March 1968, in London.")]
+    assert "1968" not in _ask(history, "Did it sell well?")
+
+
 # --- negative rows: nothing to resolve ----------------------------------------------------
 
 
@@ -248,6 +254,12 @@ def test_binding_of_pronouns_inside_a_question(question, expected):
         # a clause is no target
         (_user("When did the protest start?"), "And how about what happened next?",
          "And how about what happened next?"),
+        # a reaction before the ellipsis is left as it is
+        (_user("How tall is the Eiffel Tower?"), "Wow. What about the Shard?",
+         "How tall is the Shard?"),
+        # a circumstance with a new thing of its own brings its own subject
+        (_user("How much does a used tractor cost?"), "What about for a small farm?",
+         "What about for a small farm?"),
     ],
 )
 def test_ellipsis(history, question, expected):
