@@ -137,6 +137,9 @@ def extractive_answer(
     weight = {term: math.log(1 + len(sentences) / (1 + max(df[term], 1))) + 0.1
               for term in query}
     key = frozenset(t for t in query if t not in _LIGHT_VERBS) or query
+    # "Is there a car park?", "图书馆有停车场吗？": what the question asks exists must be
+    # in the passage; the library it is asked of is not enough.
+    asked = _asked_exists(question) & query
     forms = _answer_forms(question)
 
     def coverage(terms: frozenset[str], among: frozenset[str] = query) -> float:
@@ -147,7 +150,8 @@ def extractive_answer(
 
     eligible = [n for n in passage_terms
                 if coverage(passage_terms[n]) >= min_coverage
-                and coverage(passage_terms[n], key) >= min_coverage]
+                and coverage(passage_terms[n], key) >= min_coverage
+                and (not asked or coverage(passage_terms[n], asked) >= min_coverage)]
     if not eligible:
         return not_found
     top = max(standing(n) for n in eligible)
@@ -272,6 +276,23 @@ _LIGHT_VERBS = frozenset(
     "使用 用 有 是 做 要 需要 可以 能 会 提供 支持 进行 包括 包含 允许"
     .split()
 )
+
+
+# Questions whether something exists or is offered, and the thing asked about.
+_EXISTS = re.compile(
+    r"^\s*(?:is|are)\s+there\s+(?:a|an|any|some)?\s*(?P<en>[^?]+)|"
+    r"^\s*(?:do|does|can)\s+(?:you|we|they|i|the\s+\w+)\s+(?:have|offer|sell|provide|"
+    r"accept|use|get)\s+(?:a|an|any|some)?\s*(?P<en2>[^?]+)|"
+    r"有没有(?P<zh>[^？?吗呢，,]{1,8})|有(?P<zh2>[^？?吗呢，,]{1,8})[吗呢]", re.IGNORECASE)
+
+
+def _asked_exists(question: str) -> frozenset[str]:
+    """The search terms of what a question asks exists ("a car park", 停车场), if any."""
+    m = _EXISTS.search(question)
+    if m is None:
+        return frozenset()
+    thing = next(g for g in m.groups() if g)
+    return frozenset(search_terms(thing))
 
 
 def _content_terms(question: str) -> frozenset[str]:

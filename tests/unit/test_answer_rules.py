@@ -87,6 +87,13 @@ CASES = [
     ("Do you sell gift cards?", [KETTLE, GYM], ["Model K9 Kettle", "Gym"], None),
     ("Do you use cookies?", [PRINTER], ["Printer Setup"], None),
     ("你们提供发票吗？", [DIANDONG], ["dianche"], None),
+    # ... or the thing whose existence is asked about
+    ("Does the office have a car park?",
+     ["The office is in building C. The office opens at 8:00."], ["Office"], None),
+    ("Does the office have a car park?",
+     ["The office is in building C. The office has a car park for 40 cars."], ["Office"],
+     "The office has a car park for 40 cars [1]."),
+    ("图书馆有停车场吗？", ["图书馆位于主楼三层。图书馆每天晚上十点关门。"], ["图书馆"], None),
 ]
 
 
