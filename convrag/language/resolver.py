@@ -295,8 +295,7 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
         # A question whose pronoun found no antecedent has a subject, just not one we
         # know: guessing another would change what it asks.
         if lang == "en":
-            best = next((e for e in pool if e.topic), None) or _most_salient(
-                [e for e in pool if _names_referent(e)] or pool, dialogue.turn)
+            best = _en_missing_subject(text, pool, dialogue.turn, dialogue.questions)
         else:
             # What the question names already is not what it leaves out.
             best = _most_salient([e for e in pool if e.text.lower() not in text.lower()],
@@ -310,6 +309,32 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
             )
     return Resolution(text, "none", (), verdict.reasons)
 
+
+def _en_missing_subject(text: str, pool: Sequence[Entity], turn: int,
+                        questions: Sequence[str]) -> Entity | None:
+    """What an English question without a name of its own leaves out, or None.
+
+    With a background topic, the topic (the page the conversation happens on). Without
+    one, a question whose own noun phrase is its subject ("What day do new hires
+    start?") names what it is about; one with an object of its own ("How many sick days
+    do I get?") is a new question about that object unless the conversation has an
+    established subject: something a user or an answer referred back to with a pronoun
+    (a learnt gender, "neuter" for "it"), or that two of the user's questions named. On
+    strangers' documents the most recent thing named was usually a different policy or
+    person, and putting it in front changed what the question asked. A question with no
+    noun phrase at all ("Why are so many dying?") takes the most salient referent.
+    """
+    topic = next((e for e in pool if e.topic), None)
+    if topic is not None:
+        return topic
+    commons = extract_entities(text, lang="en", common_nouns=True)
+    if any(e.role == "subject" for e in commons):
+        return None
+    if commons:
+        asked = [q.lower() for q in questions]
+        pool = [e for e in pool if e.gender != "unknown"
+                or sum(e.text.lower() in q for q in asked) >= 2]
+    return _most_salient([e for e in pool if _names_referent(e)] or list(pool), turn)
 
 # --- pronouns -----------------------------------------------------------------------
 
