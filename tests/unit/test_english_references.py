@@ -283,3 +283,24 @@ def test_binding_of_pronouns_inside_a_question(question, expected):
 )
 def test_ellipsis(history, question, expected):
     assert _ask(history, question) == expected
+
+
+# --- a definite noun that is the head of a name ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("history", "question", "expected"),
+    [
+        (_user("What is the weather like in Cape Town?"),
+         "What can tourists do in the town?", "What can tourists do in Cape Town?"),
+        (_user("When did the Hanseatic League form?"),
+         "Why did the league decline?", "Why did the Hanseatic League decline?"),
+        # a longer noun phrase is another thing; a person's surname is no head noun
+        (_user("What is the weather like in Cape Town?"),
+         "Who chairs the town council?", "Who chairs the town council?"),
+        (_user("When did the Hanseatic League form?"),
+         "Which museum covers its history?", "Which museum covers Hanseatic League's history?"),
+    ],
+)
+def test_a_definite_head_noun_names_the_name(history, question, expected):
+    assert _ask(history, question) == expected
