@@ -20,6 +20,7 @@ from convrag.graph.context import Context, get_context
 from convrag.graph.state import State, dialogue_turns, latest_question, message_text
 from convrag.language import intent
 from convrag.language.budget import fit_prompt
+from convrag.language.checks import question_problem
 from convrag.language.extractive import extractive_answer
 from convrag.language.tokens import detect_lang
 from convrag.nodes import prompts
@@ -169,8 +170,11 @@ def _respond_by_rules(state: State, raw: str, lang: str) -> dict[str, Any]:
 
 
 def _conversation_recap(state: State, lang: str) -> str:
-    questions = [text for role, text in dialogue_turns(state.get("messages", [])) if role == "user"]
-    questions = questions[:-1]
+    # What the user asked: small talk ("thanks", "好的，再见"), other questions about the
+    # chat and rejected input are no questions to list.
+    questions = [text for role, text in dialogue_turns(state.get("messages", []))[:-1]
+                 if role == "user" and intent.classify(text) == "knowledge"
+                 and question_problem(text) is None]
     summary = state.get("summary", "")
     if not questions and not summary:
         return "这是我们对话的开始。" if lang == "zh" else "This is the start of our conversation."
