@@ -159,10 +159,28 @@ def latest_question(state: State) -> str:
     return ""
 
 
-def dialogue_turns(messages: list[AnyMessage]) -> list[tuple[str, str]]:
+REPLY_KIND = "convrag_reply"
+"""The key of the answer node's `response_metadata` that says what its reply is:
+`"answer"` (from the knowledge base), `"not_found"` (the knowledge base had nothing),
+`"respond"` (small talk, help, a recap) or `"error"` (the input was refused). Only an
+answer introduces entities a later question can refer to."""
+ANSWER = "answer"
+
+
+def reply_kind(message: AnyMessage) -> str | None:
+    """What an assistant message of this graph is (see `REPLY_KIND`); None for a message
+    from elsewhere (an imported history, an older thread, a parent graph's own)."""
+    kind = message.response_metadata.get(REPLY_KIND) if isinstance(message, AIMessage) else None
+    return kind if isinstance(kind, str) else None
+
+
+def dialogue_turns(messages: list[AnyMessage], *, answers_only: bool = False
+                   ) -> list[tuple[str, str]]:
     """(role, text) pairs of user and assistant messages, oldest first.
 
-    Tool calls and tool results are internal to an assistant turn and left out.
+    Tool calls and tool results are internal to an assistant turn and left out. With
+    `answers_only`, a reply marked as no answer (`reply_kind`) reads as "": the turn
+    stays, but what the assistant said in it is nothing to learn from.
     """
     turns: list[tuple[str, str]] = []
     for message in messages:
@@ -171,7 +189,8 @@ def dialogue_turns(messages: list[AnyMessage]) -> list[tuple[str, str]]:
         elif isinstance(message, AIMessage) and not message.tool_calls:
             text = message_text(message)
             if text:
-                turns.append(("assistant", text))
+                kind = reply_kind(message) if answers_only else None
+                turns.append(("assistant", text if kind in (None, ANSWER) else ""))
     return turns
 
 

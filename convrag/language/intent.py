@@ -152,3 +152,31 @@ def canned_reply(intent: Intent, lang: str) -> str:
     if replies is None:
         raise ValueError(f"no canned reply for intent {intent!r}")
     return replies["zh" if lang == "zh" else "en"]
+
+
+_STOCK = frozenset(reply for replies in _REPLIES.values() for reply in replies.values())
+# The first sentence of a reply that says the knowledge base lacks the answer: the offline
+# not-found sentence (this version's and earlier wordings) and what a model says when
+# told to "say plainly that the knowledge base does not have it".
+_NO_ANSWER = re.compile(
+    r"\bknowledge base (?:has nothing|has no\b|does not|doesn't|did not|didn't|lacks|"
+    r"contains no|holds no)|\b(?:nothing|no information|no answer) (?:in|from) the "
+    r"knowledge base|"
+    r"知识库(?:中|里)?(?:没有|并没有|未|找不到|不包含)",
+    re.IGNORECASE,
+)
+# The sentences refusing a question (convrag.language.checks.question_problem).
+_REFUSAL = re.compile(r"^The question is (?:empty|\d+ characters long)")
+
+
+def answers_nothing(reply: str) -> bool:
+    """Whether an assistant reply, given as plain text, answers nothing from the knowledge
+    base: a canned reply, a refusal of the input, or one whose first sentence says the
+    knowledge base lacks the answer. Its words are then the assistant's own, never what a
+    later "it" or "它" refers to. The graph marks its replies (see the answer node); this
+    is for histories that arrive as text."""
+    text = reply.strip()
+    if not text or text in _STOCK or _REFUSAL.match(text):
+        return True
+    first = re.split(r"(?<=[。！？.!?])\s*", text, maxsplit=1)[0][:300]
+    return bool(_NO_ANSWER.search(first))

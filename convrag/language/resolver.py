@@ -124,7 +124,12 @@ def absorb_answer(dialogue: Dialogue, answer: str) -> None:
 
     A short answer often *is* the antecedent ("Zappa and the Mothers of Invention"),
     so its entities join the dialogue; from a long answer only the first sentence counts.
+    A reply that answers nothing (a not-found sentence, a canned reply) teaches nothing:
+    "知识库" in "知识库中没有找到…" is no antecedent of the next "它".
     """
+    answer = _NOTE.sub("", answer)
+    if intent.answers_nothing(answer):
+        return
     dialogue.entities = learn_features(dialogue.entities, answer)
     first = re.split(r"(?<=[。！？.!?])\s*", answer.strip(), maxsplit=1)[0]
     new = [
@@ -132,6 +137,11 @@ def absorb_answer(dialogue: Dialogue, answer: str) -> None:
         for e in extract_entities(first[:300], turn=dialogue.turn)
     ]
     dialogue.entities = merge_entities(dialogue.entities, new)
+
+
+# A note on an answer's first line, in brackets ("(The model is unavailable: …; quoting
+# the passages.)"): about how it was made, not part of what it says.
+_NOTE = re.compile(r"^\s*[(（][^()（）\n]*[)）]\s*\n")
 
 
 def note_question(
