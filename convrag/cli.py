@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from convrag.errors import UserError, missing_collection
-from convrag.language.checks import question_problem
+from convrag.language.checks import ESCAPES, clean_question, question_problem
 from convrag.settings import DEFAULT_COLLECTION, Settings
 
 if TYPE_CHECKING:
@@ -62,9 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 # ANSI/VT escape sequences (CSI, OSC), then single C0 and C1 control characters other than
 # tab and newline; carriage return is listed apart, because the progress bar needs it.
-_ESCAPES = r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?"
-_CONTROLS = re.compile(_ESCAPES + r"|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-_CONTROLS_AND_CR = re.compile(_ESCAPES + r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROLS = re.compile(ESCAPES + r"|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_CONTROLS_AND_CR = re.compile(ESCAPES + r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def printable(text: str, *, keep_cr: bool = False) -> str:
@@ -480,7 +479,7 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _ask(args: argparse.Namespace) -> int:
-    question = " ".join(args.question)
+    question = clean_question(" ".join(args.question))
     problem = question_problem(question)
     if problem:
         raise UserError(problem)
@@ -541,12 +540,14 @@ async def _chat_async(settings: Settings, thread: str, context: Any) -> None:
             print(f"convrag chat — thread {thread}, {status}. Empty line or Ctrl-D to quit.")
             while True:
                 try:
-                    question = input("you> ").strip()
+                    typed = input("you> ")
                 except EOFError:
                     print()
                     break
-                if not question:
+                if not typed.strip():
                     break
+                # A line of control characters only is an empty question, not the end.
+                question = clean_question(typed).strip()
                 problem = question_problem(question)
                 if problem:
                     print(f"convrag: {problem}")

@@ -38,6 +38,7 @@ from convrag.graph.state import (
     OutputState,
     State,
     check_input,
+    clean_input,
 )
 from convrag.knowledge.store import KnowledgeBase
 from convrag.nodes.answer import answer, answer_sync
@@ -94,7 +95,7 @@ class ChatGraph(CompiledStateGraph[State, Context, InputState, OutputState]):
     def _prepare(self, input: Any, context: Any, durability: Durability | None, sync: bool
                  ) -> tuple[Any, Context | None, Durability | None, bool]:
         if input is not None and not isinstance(input, Command):
-            input = check_input(input)
+            input = clean_input(check_input(input))
         # None stays None: as a subgraph, the run inherits its parent's context.
         checked = None if context is None else context_from(context)
         retained = (self.retain is not None and self.checkpointer is self.retain.saver
