@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from convrag.errors import UserError, missing_collection
-from convrag.language.checks import ESCAPES, clean_question, question_problem
+from convrag.language.checks import ESCAPES, clean_question, question_problem, thread_problem
 from convrag.settings import DEFAULT_COLLECTION, Settings
 
 if TYPE_CHECKING:
@@ -479,6 +479,7 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _ask(args: argparse.Namespace) -> int:
+    _check_thread(args.thread)
     question = clean_question(" ".join(args.question))
     problem = question_problem(question)
     if problem:
@@ -518,10 +519,18 @@ def _print_turn(record: dict[str, Any], out: TextIO | None = None) -> None:
 
 
 def _chat(args: argparse.Namespace) -> int:
+    thread = f"chat-{uuid.uuid4().hex[:8]}" if args.thread is None else args.thread
+    _check_thread(thread)
     settings = Settings.from_env()
-    asyncio.run(_chat_async(settings, args.thread or f"chat-{uuid.uuid4().hex[:8]}",
-                            _context(args)))
+    asyncio.run(_chat_async(settings, thread, _context(args)))
     return 0
+
+
+def _check_thread(thread: str) -> None:
+    """Refuse a thread id the graph would refuse, before anything is opened."""
+    problem = thread_problem(thread)
+    if problem:
+        raise UserError(problem)
 
 
 async def _chat_async(settings: Settings, thread: str, context: Any) -> None:

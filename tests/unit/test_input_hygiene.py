@@ -99,3 +99,50 @@ def test_chat_takes_thanks_in_colour_codes_for_small_talk():
     assert "You're welcome!" in result.stdout
     assert "The question is empty" in result.stdout
     assert "[1]" not in result.stdout  # nothing was retrieved
+
+
+# --- thread ids --------------------------------------------------------------------
+
+BAD_THREADS = [
+    ("", "The thread id is empty"),
+    ("   ", "The thread id is empty"),
+    ("x" * 5000, "over the limit of 200"),
+    ("a\nb", "control character"),
+    ("tab\there", "control character"),
+    ("\x1b[31mred", "control character"),
+]
+
+
+@pytest.mark.parametrize(("thread", "sentence"), BAD_THREADS)
+@pytest.mark.parametrize("api", ["sync", "async"])
+def test_a_bad_thread_id_is_refused_and_nothing_is_stored(kb, thread, sentence, api):
+    from convrag.errors import InvalidInput
+
+    saver = InMemorySaver()
+    graph = build_graph(saver, knowledge=kb)
+    run: Any = {"messages": [{"role": "user", "content": "尼罗河是什么？"}]}
+    config: Any = {"configurable": {"thread_id": thread}}
+    with pytest.raises(InvalidInput, match=sentence):
+        if api == "sync":
+            graph.invoke(run, config, context=CTX)
+        else:
+            asyncio.run(graph.ainvoke(run, config, context=CTX))
+    assert list(saver.list(None)) == []
+
+
+@pytest.mark.parametrize(
+    "thread", ["t", "support-42", "3f2b8c1e-9a4d-4e57-b0c2-7d1e5f6a8b90", "用户/会话 1", "x" * 200]
+)
+def test_good_thread_ids_work(kb, thread):
+    graph = build_graph(InMemorySaver(), knowledge=kb)
+    result = _ask(graph, thread, {"role": "user", "content": "尼罗河是什么？"})
+    assert result["route"] == "retrieve"
+
+
+@pytest.mark.parametrize(("thread", "sentence"), BAD_THREADS[:4])
+def test_cli_refuses_a_bad_thread_id_in_one_sentence(thread, sentence):
+    assert_clear_error(convrag("ask", "--thread", thread, "尼罗河是什么？", check=False), sentence)
+
+
+def test_cli_chat_refuses_an_empty_thread_id():
+    assert_clear_error(convrag("chat", "--thread", "", check=False), "The thread id is empty")
