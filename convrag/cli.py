@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import re
+import signal
 import sys
 import time
 import uuid
@@ -39,6 +40,16 @@ DEMO_SCRIPT: list[tuple[str, list[str]]] = [
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader went away (`convrag ask … | head -c 200`): stop quietly, with the
+        # status a tool killed by SIGPIPE has, as other command-line tools do.
+        _drop_stdout()
+        return 128 + signal.SIGPIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if getattr(args, "model_timeout", None):
@@ -58,6 +69,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     finally:
         sys.stdout, sys.stderr = stdout, stderr
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null, so that flushing it at exit fails no more."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.__stdout__.fileno() if sys.__stdout__ else 1)
+    except (OSError, ValueError):
+        pass
 
 
 # ANSI/VT escape sequences (CSI, OSC), then single C0 and C1 control characters other than

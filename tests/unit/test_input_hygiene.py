@@ -146,3 +146,21 @@ def test_cli_refuses_a_bad_thread_id_in_one_sentence(thread, sentence):
 
 def test_cli_chat_refuses_an_empty_thread_id():
     assert_clear_error(convrag("chat", "--thread", "", check=False), "The thread id is empty")
+
+
+# --- a reader that goes away -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args", [("ask", "--thread", "p", "尼罗河是什么？"), ("ask", "--thread", "p", "--json", "谢谢"),
+             ("list",)],
+)
+def test_a_closed_pipe_ends_the_command_quietly(args):
+    convrag("ingest", str(SAMPLES))
+    process = subprocess.Popen([sys.executable, "-m", "convrag.cli", *args], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # as `| head -c 0` does, before the command writes
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 141
+    assert stderr == ""
