@@ -14,6 +14,8 @@ import re
 import unicodedata
 from typing import Literal
 
+from convrag.language.tokens import zh_cut
+
 Intent = Literal[
     "greeting", "thanks", "farewell", "acknowledgement", "meta", "help", "knowledge"
 ]
@@ -180,3 +182,37 @@ def answers_nothing(reply: str) -> bool:
         return True
     first = re.split(r"(?<=[。！？.!?])\s*", text, maxsplit=1)[0][:300]
     return bool(_NO_ANSWER.search(first))
+
+
+GIBBERISH_MIN_CHARS = 4
+"""Fewer ideographs than this are never taken for gibberish: "他是谁" is three words of one
+character each, and a short run of rare characters can be a name."""
+COMMON_CHAR_FREQ = 1000
+"""A character jieba's dictionary counts this often as a word of its own (是, 他, 谁: tens
+or hundreds of thousands) is a word of the language; random ideographs are counted a few
+times or never."""
+_IDEOGRAPH = re.compile(
+    "[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
+_LATIN_LETTER = re.compile("[A-Za-z]")
+
+
+def gibberish(message: str) -> bool:
+    """Whether a message is ideographs that make no words: at least `GIBBERISH_MIN_CHARS`
+    of them, none in a dictionary word of two or more characters, most not even a word
+    on their own, and no Latin word beside them ("鬱鬰齉龘靐", "㐀㐁㐂𠀀𠀁𪚥").
+
+    Such a message is still searched for, but names nothing a later question can refer
+    to, and refers to nothing itself. Linear: one dictionary cut (cached, the resolver
+    cuts the same text) and one look-up per character.
+    """
+    ideographs = _IDEOGRAPH.findall(message)
+    if len(ideographs) < GIBBERISH_MIN_CHARS or _LATIN_LETTER.search(message):
+        return False
+    if any(len(word) > 1 and _IDEOGRAPH.search(word) for word in zh_cut(message)):
+        return False
+    import jieba  # loaded and initialised by the cut above
+
+    freq = jieba.dt.FREQ
+    common = sum(1 for char in ideographs if freq.get(char, 0) >= COMMON_CHAR_FREQ)
+    return common * 3 <= len(ideographs)
+

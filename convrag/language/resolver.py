@@ -113,10 +113,12 @@ REMEMBERED_QUESTIONS = 8
 def is_knowledge_turn(question: str) -> bool:
     """Whether a user message asks about the knowledge, so that it and its answer count.
 
-    Small talk, questions about the chat and rejected input never become antecedents,
-    entities or "the previous question", and neither do the canned replies they get.
+    Small talk, questions about the chat, rejected input and gibberish ("㐀㐁㐂𠀀𠀁𪚥") never
+    become antecedents, entities or "the previous question", and neither do the replies
+    they get.
     """
-    return question_problem(question) is None and intent.classify(question) == "knowledge"
+    return (question_problem(question) is None and intent.classify(question) == "knowledge"
+            and not intent.gibberish(question))
 
 
 def absorb_answer(dialogue: Dialogue, answer: str) -> None:
@@ -232,8 +234,8 @@ def replay(history: Sequence[tuple[str, str]], topic: str | None = None) -> Dial
 def resolve(question: str, dialogue: Dialogue) -> Resolution:
     """Rewrite `question` into a standalone question using `dialogue`."""
     text = question.strip()
-    if intent.classify(text) != "knowledge":
-        # Small talk and questions about the chat itself refer to nothing to resolve.
+    if intent.classify(text) != "knowledge" or intent.gibberish(text):
+        # Small talk, questions about the chat itself and gibberish refer to nothing.
         return Resolution(text, "none", (), ())
     lang = detect_lang(text)
     if lang == "zh" and _zh_answers_yes(text):
