@@ -16,7 +16,7 @@ import statistics
 import time
 from collections.abc import Callable
 
-from convrag.language import entities, gate, references, tokens
+from convrag.language import entities, gate, intent, references, tokens
 from convrag.language.checks import DEFAULT_MAX_QUESTION_CHARS
 from convrag.language.entities import extract_entities
 from convrag.language.expansion import history_terms
@@ -58,6 +58,8 @@ def functions() -> dict[str, Callable[[str], object]]:
     return {
         "detect_lang": detect_lang,
         "gate.check": lambda t: gate.check(t, has_history=True, names_subject=False),
+        "intent.classify": intent.classify,
+        "intent.gibberish": intent.gibberish,
         "extract_entities": extract_entities,
         "resolve": lambda t: resolve(t, dialogue(t)),
         "search_terms": search_terms,

@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import re
+import signal
 import sys
 import time
 import uuid
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from convrag.errors import UserError, missing_collection
-from convrag.language.checks import question_problem
+from convrag.language.checks import ESCAPES, clean_question, question_problem, thread_problem
 from convrag.settings import DEFAULT_COLLECTION, Settings
 
 if TYPE_CHECKING:
@@ -39,6 +40,16 @@ DEMO_SCRIPT: list[tuple[str, list[str]]] = [
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader went away (`convrag ask … | head -c 200`): stop quietly, with the
+        # status a tool killed by SIGPIPE has, as other command-line tools do.
+        _drop_stdout()
+        return 128 + signal.SIGPIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if getattr(args, "model_timeout", None):
@@ -60,11 +71,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout, sys.stderr = stdout, stderr
 
 
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null, so that flushing it at exit fails no more."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.__stdout__.fileno() if sys.__stdout__ else 1)
+    except (OSError, ValueError):
+        pass
+
+
 # ANSI/VT escape sequences (CSI, OSC), then single C0 and C1 control characters other than
 # tab and newline; carriage return is listed apart, because the progress bar needs it.
-_ESCAPES = r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?"
-_CONTROLS = re.compile(_ESCAPES + r"|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-_CONTROLS_AND_CR = re.compile(_ESCAPES + r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROLS = re.compile(ESCAPES + r"|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_CONTROLS_AND_CR = re.compile(ESCAPES + r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def printable(text: str, *, keep_cr: bool = False) -> str:
@@ -480,7 +499,8 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _ask(args: argparse.Namespace) -> int:
-    question = " ".join(args.question)
+    _check_thread(args.thread)
+    question = clean_question(" ".join(args.question))
     problem = question_problem(question)
     if problem:
         raise UserError(problem)
@@ -519,10 +539,18 @@ def _print_turn(record: dict[str, Any], out: TextIO | None = None) -> None:
 
 
 def _chat(args: argparse.Namespace) -> int:
+    thread = f"chat-{uuid.uuid4().hex[:8]}" if args.thread is None else args.thread
+    _check_thread(thread)
     settings = Settings.from_env()
-    asyncio.run(_chat_async(settings, args.thread or f"chat-{uuid.uuid4().hex[:8]}",
-                            _context(args)))
+    asyncio.run(_chat_async(settings, thread, _context(args)))
     return 0
+
+
+def _check_thread(thread: str) -> None:
+    """Refuse a thread id the graph would refuse, before anything is opened."""
+    problem = thread_problem(thread)
+    if problem:
+        raise UserError(problem)
 
 
 async def _chat_async(settings: Settings, thread: str, context: Any) -> None:
@@ -541,12 +569,14 @@ async def _chat_async(settings: Settings, thread: str, context: Any) -> None:
             print(f"convrag chat — thread {thread}, {status}. Empty line or Ctrl-D to quit.")
             while True:
                 try:
-                    question = input("you> ").strip()
+                    typed = input("you> ")
                 except EOFError:
                     print()
                     break
-                if not question:
+                if not typed.strip():
                     break
+                # A line of control characters only is an empty question, not the end.
+                question = clean_question(typed).strip()
                 problem = question_problem(question)
                 if problem:
                     print(f"convrag: {problem}")

@@ -21,6 +21,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import get_runtime
 from langgraph.types import Checkpointer, Command, Durability
 
+from convrag.errors import InvalidInput
 from convrag.graph.context import DEFAULT_CONTEXT, Context, context_from
 from convrag.graph.retention import (
     TURN_DURABILITY,
@@ -38,8 +39,10 @@ from convrag.graph.state import (
     OutputState,
     State,
     check_input,
+    clean_input,
 )
 from convrag.knowledge.store import KnowledgeBase
+from convrag.language.checks import thread_problem
 from convrag.nodes.answer import answer, answer_sync
 from convrag.nodes.compact_history import compact_history, compact_history_sync
 from convrag.nodes.decide_retrieval import decide_retrieval, decide_retrieval_sync
@@ -77,8 +80,9 @@ class _Node(Runnable[Any, NodeResult]):
 class ChatGraph(CompiledStateGraph[State, Context, InputState, OutputState]):
     """The compiled chat graph, with its boundary checks and default retention.
 
-    - Input and Context are checked before the run starts, so a malformed value is refused
-      with one sentence naming the field and nothing of it reaches the thread.
+    - Input, Context and the thread id are checked before the run starts, so a malformed
+      value is refused with one sentence naming the field and nothing of it reaches the
+      thread; the user's messages are cleaned (`clean_input`).
     - With the checkpointer passed to `build_graph` (`retain`), a run saves once, when it
       ends (durability `"exit"`, unless the call says otherwise), and the thread is pruned
       to the newest `Context.keep_checkpoints` checkpoints (on its first turn in the
@@ -91,10 +95,15 @@ class ChatGraph(CompiledStateGraph[State, Context, InputState, OutputState]):
         super().__init__(**kwargs)
         self.retain = retain
 
-    def _prepare(self, input: Any, context: Any, durability: Durability | None, sync: bool
+    def _prepare(self, input: Any, config: RunnableConfig | None, context: Any,
+                 durability: Durability | None, sync: bool
                  ) -> tuple[Any, Context | None, Durability | None, bool]:
+        thread = _thread_id(config)
+        problem = None if thread is None else thread_problem(thread)
+        if problem:
+            raise InvalidInput(problem)
         if input is not None and not isinstance(input, Command):
-            input = check_input(input)
+            input = clean_input(check_input(input))
         # None stays None: as a subgraph, the run inherits its parent's context.
         checked = None if context is None else context_from(context)
         retained = (self.retain is not None and self.checkpointer is self.retain.saver
@@ -108,7 +117,8 @@ class ChatGraph(CompiledStateGraph[State, Context, InputState, OutputState]):
         durability: Durability | None = None, **kwargs: Any,
     ) -> Iterator[Any]:
         """`CompiledStateGraph.stream` with the checks and retention above."""
-        input, checked, durability, retained = self._prepare(input, context, durability, True)
+        input, checked, durability, retained = self._prepare(input, config, context,
+                                                             durability, True)
         if retained and self.retain:
             self.retain.tune_sync()
         yield from super().stream(input, config, context=checked, durability=durability,
@@ -122,7 +132,8 @@ class ChatGraph(CompiledStateGraph[State, Context, InputState, OutputState]):
         durability: Durability | None = None, **kwargs: Any,
     ) -> AsyncIterator[Any]:
         """`CompiledStateGraph.astream` with the checks and retention above."""
-        input, checked, durability, retained = self._prepare(input, context, durability, False)
+        input, checked, durability, retained = self._prepare(input, config, context,
+                                                             durability, False)
         if retained and self.retain:
             await self.retain.tune()
         async for chunk in super().astream(input, config, context=checked,

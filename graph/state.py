@@ -26,6 +26,7 @@ from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict
 
 from convrag.errors import InvalidInput
+from convrag.language.checks import clean_question
 from convrag.language.resolver import REMEMBERED_QUESTIONS
 
 Route = Literal["retrieve", "respond"]
@@ -128,6 +129,46 @@ def check_input(value: Any) -> Mapping[str, Any]:
     return value
 
 
+def clean_input(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The checked input with the user's messages cleaned (`clean_question`): escape
+    sequences, zero-width and control characters removed before anything reads or stores
+    them. Other messages (a client's assistant or system turns) are left as sent."""
+    if "messages" not in value:
+        return value
+    messages = value["messages"]
+    items = messages if isinstance(messages, list) else [messages]
+    return {**value, "messages": [_clean_message(item) for item in items]}
+
+
+_USER_ROLES = frozenset({"user", "human"})
+
+
+def _clean_message(item: Any) -> Any:
+    if isinstance(item, str):
+        return clean_question(item)
+    if isinstance(item, HumanMessage):
+        return item.model_copy(update={"content": _clean_content(item.content)})
+    if isinstance(item, tuple) and len(item) == 2 and item[0] in _USER_ROLES:
+        return (item[0], _clean_content(item[1]))
+    if isinstance(item, Mapping) and (item.get("role") in _USER_ROLES
+                                      or item.get("type") in _USER_ROLES):
+        return {**item, "content": _clean_content(item.get("content", ""))}
+    return item
+
+
+def _clean_content(content: Any) -> Any:
+    if isinstance(content, str):
+        return clean_question(content)
+    if isinstance(content, list):
+        return [
+            {**block, "text": clean_question(block["text"])}
+            if isinstance(block, dict) and isinstance(block.get("text"), str)
+            else clean_question(block) if isinstance(block, str) else block
+            for block in content
+        ]
+    return content
+
+
 _ROLES = frozenset({"user", "human", "assistant", "ai", "system"})
 
 
@@ -152,17 +193,39 @@ def message_text(message: AnyMessage) -> str:
 
 
 def latest_question(state: State) -> str:
-    """The text of the newest human message ('' when there is none)."""
+    """The cleaned text of the newest human message ('' when there is none).
+
+    Cleaned here too (`clean_question`): a parent graph hands its messages in without
+    the chat graph's input checks.
+    """
     for message in reversed(state.get("messages", [])):
         if isinstance(message, HumanMessage):
-            return message_text(message)
+            return clean_question(message_text(message))
     return ""
 
 
-def dialogue_turns(messages: list[AnyMessage]) -> list[tuple[str, str]]:
+REPLY_KIND = "convrag_reply"
+"""The key of the answer node's `response_metadata` that says what its reply is:
+`"answer"` (from the knowledge base), `"not_found"` (the knowledge base had nothing),
+`"respond"` (small talk, help, a recap) or `"error"` (the input was refused). Only an
+answer introduces entities a later question can refer to."""
+ANSWER = "answer"
+
+
+def reply_kind(message: AnyMessage) -> str | None:
+    """What an assistant message of this graph is (see `REPLY_KIND`); None for a message
+    from elsewhere (an imported history, an older thread, a parent graph's own)."""
+    kind = message.response_metadata.get(REPLY_KIND) if isinstance(message, AIMessage) else None
+    return kind if isinstance(kind, str) else None
+
+
+def dialogue_turns(messages: list[AnyMessage], *, answers_only: bool = False
+                   ) -> list[tuple[str, str]]:
     """(role, text) pairs of user and assistant messages, oldest first.
 
-    Tool calls and tool results are internal to an assistant turn and left out.
+    Tool calls and tool results are internal to an assistant turn and left out. With
+    `answers_only`, a reply marked as no answer (`reply_kind`) reads as "": the turn
+    stays, but what the assistant said in it is nothing to learn from.
     """
     turns: list[tuple[str, str]] = []
     for message in messages:
@@ -171,7 +234,8 @@ def dialogue_turns(messages: list[AnyMessage]) -> list[tuple[str, str]]:
         elif isinstance(message, AIMessage) and not message.tool_calls:
             text = message_text(message)
             if text:
-                turns.append(("assistant", text))
+                kind = reply_kind(message) if answers_only else None
+                turns.append(("assistant", text if kind in (None, ANSWER) else ""))
     return turns
 
 

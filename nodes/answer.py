@@ -17,9 +17,17 @@ from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemM
 from langgraph.runtime import Runtime
 
 from convrag.graph.context import Context, get_context
-from convrag.graph.state import State, dialogue_turns, latest_question, message_text
+from convrag.graph.state import (
+    ANSWER,
+    REPLY_KIND,
+    State,
+    dialogue_turns,
+    latest_question,
+    message_text,
+)
 from convrag.language import intent
 from convrag.language.budget import fit_prompt
+from convrag.language.checks import question_problem
 from convrag.language.extractive import extractive_answer
 from convrag.language.tokens import detect_lang
 from convrag.nodes import prompts
@@ -107,13 +115,13 @@ def _answer(state: State, context: Context) -> Core:
     lang = detect_lang(raw or state.get("summary", "") or "en")
     rewrite = state.get("rewrite", {})
     if rewrite.get("error"):
-        return _reply(rewrite["error"], [], 0)
+        return _reply(rewrite["error"], [], 0, kind="error")
     model = chat_model(context)
     if state.get("route") != "retrieve":
         if model is not None:
             try:
                 reply = yield ModelCall(model, respond_prompt(state, context))
-                return _reply(message_text(reply), [], 1, reply_id=reply.id)
+                return _reply(message_text(reply), [], 1, reply_id=reply.id, kind="respond")
             except Exception:  # fall back to the rule-based reply
                 pass
         return _respond_by_rules(state, raw, lang)
@@ -131,7 +139,9 @@ def _answer(state: State, context: Context) -> Core:
         update = _extractive(standalone, documents, lang, note=note)
         update["llm_calls"] = 1
         return update
-    return _reply(message_text(reply), documents, 1, reply_id=reply.id)
+    # With no passages the model can only say that the knowledge base lacks the answer.
+    return _reply(message_text(reply), documents, 1, reply_id=reply.id,
+                  kind=ANSWER if documents else "not_found")
 
 
 async def answer(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -156,21 +166,25 @@ def _extractive(
     cited = [documents[n - 1] for n in result.cited]
     text = f"{note}\n{result.text}" if note else result.text
     # Citation numbers refer to the turn's document list, so all documents are listed.
-    return _reply(text, documents if cited else [], 0)
+    return _reply(text, documents if cited else [], 0,
+                  kind=ANSWER if result.found else "not_found")
 
 
 def _respond_by_rules(state: State, raw: str, lang: str) -> dict[str, Any]:
     kind = intent.classify(raw)
     if kind == "meta":
-        return _reply(_conversation_recap(state, lang), [], 0)
+        return _reply(_conversation_recap(state, lang), [], 0, kind="respond")
     if kind == "knowledge":
         kind = "help"
-    return _reply(intent.canned_reply(kind, lang), [], 0)
+    return _reply(intent.canned_reply(kind, lang), [], 0, kind="respond")
 
 
 def _conversation_recap(state: State, lang: str) -> str:
-    questions = [text for role, text in dialogue_turns(state.get("messages", [])) if role == "user"]
-    questions = questions[:-1]
+    # What the user asked: small talk ("thanks", "好的，再见"), other questions about the
+    # chat and rejected input are no questions to list.
+    questions = [text for role, text in dialogue_turns(state.get("messages", []))[:-1]
+                 if role == "user" and intent.classify(text) == "knowledge"
+                 and question_problem(text) is None]
     summary = state.get("summary", "")
     if not questions and not summary:
         return "这是我们对话的开始。" if lang == "zh" else "This is the start of our conversation."
@@ -195,13 +209,17 @@ def _recent(state: State) -> list[AnyMessage]:
 
 
 def _reply(
-    text: str, documents: list[Document], calls: int, reply_id: str | None = None
+    text: str, documents: list[Document], calls: int, reply_id: str | None = None, *,
+    kind: str,
 ) -> dict[str, Any]:
     if len(text) > MAX_ANSWER_CHARS:
         # A runaway model must not fill the checkpoint; the cut is marked.
         text = text[:MAX_ANSWER_CHARS] + "…"
     # Keeping the model reply's id tells stream_mode="messages" it was already streamed.
+    # The reply's kind travels with it (checkpoints, the servers' thread state), so the
+    # next turn knows whether it answered anything (see REPLY_KIND).
     message = AIMessage(
-        content=text, id=reply_id, response_metadata={"sources": source_list(documents)}
+        content=text, id=reply_id,
+        response_metadata={"sources": source_list(documents), REPLY_KIND: kind},
     )
     return {"messages": [message], "llm_calls": calls}

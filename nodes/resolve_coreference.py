@@ -77,7 +77,9 @@ def build_dialogue(state: State) -> resolver.Dialogue:
         turn=state.get("turn", 0),
         topic=state.get("topic") or None,
     )
-    turns = dialogue_turns(state.get("messages", []))
+    # A reply that answered nothing ("The knowledge base has nothing that answers …")
+    # reads as "": its words are the assistant's, not the conversation's subject.
+    turns = dialogue_turns(state.get("messages", []), answers_only=True)
     if turns and turns[-1][0] == "user":
         turns = turns[:-1]
     if not entities and turns:
@@ -89,7 +91,7 @@ def build_dialogue(state: State) -> resolver.Dialogue:
     if (len(turns) >= 2 and turns[-1][0] == "assistant" and turns[-2][0] == "user"
             and resolver.is_knowledge_turn(turns[-2][1])):
         # Only an answer to a knowledge question introduces entities; a canned reply
-        # to "谢谢" or an error message does not.
+        # to "谢谢", an error message or a not-found reply does not.
         resolver.absorb_answer(dialogue, turns[-1][1])
     return dialogue
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from convrag.language import intent
 from convrag.language.references import (
     EN_DEMONSTRATIVES,
     ZH_ELLIPSIS_OPENERS,
@@ -76,10 +77,11 @@ def check(question: str, *, has_history: bool, names_subject: bool, lang: Lang |
     `names_subject` says whether the question mentions an entity of its own; a short
     question that names nothing in a running conversation is elliptical.
     """
-    if not has_history:
+    text = question.strip()
+    if not has_history or intent.small_talk(text):
+        # "ok thanks, bye" refers to nothing, however short and subject-less it is.
         return GateResult(False, ())
     lang = lang or detect_lang(question)
-    text = question.strip()
     reasons: list[str] = []
     if lang == "zh":
         kinds = {r.kind for r in zh_references(zh_cut(text))}

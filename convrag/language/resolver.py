@@ -113,10 +113,12 @@ REMEMBERED_QUESTIONS = 8
 def is_knowledge_turn(question: str) -> bool:
     """Whether a user message asks about the knowledge, so that it and its answer count.
 
-    Small talk, questions about the chat and rejected input never become antecedents,
-    entities or "the previous question", and neither do the canned replies they get.
+    Small talk, questions about the chat, rejected input and gibberish ("㐀㐁㐂𠀀𠀁𪚥") never
+    become antecedents, entities or "the previous question", and neither do the replies
+    they get.
     """
-    return question_problem(question) is None and intent.classify(question) == "knowledge"
+    return (question_problem(question) is None and intent.classify(question) == "knowledge"
+            and not intent.gibberish(question))
 
 
 def absorb_answer(dialogue: Dialogue, answer: str) -> None:
@@ -124,7 +126,12 @@ def absorb_answer(dialogue: Dialogue, answer: str) -> None:
 
     A short answer often *is* the antecedent ("Zappa and the Mothers of Invention"),
     so its entities join the dialogue; from a long answer only the first sentence counts.
+    A reply that answers nothing (a not-found sentence, a canned reply) teaches nothing:
+    "知识库" in "知识库中没有找到…" is no antecedent of the next "它".
     """
+    answer = _NOTE.sub("", answer)
+    if intent.answers_nothing(answer):
+        return
     dialogue.entities = learn_features(dialogue.entities, answer)
     first = re.split(r"(?<=[。！？.!?])\s*", answer.strip(), maxsplit=1)[0]
     new = [
@@ -132,6 +139,11 @@ def absorb_answer(dialogue: Dialogue, answer: str) -> None:
         for e in extract_entities(first[:300], turn=dialogue.turn)
     ]
     dialogue.entities = merge_entities(dialogue.entities, new)
+
+
+# A note on an answer's first line, in brackets ("(The model is unavailable: …; quoting
+# the passages.)"): about how it was made, not part of what it says.
+_NOTE = re.compile(r"^\s*[(（][^()（）\n]*[)）]\s*\n")
 
 
 def note_question(
@@ -222,8 +234,8 @@ def replay(history: Sequence[tuple[str, str]], topic: str | None = None) -> Dial
 def resolve(question: str, dialogue: Dialogue) -> Resolution:
     """Rewrite `question` into a standalone question using `dialogue`."""
     text = question.strip()
-    if intent.classify(text) != "knowledge":
-        # Small talk and questions about the chat itself refer to nothing to resolve.
+    if intent.classify(text) != "knowledge" or intent.gibberish(text):
+        # Small talk, questions about the chat itself and gibberish refer to nothing.
         return Resolution(text, "none", (), ())
     lang = detect_lang(text)
     if lang == "zh" and _zh_answers_yes(text):

@@ -399,3 +399,26 @@ def test_a_run_with_a_wrong_context_is_refused_when_created(server):
         response = run(attempt(context))
         assert response.status_code == 422
         assert sentence in response.text
+
+
+# --- what a turn keeps -------------------------------------------------------------
+
+
+def test_a_not_found_reply_is_marked_and_refers_to_nothing(server):
+    async def conversation() -> tuple[dict[str, Any], dict[str, Any], Any]:
+        sdk = client(server)
+        thread = (await sdk.threads.create())["thread_id"]
+        await sdk.runs.wait(thread, "convrag", input=user("今天天气怎么样？"))
+        first = (await sdk.threads.get_state(thread))["values"]
+        follow = await sdk.runs.wait(thread, "convrag", input=user("它呢？"))
+        thanks = await sdk.runs.wait(thread, "convrag", input=user("\x1b[31mthanks\x1b[0m"))
+        return first, follow, thanks
+
+    first, follow, thanks = run(conversation())
+    # The marker is part of the thread's state as the server keeps and returns it.
+    assert first["messages"][-1]["response_metadata"]["convrag_reply"] == "not_found"
+    assert follow["standalone_question"] == "它呢？"
+    # The server's runs (UUID thread ids) pass the same input checks: the question is
+    # cleaned before it is stored, and a "thanks" in colour codes is small talk.
+    assert thanks["route"] == "respond"
+    assert thanks["messages"][-2]["content"] == "thanks"
