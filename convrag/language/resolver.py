@@ -277,6 +277,11 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
             )
     elif "ellipsis" in verdict.reasons:
         target = gate.ellipsis_target(text, lang)
+        swapped = (_en_group_for_speaker(dialogue.previous_question, target)
+                   if target and dialogue.previous_question else None)
+        if swapped:
+            return Resolution(swapped, "ellipsis", (Mention(text, dialogue.previous_question),),
+                              verdict.reasons)
         if target and "pronoun" in gate.check(target, has_history=True, names_subject=True,
                                                lang=lang).reasons:
             target = None  # "What about its source?" asks about a part of the same thing
@@ -866,6 +871,44 @@ _ZH_HEAD_FAMILIES: dict[str, tuple[str, ...]] = {
 
 
 # --- ellipsis and missing subjects --------------------------------------------------
+
+
+# Plural nouns for groups of people: the ones a policy question is asked on behalf of.
+# "-ees" words (employees, trainees) are people as a rule; the rest are listed, because
+# "-ers"/"-ors" also make things (computers, monitors).
+_EN_PEOPLE_HEADS = frozenset(
+    "adults apprentices children colleagues consultants contractors customers families "
+    "freelancers guests interns kids managers members parents partners people pupils "
+    "residents seniors spouses staff students teachers teens temps users visitors "
+    "volunteers workers".split()
+)
+_EN_GROUP_TARGET = re.compile(
+    r"^(?:and\s+)?(?:for\s+)?(?P<x>(?:(?:the|all|our|new|[a-z]+-[a-z]+|[a-z]+)\s+){0,2}"
+    r"(?P<head>[a-z]+))$", re.IGNORECASE)
+# The speaker as the subject after do-support or a modal: "How many days do I get?"
+_EN_SPEAKER_SUBJECT = re.compile(
+    r"\b(?:do|did|can|could|should|must|may|will|would)\s+(?P<s>I|we)\b")
+
+
+def _en_group_for_speaker(previous: str, target: str) -> str | None:
+    """"How many vacation days do I get?" + "What about interns?" → "…do interns get?".
+
+    A question the speaker asked for themselves ("do I", "can we") followed by "What
+    about X?" or "And for X?" where X is a group of people asks the same for that group:
+    the group takes the speaker's place. Only after do-support or a modal, where the verb
+    does not change with its subject, and only when the speaker is named once.
+    """
+    m = _EN_GROUP_TARGET.match(target.strip(" ?.!"))
+    if m is None:
+        return None
+    head = m.group("head").lower()
+    if not (head in _EN_PEOPLE_HEADS or (head.endswith("ees") and len(head) > 5)):
+        return None
+    speakers = list(_EN_SPEAKER_SUBJECT.finditer(previous))
+    if len(speakers) != 1:
+        return None
+    start, end = speakers[0].span("s")
+    return previous[:start] + m.group("x") + previous[end:]
 
 
 def _carry_predicate(

@@ -304,3 +304,19 @@ def test_ellipsis(history, question, expected):
 )
 def test_a_definite_head_noun_names_the_name(history, question, expected):
     assert _ask(history, question) == expected
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("What about interns?", "How many sick days can interns take?"),
+        ("And for part-time employees?", "How many sick days can part-time employees take?"),
+        ("What about the new trainees?", "How many sick days can the new trainees take?"),
+        # things are no group of people; a name is no group either
+        ("What about printers?", "What about printers?"),
+        ("What about Lisbon?", "What about Lisbon?"),
+    ],
+)
+def test_a_group_of_people_takes_the_speakers_place(question, expected):
+    history = [("user", "How many sick days can I take?"), ("assistant", "Ten a year.")]
+    assert _ask(history, question) == expected
