@@ -277,11 +277,10 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
             )
     elif "ellipsis" in verdict.reasons:
         target = gate.ellipsis_target(text, lang)
-        swapped = (_en_group_for_speaker(dialogue.previous_question, target)
-                   if target and dialogue.previous_question else None)
-        if swapped:
-            return Resolution(swapped, "ellipsis", (Mention(text, dialogue.previous_question),),
-                              verdict.reasons)
+        previous = dialogue.previous_question
+        swapped = _en_group_for_speaker(previous, target) if target and previous else None
+        if swapped and previous:
+            return Resolution(swapped, "ellipsis", (Mention(text, previous),), verdict.reasons)
         if target and "pronoun" in gate.check(target, has_history=True, names_subject=True,
                                                lang=lang).reasons:
             target = None  # "What about its source?" asks about a part of the same thing
