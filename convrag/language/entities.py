@@ -94,6 +94,10 @@ ZH_GENERIC = frozenset(
     原著 简介 缺点 优点 好处 坏处 口碑 评价 票房 销量 地址 门票 官网 成员 队长 创始人 主人公 背景
     味道 口味 质量 性格 颜值 身高 年龄 体重 演技 画风 画面 配音 风格 环境 服务 天气 气温
     温度 房价 工资 待遇 收入 费用 价钱 人气 名气 气质"""
+    # Measures and specifications of a product or a programme ("…容量为5升", "…项目学制
+    # 两年"): what is asked about a thing, never the thing.
+    """
+    容量 功率 售价 尺寸 重量 颜色 型号 参数 续航 保修期 学制 距离 项目"""
     # Words of the speaker's impression (jieba tags 感觉 of "感觉不错" a noun): a frame.
     """
     感觉 印象 看法""".split()

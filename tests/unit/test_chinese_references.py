@@ -45,7 +45,7 @@ def _resolved(history: list[tuple[str, str]], question: str) -> str:
         ([("user", "硕士学制多长？"), ("assistant", "硕士研究生的学制一般为三年。")],
          "那奖学金呢？", "硕士的奖学金呢？"),
         ([("user", "南京大学在哪里？"), ("assistant", "南京大学在南京。")],
-         "新校区呢？", "南京大学的新校区呢？"),
+         "新校区呢？", "南京大学的新校区在哪里？"),
     ],
 )
 def test_ellipsis_carries_the_predicate_where_it_fits(history, question, expected):
