@@ -194,20 +194,26 @@ def _tagged(text: str) -> tuple[tuple[str, str], ...]:
 
 
 # Characters that end a clause's noun, never a noun itself: an adverb (约 "about"), the
-# copula, particles, prepositions and conjunctions. jieba's dictionary has odd words
-# that glue one onto a noun (全长约 of "全长约13公里"); such a word is cut before it.
-_ZH_FUNCTION_ENDINGS = frozenset("约 是 的 了 为 于 在 和 与 及 等 也 都 就 将 被 把 共 达".split())
+# copula, particles, prepositions. jieba's dictionary has odd nouns that glue one onto a
+# word (全长约 of "全长约13公里", 直径约, 就读于), and its HMM guesses more; such a word is
+# cut before it. 和, 为, 被, 都 and 达 stay out: they end real nouns (平方和, 性行为, 羽绒被,
+# 东京都, 巴格达). No name ends in 的, 是 or 了 either (the dictionary's 霍金的 is a name
+# and a particle); the others end a few (杨家将), so a name the dictionary has keeps them.
+_ZH_FUNCTION_ENDINGS = frozenset("约 于 在 及 等 将".split())
+_ZH_PARTICLE_ENDINGS = frozenset("的 是 了".split())
 
 
 def _split_function_endings(pairs: list[tuple[str, str]], table: dict[str, str]
                             ) -> list[tuple[str, str]]:
     """Noun words of three or more characters that end in a function character are cut
     before it when the rest is a dictionary word: 全长约 is 全长 + 约, so no span of an
-    answer ends in "about" (条约 and 合约 are two characters and stay whole)."""
+    answer ends in "about" (条约 and 合约 are two characters and stay whole). A name the
+    dictionary has (杨家将) stays whole; one the HMM guessed does not."""
     out: list[tuple[str, str]] = []
     for word, tag in pairs:
-        if (len(word) >= 3 and tag in _ZH_NOUN_TAGS and word[-1] in _ZH_FUNCTION_ENDINGS
-                and word[:-1] in table):
+        if len(word) >= 3 and tag in _ZH_NOUN_TAGS and word[:-1] in table and (
+                word[-1] in _ZH_PARTICLE_ENDINGS or word[-1] in _ZH_FUNCTION_ENDINGS and (
+                    tag in ("n", "vn") or word not in table)):
             out += [(word[:-1], table[word[:-1]]), (word[-1], table.get(word[-1], "x"))]
         else:
             out.append((word, tag))

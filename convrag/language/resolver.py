@@ -932,12 +932,16 @@ def _zh_owner(question: str, previous: str, target: str, tagged: Sequence[tuple[
             return None
         end = start + len(owner)
         rest = tagged[len(_offsets_until(tagged, end)):]
+        if zh_kind(owner, [t for _, t in words]) == "place":
+            # A thing asked after a place is not a part of it: another sight compared
+            # with it ("西湖是哪年…", "…兵马俑呢" asks the same of 兵马俑), or, after "X有什么
+            # 好玩的", a thing there, of which nothing is safe to say.
+            if previous[start:end] != owner or not rest or not rest[0][1].startswith("v") or (
+                    rest[0][0].startswith("有") or rest[0][1] == "vn"):
+                return None  # also "X天气怎么样", "X的攻略": a predicate of X's attribute
+            return previous[:start] + target + previous[end:]
         if previous[start:end] == owner and not any(
                 t in ZH_NOUN_TAGS and w not in ZH_GENERIC for w, t in rest):
-            if zh_kind(owner, [t for _, t in words]) == "place":
-                # A thing named after a place is another thing there (兵马俑 after 西湖),
-                # not a part of it: no reading is safe.
-                return None
             # The predicate was said of the name itself ("X3保修多久"): a part of it is
             # asked the same ("电池呢" → "X3的电池保修多久").
             return f"{previous[:start]}{owner}的{target}{previous[end:]}"
