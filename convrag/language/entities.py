@@ -97,7 +97,7 @@ ZH_GENERIC = frozenset(
     # Measures and specifications of a product or a programme ("…容量为5升", "…项目学制
     # 两年"): what is asked about a thing, never the thing.
     """
-    容量 功率 售价 尺寸 重量 颜色 型号 参数 续航 保修期 学制 距离 项目"""
+    容量 功率 售价 尺寸 重量 颜色 型号 参数 续航 保修期 学制 距离 项目 直径 周长 宽度"""
     # Words of the speaker's impression (jieba tags 感觉 of "感觉不错" a noun): a frame.
     """
     感觉 印象 看法""".split()
@@ -408,6 +408,11 @@ def _zh_entities(text: str, turn: int) -> list[Entity]:
             flags.append(pairs[j][1])
             j += 1
         i = j
+        if len(words) > 1 and flags[-1] == "vn" and j < len(pairs) and (
+                pairs[j][1][:1] in ("n", "v")):
+            # A verbal noun with an object after it is the verb ("…研究员研究海洋生物").
+            words.pop()
+            flags.pop()
         # Drop trailing generic heads ("长江 长度") and leading generic words.
         while words and words[-1] in ZH_GENERIC:
             words.pop()

@@ -298,7 +298,7 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
             # question was about is what a question without a subject goes on about.
             unnamed = [e for e in pool if e.text.lower() not in text.lower()]
             focus = _zh_focus(unnamed, dialogue.previous_question)
-            best = _most_salient(focus, dialogue.turn) or _most_salient(unnamed, dialogue.turn)
+            best = focus[0] if focus else _most_salient(unnamed, dialogue.turn)
         if best is not None:
             subject = best.text + ("是" if fragment is not None and _zh_indefinite(text) else "")
             return Resolution(
@@ -687,11 +687,13 @@ def _zh_focus(pool: Sequence[Entity], previous: str | None) -> list[Entity]:
     if previous is None:
         return []
     named = [e for e in extract_entities(previous, lang="zh") if e.lang == "zh"]
-    subjects = {e.text for e in named if e.role == "subject"} or {e.text for e in named}
+    subjects = [e.text for e in named if e.role == "subject"] or [e.text for e in named]
     # Only a subject named again (by the answer, or by an earlier turn) is the topic for
     # sure: a chat reply that goes on about something else has moved the talk there.
-    return [e for e in pool if e.text in subjects and (e.repeated or any(
-        o.turn == e.turn and e.text in o.text and o is not e for o in pool))]
+    # First named first: in "X的Y…" the question is about X.
+    known = {e.text: e for e in pool if e.repeated or any(
+        o.turn == e.turn and e.text in o.text and o is not e for o in pool)}
+    return [known[text] for text in subjects if text in known]
 
 
 def _zh_focused(focus: Sequence[Entity], pool: Sequence[Entity], wanted: str, turn: int
@@ -705,9 +707,8 @@ def _zh_focused(focus: Sequence[Entity], pool: Sequence[Entity], wanted: str, tu
     does not).
     """
     fitting = [e for e in focus if _agreement_score(e, wanted) >= 1.0]
-    found = _best_agreeing(fitting, wanted, turn) if fitting else None
-    if found is not None:
-        return _fullest_name(found, pool, wanted)
+    if fitting:
+        return _fullest_name(fitting[0], pool, wanted)
     return _best_antecedent(pool, wanted, turn)
 
 
@@ -905,7 +906,7 @@ def _zh_replaced_modifiers(modifiers: Sequence[tuple[str, str]], proper: bool, m
     first = len(modifiers)
     while modified and first > 0:
         word, tag = modifiers[first - 1]
-        if proper != (tag in ZH_PROPER_TAGS) or _ZH_INSTITUTION.search(word):
+        if (not proper) if tag in ZH_PROPER_TAGS else bool(_ZH_INSTITUTION.search(word)):
             break
         first -= 1
     return first
