@@ -298,7 +298,7 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
             # question was about is what a question without a subject goes on about.
             unnamed = [e for e in pool if e.text.lower() not in text.lower()]
             focus = _zh_focus(unnamed, dialogue.previous_question)
-            best = focus[0] if focus else _most_salient(unnamed, dialogue.turn)
+            best = _most_salient(focus, dialogue.turn) or _most_salient(unnamed, dialogue.turn)
         if best is not None:
             subject = best.text + ("是" if fragment is not None and _zh_indefinite(text) else "")
             return Resolution(
@@ -690,7 +690,6 @@ def _zh_focus(pool: Sequence[Entity], previous: str | None) -> list[Entity]:
     subjects = [e.text for e in named if e.role == "subject"] or [e.text for e in named]
     # Only a subject named again (by the answer, or by an earlier turn) is the topic for
     # sure: a chat reply that goes on about something else has moved the talk there.
-    # First named first: in "X的Y…" the question is about X.
     known = {e.text: e for e in pool if e.repeated or any(
         o.turn == e.turn and e.text in o.text and o is not e for o in pool)}
     return [known[text] for text in subjects if text in known]
@@ -707,8 +706,9 @@ def _zh_focused(focus: Sequence[Entity], pool: Sequence[Entity], wanted: str, tu
     does not).
     """
     fitting = [e for e in focus if _agreement_score(e, wanted) >= 1.0]
-    if fitting:
-        return _fullest_name(fitting[0], pool, wanted)
+    found = _best_agreeing(fitting, wanted, turn) if fitting else None
+    if found is not None:
+        return _fullest_name(found, pool, wanted)
     return _best_antecedent(pool, wanted, turn)
 
 

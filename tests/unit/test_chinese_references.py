@@ -315,12 +315,12 @@ def test_fragments_and_asked_for_nouns_are_not_entities(text, not_an_entity):
         # What the latest question was about wins over a thing its answer or its own
         # object named (a cleaning agent), and over an older name.
         ([("user", "云帆Q5平板多少钱？"), ("assistant", "云帆Q5平板售价2999元。"),
-          ("user", "电热水壶的滤网可以用洗洁精清洗吗？"),
-          ("assistant", "电热水壶的滤网可以用少量洗洁精清洗。")],
+          ("user", "电热水壶可以用洗洁精清洗吗？"),
+          ("assistant", "电热水壶可以用少量洗洁精清洗。")],
          "它耗电吗？", "电热水壶耗电吗？"),
         ([("user", "云帆Q5平板多少钱？"), ("assistant", "云帆Q5平板售价2999元。"),
-          ("user", "电热水壶的滤网可以用洗洁精清洗吗？"),
-          ("assistant", "电热水壶的滤网可以用少量洗洁精清洗。")],
+          ("user", "电热水壶可以用洗洁精清洗吗？"),
+          ("assistant", "电热水壶可以用少量洗洁精清洗。")],
          "保修几年？", "电热水壶保修几年？"),
         # The thing asked about, not an address the answer gave for it.
         ([("user", "大雁塔门票多少钱？"),
