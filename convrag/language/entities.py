@@ -64,6 +64,7 @@ _ZH_KIND: dict[str, Kind] = {
     "nz": "thing",
     "eng": "thing",
 }
+_ZH_PERSON_TAGS = frozenset({"nr", "nrt", "nrfg"})
 _ZH_NOUN_TAGS = {"n", "nr", "nrt", "nrfg", "ns", "nt", "nz", "eng", "vn"}
 ZH_NOUN_TAGS = frozenset(_ZH_NOUN_TAGS)
 """jieba's tags of the words a Chinese entity is made of."""
@@ -408,9 +409,11 @@ def _zh_entities(text: str, turn: int) -> list[Entity]:
             flags.append(pairs[j][1])
             j += 1
         i = j
-        if len(words) > 1 and flags[-1] == "vn" and j < len(pairs) and (
-                pairs[j][1][:1] in ("n", "v")):
-            # A verbal noun with an object after it is the verb ("…研究员研究海洋生物").
+        if len(words) > 1 and flags[-1] == "vn" and (
+                j < len(pairs) and pairs[j][1][:1] == "n" or flags[-2] in _ZH_PERSON_TAGS
+                or _ZH_PERSON_HEAD.search(words[-2])):
+            # A verbal noun with an object after it, or after a person, is the verb
+            # ("…研究员研究海洋生物", "研究员研究计算数学"), no part of a name.
             words.pop()
             flags.pop()
         # Drop trailing generic heads ("长江 长度") and leading generic words.
