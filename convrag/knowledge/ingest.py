@@ -108,8 +108,39 @@ def _front_matter(text: str, path: Path) -> tuple[dict[str, Any], str]:
     return metadata, text[match.end():]
 
 
+# The longest first line of a plain file still taken for its title: a title is a line,
+# not a paragraph; 80 characters holds "星辰手机S12产品介绍" or "Parental Leave and Return
+# to Work" with room to spare, and few opening sentences without a full stop are shorter.
+_TITLE_LINE_MAX_CHARS = 80
+_SENTENCE_FINAL = tuple(".!?。！？…;；:：,，")
+
+
+def _title_line(text: str) -> tuple[str, str] | None:
+    """(title, body) when `text` opens with a title line: short, no sentence-final
+    punctuation, and followed by a blank line or by body text (a longer line, or one that
+    ends a sentence), not by another line like it (a list, a poem). A title line has
+    letters (a rule "---" has none)."""
+    lines = text.lstrip("\n").split("\n")
+    first = lines[0].strip()
+    rest = lines[1:]
+    # A title has words: a rule ("---") or a row of symbols is none.
+    if (not re.search(r"[^\W\d_]", first) or len(first) > _TITLE_LINE_MAX_CHARS
+            or first.endswith(_SENTENCE_FINAL)):
+        return None
+    body = "\n".join(rest).strip()
+    if not body:
+        return None
+    following = rest[0].strip()
+    if following and not (len(following) > len(first) or following.endswith(_SENTENCE_FINAL)):
+        return None
+    return first, body
+
+
 def load_text_file(path: Path, doc_id: str) -> list[SourceDocument]:
-    """A .txt or .md file as one document, titled by its first markdown heading or its stem.
+    """A .txt or .md file as one document, titled by its first markdown heading or
+    front matter `title`; else by its first line when that is a title line (see
+    `_title_line`; the line then leaves the body, so answers do not quote it); else by
+    its stem.
 
     A Markdown file's YAML front matter becomes the document's metadata (its `title`, if
     any, the title) and is left out of the indexed text.
@@ -119,9 +150,11 @@ def load_text_file(path: Path, doc_id: str) -> list[SourceDocument]:
     if path.suffix.lower() == ".md":
         metadata, text = _front_matter(text, path)
     heading = _HEADING.search(text)
-    title = str(metadata.get("title") or (heading.group(1) if heading else path.stem))
-    return [SourceDocument(id=doc_id, text=text, title=title, source=str(path.resolve()),
-                           metadata=metadata)]
+    title = metadata.get("title") or (heading.group(1) if heading else None)
+    if title is None and (line := _title_line(text)) is not None:
+        title, text = line
+    return [SourceDocument(id=doc_id, text=text, title=str(title or path.stem),
+                           source=str(path.resolve()), metadata=metadata)]
 
 
 def load_jsonl_file(path: Path, doc_id: str) -> list[SourceDocument | str]:

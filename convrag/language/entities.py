@@ -110,8 +110,8 @@ _EN_MALE_TITLES = re.compile(r"^(Mr|King|Sir|Prince|Emperor|Duke|Lord|Pope)\b")
 # A span never runs across the end of a sentence ("Interesting. What about…"); a period
 # after a short word ("St.", "D.C.") is taken for an abbreviation inside the name.
 _EN_CAP_SPAN = re.compile(
-    r"\b(?:[A-Z][\w'’.\-]*|[0-9]+)(?:(?<![a-z]{3}[.!?])\s+(?:of|the|de|von|van|da|du|la|le|"
-    r"for|&)?\s*(?:[A-Z][\w'’.\-]*|[0-9]+))*"
+    r"\b(?:[A-Z][\w'’.\-]*|[0-9]+)(?:(?<![a-z]{3}[.!?])\s+(?:of|the|de|der|den|del|della|di|"
+    r"von|van|da|du|la|le|for|&)?\s*(?:[A-Z][\w'’.\-]*|[0-9]+))*"
 )
 _EN_DEFINITION = re.compile(
     r"^\s*(?:what|who|where)\s+(?:is|are|was|were)\s+(?P<x>.+?)\s*\??\s*$"
@@ -529,7 +529,10 @@ def _en_entities(text: str, turn: int) -> list[Entity]:
         generic = bool(words) and words[0].lower() in _EN_GENERIC_HEADS
         if (target and len(words) <= 5 and not generic
                 and not (set(w.lower() for w in words) <= EN_STOPWORDS)):
-            entities.append(_en_entity(target, text, turn, "subject", proper=target[0].isupper()))
+            entity = _en_entity(target, text, turn, "subject", proper=target[0].isupper())
+            if entity.kind == "thing" and re.match(r"\s*who\b", text, re.IGNORECASE):
+                entity = replace(entity, kind="person")  # "Who was Ada Lovelace?": somebody
+            entities.append(entity)
     previous: tuple[int, str] | None = None
     starts = _sentence_starts(text)
     things: set[str] = set()
@@ -642,6 +645,8 @@ _DO_SUPPORT = frozenset("do does did".split())
 # Imperatives whose object is what a search question is about ("Describe the…").
 _NP_IMPERATIVES = frozenset("describe explain compare contrast define discuss summarize".split())
 _NP_WH_QUANTIFIERS = frozenset("many much what which".split())
+# "what about X", "tell me (more) about X": X is the question's topic.
+_NP_ABOUT_TOPIC = frozenset("what how me more".split())
 # Words after which English puts a noun phrase: prepositions ("to" mostly opens a verb),
 # do-support ("does seed funding work"), how many/much, and what/which as determiners.
 _NP_OPENERS = (_NP_PREPOSITIONS - {"to"}) | _DO_SUPPORT | _NP_WH_QUANTIFIERS
@@ -663,13 +668,13 @@ def en_noun_phrases(text: str, turn: int = 0) -> list[Entity]:
         word = tokens[i].group(0)
         low = bare_word(word)
         # The object of a question whose subject is its wh-word ("What causes acid
-        # reflux?"), of an imperative ("Describe the…") or of "what about" is what the
-        # question is about.
+        # reflux?"), of an imperative ("Describe the…") or of "what about"/"tell me
+        # about" is what the question is about.
         wh_subject = (i == 1 and bare_word(tokens[0].group(0)) in ("what", "who")
                       and re.fullmatch(r"[a-z]{3,}(?:s|ed)", word) is not None
                       and low not in _NP_CLOSED) or (
             tokens[i].start() in starts and low in _NP_IMPERATIVES) or (
-            low == "about" and i > 0 and bare_word(tokens[i - 1].group(0)) in ("what", "how"))
+            low == "about" and i > 0 and bare_word(tokens[i - 1].group(0)) in _NP_ABOUT_TOPIC)
         if not (low in _NP_DETERMINERS or low in _NP_OPENERS or wh_subject):
             i += 1
             continue

@@ -15,13 +15,18 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from convrag.language.entities import extract_entities
-from convrag.language.tokens import count_tokens, search_terms
+from convrag.language.tokens import count_tokens, has_cjk, search_terms
 
-_SENTENCE_END = re.compile(r"(?<=[。！？!?；;])|(?<=[.])(?=\s)|\n+")
+# Sentence ends and line breaks only: a clause cut at ";" reads as a fragment when quoted.
+# The full stop of a title before a name ("Mr. Weber", "Dr. Lee") ends no sentence.
+_ABBREVIATIONS = "".join(rf"(?<!\b{re.escape(a)})" for a in (
+    "Mr.", "Mrs.", "Ms.", "Dr.", "Prof.", "St.", "e.g.", "i.e.", "vs.", "No."))
+_SENTENCE_END = re.compile(rf"(?<=[。！？!?])|(?<=[.]){_ABBREVIATIONS}(?=\s)|\n+")
 
 
 def split_sentences(text: str) -> list[str]:
-    """Split Chinese and English text into sentences, dropping empty pieces."""
+    """Split Chinese and English text into sentences (at . ! ? 。！？ and line breaks),
+    dropping empty pieces."""
     return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
 
 
@@ -34,17 +39,30 @@ _HEADING_MAX_CJK_CHARS = 12
 _HEADING_MAX_WORDS = 6
 
 
-def is_heading(line: str) -> bool:
-    """True for a Markdown heading or a short title line without closing punctuation."""
+# A digit inside a word is a model name ("S12", "K9"), part of a title; a free-standing
+# number ("costs 6 euros", "9:00") is a fact, and a line with one may answer.
+def is_heading(line: str, title: str | None = None) -> bool:
+    """True for a Markdown heading, the document's `title` itself, or a short title line
+    without closing punctuation (a model number such as "S12" may be part of it)."""
     line = line.strip()
     if _MARKDOWN_HEADING.match(line):
         return True
-    if not line or line.endswith(_CLOSING_PUNCTUATION) or any(ch.isdigit() for ch in line):
+    if title and line.lstrip("#").strip().casefold() == title.strip().casefold():
+        return True
+    if not line or line.endswith(_CLOSING_PUNCTUATION) or _has_free_number(line):
         return False
     cjk = sum(1 for ch in line if "\u4e00" <= ch <= "\u9fff")
     if cjk:
         return len(line) <= _HEADING_MAX_CJK_CHARS
     return len(line.split()) <= _HEADING_MAX_WORDS
+
+
+# Digits glued to letters on either side ("S12", "4K", "X3") belong to a name.
+_FREE_NUMBER = re.compile(r"(?<![A-Za-z\d])\d+(?:[.:,]\d+)*(?![A-Za-z\d])")
+
+
+def _has_free_number(line: str) -> bool:
+    return _FREE_NUMBER.search(line) is not None
 
 
 @dataclass(frozen=True)
@@ -72,31 +90,39 @@ def extractive_answer(
     max_sentences: int = 3,
     min_coverage: float = 0.4,
 ) -> ExtractiveAnswer:
-    """Quote the sentences of the best passage that answer `question`, citing [n].
+    """Quote the sentences that answer `question` from the best passage, citing [n].
 
-    The passage comes first: the one whose words cover most of the question's
-    IDF-weighted content words (IDF over the retrieved sentences), the search's rank
-    breaking near-ties. Within it, a sentence scores by its own coverage, half the credit
-    of the rest of its passage; one that has the form the question asks for (a number
-    for "how many", a time for "what time", a date or deadline for "when", a frequency
-    for "how often", a place for "where", a person or role for "who did…") comes before
-    those that do not. Below `min_coverage` of the question's weight the answer is "not
-    found". A quoted sentence whose subject is a pronoun ("They must be changed every 90
-    days.") gets its referent's name: for "It"/"They" the agreeing subject of the
-    sentence before, else the passage's title (`titles[n-1]`), else the first name its
-    opening sentence gives.
+    Words are weighted by IDF over the retrieved sentences. The passages that may answer
+    cover `min_coverage` of the question's weight, and as much of its key words (those
+    that are not light verbs such as "use", 提供: "Do you use cookies?" finds nothing in
+    a passage that only says "uses"), and come near the best one (coverage plus a credit
+    for search rank). Among their sentences (never a heading), one of the form the
+    question asks for comes first (a currency amount, then any number, for "how much";
+    a number for "how many/long"; a time, date, frequency, place, person, or an
+    instruction for "how do I"); then the one that covers most of the question itself,
+    with half the credit of the rest of its passage, more when the question's words are
+    its subject ("The trial period lasts…" over "…once their trial period is over").
+    Further sentences of the same passage join it when they add a question word.
+
+    A quoted sentence is whole; one a chunk cut starts with a capital and ends with a full
+    stop. A he/she/他/她 subject is named only by the agreeing person's name that is the
+    subject of an earlier sentence of the passage; an it/they/它 subject by the agreeing
+    subject of the sentence before, else by the title when it names a thing, else by the
+    first name the passage's opening sentence gives.
     """
     not_found = ExtractiveAnswer(NOT_FOUND["zh" if lang == "zh" else "en"].format(q=question),
                                  (), False)
-    query = set(search_terms(question)) - _QUESTION_FORM_WORDS
+    query = _content_terms(question)
     if not query or not passages:
         return not_found
     sentences: list[tuple[int, int, str, frozenset[str]]] = []
     passage_terms: dict[int, frozenset[str]] = {}
+    heads: dict[tuple[int, int], frozenset[str]] = {}
     for number, passage in enumerate(passages, start=1):
         passage_terms[number], split = _passage_terms(passage)
-        for position, (sentence, terms) in enumerate(split):
+        for position, (sentence, terms, head) in enumerate(split):
             sentences.append((number, position, sentence, terms))
+            heads[number, position] = head
     if not sentences:
         return not_found
     # Counted sentence by sentence: linear in the text, not query terms x sentences (a
@@ -110,76 +136,118 @@ def extractive_answer(
     # one, and at the highest weight of all it sank every passage below min_coverage.
     weight = {term: math.log(1 + len(sentences) / (1 + max(df[term], 1))) + 0.1
               for term in query}
-    total = sum(weight.values())
-    expects = _expected_answer(question)
+    key = frozenset(t for t in query if t not in _LIGHT_VERBS) or query
+    # "Is there a car park?", "图书馆有停车场吗？": what the question asks exists must be
+    # in the passage; the library it is asked of is not enough.
+    asked = _asked_exists(question) & query
+    forms = _answer_forms(question)
 
-    def coverage(terms: frozenset[str]) -> float:
-        return sum(weight[t] for t in query & terms) / total
+    def coverage(terms: frozenset[str], among: frozenset[str] = query) -> float:
+        return sum(weight[t] for t in among & terms) / sum(weight[t] for t in among)
 
-    best = max(passage_terms, key=lambda n: coverage(passage_terms[n]) + RANK_CREDIT / n)
-    if coverage(passage_terms[best]) < min_coverage:
+    def standing(n: int) -> float:
+        return coverage(passage_terms[n]) + RANK_CREDIT / n
+
+    eligible = [n for n in passage_terms
+                if coverage(passage_terms[n]) >= min_coverage
+                and coverage(passage_terms[n], key) >= min_coverage
+                and (not asked or coverage(passage_terms[n], asked) >= min_coverage)]
+    if not eligible:
         return not_found
+    top = max(standing(n) for n in eligible)
+    eligible = [n for n in eligible if standing(n) >= top - PASSAGE_MARGIN]
 
-    def score(position: int, sentence: str, terms: frozenset[str]) -> float:
+    def score(number: int, position: int, terms: frozenset[str]) -> float:
         # A sentence inherits half the credit of its passage's words: "She died in 1934"
         # answers "When did Marie Curie die?" in a passage about Marie Curie.
-        inherited = coverage(passage_terms[best] - terms) / 2
-        return coverage(terms) + inherited - 0.01 * position
+        inherited = coverage(passage_terms[number] - terms) / 2
+        about = SUBJECT_CREDIT * coverage(heads[number, position])
+        return coverage(terms) + inherited + about + RANK_CREDIT / number - 0.01 * position
 
-    def fits(sentence: str) -> bool:
-        return expects is not None and bool(expects.search(sentence))
+    own = {(n, p): bool(terms & query) for n, p, _, terms in sentences}
 
-    # Within the best passage a sentence of the form asked for (a date for "when", a
-    # number for "how long") comes first; the others only join it if they have it too.
-    candidates = [row for row in sentences if row[0] == best]
-    # A heading names a topic, it does not answer: quote one only when the passage has
-    # nothing else.
-    candidates = [row for row in candidates if not is_heading(row[2])] or candidates
+    def fit(number: int, position: int, sentence: str) -> int:
+        # The form counts in a sentence that has a word of the question, or follows one
+        # that has ("…续航120公里。售价3299元。"): a date in a sentence about something
+        # else answers nothing.
+        if not (own[number, position] or own.get((number, position - 1), False)):
+            return 0
+        return next((len(forms) - i for i, form in enumerate(forms) if form.search(sentence)), 0)
+
+    title_of = {n: (titles[n - 1] if len(titles) >= n else None) for n in passage_terms}
+    candidates = [row for row in sentences
+                  if row[0] in eligible and not is_heading(row[2], title_of[row[0]])]
+    if not candidates:
+        return not_found
     scored = sorted(
-        ((score(position, sentence, terms), position, sentence, terms)
-         for _, position, sentence, terms in candidates),
-        key=lambda row: (fits(row[2]), row[0]),
+        ((fit(n, position, sentence), score(n, position, terms), n, position, sentence, terms)
+         for n, position, sentence, terms in candidates),
+        key=lambda row: (row[0], row[1]),
         reverse=True,
     )
-    typed_answer = fits(scored[0][2])
+    typed_answer, best_value, best = scored[0][0], scored[0][1], scored[0][2]
     chosen: list[tuple[int, str]] = []
     covered: set[str] = set()
-    for value, position, sentence, terms in scored:
-        if len(chosen) >= max_sentences or value < 0.5 * scored[0][0]:
+    for form, value, n, position, sentence, terms in scored:
+        if len(chosen) >= max_sentences or value < 0.5 * best_value:
             break
-        if chosen and not (terms & query) - covered:
+        if n != best or (chosen and not (terms & query) - covered):
             continue
-        if chosen and typed_answer and not fits(sentence):
+        if chosen and form < typed_answer:
             continue
         chosen.append((position, sentence))
         covered |= terms & query
     # Keep the passage's own order so the quote reads naturally.
     chosen.sort()
-    title = titles[best - 1] if len(titles) >= best else None
+    passage = passages[best - 1]
     quoted = [
         sentence if i > 0 and chosen[i - 1][0] == position - 1  # it follows its antecedent
-        else _name_subject(sentence, _referent(passages[best - 1], title, position))
+        else _name_subject(sentence, _referent(passage, title_of[best], position))
         for i, (position, sentence) in enumerate(chosen)
     ]
     joiner = "" if lang == "zh" else " "
-    text = joiner.join(_cite(sentence, best) for sentence in quoted)
+    text = joiner.join(_cite(_whole(sentence), best) for sentence in quoted)
     return ExtractiveAnswer(text, (best,), True)
 
 
 @lru_cache(maxsize=1024)
-def _passage_terms(passage: str) -> tuple[frozenset[str], tuple[tuple[str, frozenset[str]], ...]]:
-    """A passage's search terms and its sentences with theirs.
+def _passage_terms(
+    passage: str,
+) -> tuple[frozenset[str], tuple[tuple[str, frozenset[str], frozenset[str]], ...]]:
+    """A passage's search terms, and its sentences with theirs and their opening's.
 
     Cached: the same chunks come back turn after turn on a thread's topic, and jieba's
     search-mode cut of every sentence was most of an offline answer's time.
     """
     return frozenset(search_terms(passage)), tuple(
-        (sentence, frozenset(search_terms(sentence))) for sentence in split_sentences(passage))
+        (sentence, frozenset(search_terms(sentence)), frozenset(search_terms(_opening(sentence))))
+        for sentence in split_sentences(passage))
+
+
+def _opening(sentence: str) -> str:
+    """Where a sentence's subject is: its first five words, or first eight characters in
+    Chinese, before any comma."""
+    if has_cjk(sentence):
+        return re.split(r"[，,、；;：:]", sentence, maxsplit=1)[0][:8]
+    return " ".join(re.split(r"[,;:]", sentence, maxsplit=1)[0].split()[:5])
 
 
 # How much a better search rank counts when choosing the passage (credit / rank): a
 # passage ranked first wins unless another covers clearly more of the question.
 RANK_CREDIT = 0.15
+
+# How far below the best passage (coverage plus rank credit) another may be and still
+# offer its sentences: a passage ranked second that covers the question as well as the
+# first (both say "trial period") may hold the sentence of the form asked for, one that
+# covers clearly less may not. 0.2 is a bit more than the first two ranks' difference in
+# credit (0.075) plus a light word's share.
+PASSAGE_MARGIN = 0.2
+
+# The credit for a sentence whose opening (its subject) has the question's words: it is
+# about what is asked, where one naming it later mentions it in passing ("Staff may work
+# from home once their trial period is over"). More than the rank credit between the
+# first two passages, less than a content word's share.
+SUBJECT_CREDIT = 0.2
 
 # Words of the question's form that survive as search terms: an answer says "全长6300公里"
 # or "receive 25 days", never "多长", "how many" or "get", so they would only dilute
@@ -189,12 +257,53 @@ RANK_CREDIT = 0.15
 # stems, as search_terms gives them.
 _QUESTION_FORM_WORDS = frozenset(
     "多长 多大 多高 多远 多久 多深 多重 多宽 哪年 哪里 哪儿 为何 何时 "
-    "几点 几时 时候 之前 以前 "
+    "几点 几时 时候 之前 以前 几天 几个 几年 几次 几岁 几位 几种 几名 几家 几项 几条 几周 多少 钱 "
     "mani much often get got must may might shall need"
     .split()
 )
+
+# The adjective of "how long/far/big…" asks for a measure; the answer gives the measure
+# ("lasts three months"), rarely the adjective, which would only dilute coverage.
+_HOW_ADJECTIVE = re.compile(
+    r"\b(how\s+)(?:long|far|big|tall|high|old|large|deep|wide|heavy|soon)\b", re.IGNORECASE)
+
+# Verbs that say little about a topic: "Do you use cookies?" is about cookies, and a
+# passage that only "uses" something does not answer it. A question needs some of its
+# other words covered. English ones are stems, as search_terms gives them.
+_LIGHT_VERBS = frozenset(
+    "use do make have get go take give need want find see know say tell help work "
+    "provid offer includ allow let come keep put "
+    "使用 用 有 是 做 要 需要 可以 能 会 提供 支持 进行 包括 包含 允许"
+    .split()
+)
+
+
+# Questions whether something exists or is offered, and the thing asked about.
+_EXISTS = re.compile(
+    r"^\s*(?:is|are)\s+there\s+(?:a|an|any|some)?\s*(?P<en>[^?]+)|"
+    r"^\s*(?:do|does|can)\s+(?:you|we|they|i|the\s+\w+)\s+(?:have|offer|sell|provide|"
+    r"accept|use|get)\s+(?:a|an|any|some)?\s*(?P<en2>[^?]+)|"
+    r"有没有(?P<zh>[^？?吗呢，,]{1,8})|有(?P<zh2>[^？?吗呢，,]{1,8})[吗呢]", re.IGNORECASE)
+
+
+def _asked_exists(question: str) -> frozenset[str]:
+    """The search terms of what a question asks exists ("a car park", 停车场), if any."""
+    m = _EXISTS.search(question)
+    if m is None:
+        return frozenset()
+    thing = next(g for g in m.groups() if g)
+    return frozenset(search_terms(thing))
+
+
+def _content_terms(question: str) -> frozenset[str]:
+    """The question's search terms without the words of its form."""
+    return frozenset(search_terms(_HOW_ADJECTIVE.sub(r"\1", question))) - _QUESTION_FORM_WORDS
+
+
 _EN_PRONOUN_SUBJECT = re.compile(r"^(?:He|She|It|They)\b(?=\s+[a-z])")
 _ZH_PRONOUN_SUBJECT = re.compile(r"^(?:它们|他们|她们|它|他|她|其)")
+# Personal pronouns: named only by a person's name, never by a title.
+_PERSONAL = {"He": "male", "She": "female", "他": "male", "她": "female"}
 
 
 # A sentence's subject: the words before its first auxiliary ("Passwords must…", "The
@@ -206,6 +315,61 @@ _EN_SUBJECT = re.compile(
 _EN_NOT_A_SUBJECT = re.compile(
     r"^(?:it|they|he|she|this|that|these|those|there|here|we|you|i|each|every|all|some|"
     r"any|no|one)\b", re.IGNORECASE)
+
+# A person's name opening a sentence, then its verb: a title and a name ("Dr. Lee"), or
+# two or three capitalised words ("Lena Fischer chairs…"), not a group's name.
+_EN_PERSON = re.compile(
+    r"^(?P<name>(?:(?P<title>Mr|Mrs|Ms|Miss|Dr|Prof|Professor|Sir|Dame)\.?\s+)?"
+    r"[A-Z][a-z]+(?:[-'][A-Z][a-z]+)?(?:\s+[A-Z][a-z]+(?:[-'][A-Z][a-z]+)?){0,2})"
+    r"(?=\s+[a-z])")
+_EN_NOT_A_PERSON = re.compile(
+    r"^(?:The|A|An|This|That|These|Those|Our|Your|Its|Their|Each|Every|All|Some|If|When|"
+    r"In|On|At|For|From|After|Before)\b|\b(?:Team|Group|Board|Department|Office|"
+    r"Company|Committee|Council|University|College|School|Institute|Centre|Center|"
+    r"Service|Services|Desk|Club|Bank|Inc|Ltd|GmbH|Corp|Policy|Plan|Programme|Program)$")
+_EN_GENDER = {"Mr": "male", "Sir": "male", "Mrs": "female", "Ms": "female",
+              "Miss": "female", "Dame": "female"}
+
+# Titles that name a document, not a thing a sentence can be about: "Cafeteria Menu and
+# Opening Hours" is open from nothing; "产品介绍" has no battery.
+_NOT_A_THING_TITLE = re.compile(
+    r"\b(?:and|or|guide|manual|handbook|faq|overview|introduction|policy|policies|"
+    r"rules|regulations|information|info|notes|about|how)\b|&|[,:;/|]|"
+    r"介绍|简介|手册|指南|说明|规定|制度|须知|概况|规则|和|与|及", re.IGNORECASE)
+
+
+def _person_subject(sentence: str) -> tuple[str, str] | None:
+    """(name, gender) of a person's name that is `sentence`'s subject, else None."""
+    if has_cjk(sentence):
+        for entity in extract_entities(sentence[:120], lang="zh"):
+            if entity.kind == "person" and entity.role == "subject" \
+                    and sentence.startswith(entity.text):
+                return entity.text, entity.gender
+        return None
+    m = _EN_PERSON.match(sentence)
+    if not m or _EN_NOT_A_PERSON.search(m.group("name")):
+        return None
+    name = m.group("name")
+    if m.group("title") is None and len(name.split()) < 2:
+        return None
+    return name, _EN_GENDER.get(m.group("title") or "", "unknown")
+
+
+def _named_person(sentences: Sequence[str], position: int, pronoun: str) -> str | None:
+    """The person a he/she/他/她 opening the `position`-th sentence names: the subject of
+    the nearest sentence before it whose subject is a person's name, if it agrees."""
+    gender = _PERSONAL[pronoun]
+    for earlier in reversed(sentences[:position]):
+        person = _person_subject(earlier)
+        if person is not None:
+            name, theirs = person
+            return name if theirs in ("unknown", gender) else None
+    return None
+
+
+def _pronoun(sentence: str) -> str | None:
+    m = _EN_PRONOUN_SUBJECT.match(sentence) or _ZH_PRONOUN_SUBJECT.match(sentence)
+    return m.group(0) if m else None
 
 
 def _previous_subject(sentences: Sequence[str], position: int, pronoun: str) -> str | None:
@@ -222,27 +386,47 @@ def _previous_subject(sentences: Sequence[str], position: int, pronoun: str) -> 
     return subject if plural == (pronoun == "They") else None
 
 
+def _thing_title(title: str | None) -> str | None:
+    """The title, when it is a short name of a thing a sentence can be about."""
+    if not title or not title.strip():
+        return None
+    title = title.strip().lstrip("#").strip()
+    short = len(title) <= 12 if has_cjk(title) else len(title.split()) <= 4
+    return title if short and not _NOT_A_THING_TITLE.search(title) else None
+
+
 def _referent(passage: str, title: str | None, position: int) -> str | None:
-    """What a pronoun opening the `position`-th sentence of `passage` most likely names:
-    for "It"/"They", the subject of the sentence before when it agrees; else the
-    passage's title (as the passage writes it: "the cafeteria"), else the first name its
-    opening sentence gives."""
+    """What the pronoun opening the `position`-th sentence of `passage` names, if known.
+
+    He/she/他/她: only a person's name, the agreeing subject of an earlier sentence.
+    It/they/它: the agreeing subject of the sentence before; else the title when it names
+    a thing (as the passage writes it: "the cafeteria"); else the first name the opening
+    sentence gives. 他们/她们: nothing (quoted as written)."""
     sentences = split_sentences(passage)
-    if 0 < position < len(sentences):
-        pronoun = _EN_PRONOUN_SUBJECT.match(sentences[position])
-        subject = pronoun and _previous_subject(sentences, position, pronoun.group(0))
+    if not 0 <= position < len(sentences):
+        return None
+    pronoun = _pronoun(sentences[position])
+    if pronoun is None:
+        return None
+    if pronoun in _PERSONAL:
+        return _named_person(sentences, position, pronoun)
+    if pronoun in ("他们", "她们"):
+        return None
+    if position > 0:
+        subject = _previous_subject(sentences, position, pronoun)
         if subject:
             return subject
-    if title and title.strip():
-        title = title.strip()
+    thing = _thing_title(title)
+    if thing:
         # The title as the text says it, with its article: "The cafeteria is…", not
         # "Cafeteria is…".
-        m = re.search(rf"\b(?:the\s+)?{re.escape(title)}\b", passage, re.IGNORECASE)
-        return m.group(0) if m and m.group(0).lower().startswith("the ") else title
-    opening = sentences[:1]
-    if position == 0 or not opening:
+        written = (m.group(0) for m in re.finditer(rf"\bthe\s+{re.escape(thing)}\b", passage,
+                                                  re.IGNORECASE))
+        return next(written, thing)
+    opening = [s for s in sentences[:position] if not is_heading(s, title)][:1]
+    if not opening:
         return None
-    proper = [e for e in extract_entities(opening[0][:300]) if e.proper]
+    proper = [e for e in extract_entities(opening[0][:300]) if e.proper and e.kind != "person"]
     if not proper:
         return None
     # Keep the article the passage gives the name: "the Danube", not "Danube".
@@ -257,6 +441,28 @@ def _name_subject(sentence: str, referent: str | None) -> str:
     if _ZH_PRONOUN_SUBJECT.match(sentence):
         return _ZH_PRONOUN_SUBJECT.sub(referent, sentence, count=1)
     return _EN_PRONOUN_SUBJECT.sub(referent[:1].upper() + referent[1:], sentence, count=1)
+
+
+_CUT_START = re.compile(r"^[\s,;:，；：、]*(?:(?:and|or|but|so)\s+(?=[a-z]))?")
+_CUT_END = re.compile(r"\s*[,;:，；：、]+$")
+
+
+def _whole(sentence: str) -> str:
+    """A sentence a chunk boundary cut, made to read as one: no leading clause punctuation
+    or conjunction, a capital first, a full stop for a trailing comma or semicolon."""
+    start = _CUT_START.match(sentence)
+    if start and start.end():
+        sentence = sentence[start.end():]
+    # Only a plain lower-case word: "iPhone" and "eBay" are written so.
+    if re.match(r"[a-z]+\b", sentence):
+        sentence = sentence[:1].upper() + sentence[1:]
+    if _CUT_END.search(sentence):
+        sentence = _CUT_END.sub("。" if _is_cjk(sentence) else ".", sentence)
+    return sentence
+
+
+def _is_cjk(sentence: str) -> bool:
+    return bool(re.search(r"[\u4e00-\u9fff]", sentence[-3:] or sentence))
 
 
 _CLOCK = r"\b\d{1,2}[:.]\d{2}\b|\b\d{1,2}\s*(?:a\.?m\.?|p\.?m\.?|o'clock)|\bnoon\b|\bmidnight\b|" \
@@ -276,47 +482,86 @@ _NUMBER = (r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twe
 # They are about the form, not the topic: a time for "what time", a number for "how
 # many", a date or a deadline for "when", a place for "where", a person or a role for
 # "who". A sentence of the form asked for is quoted before those that are not.
-_EXPECTED = [
+_CURRENCY = (r"[$€£¥￥]\s*\d|\d[\d,.]*\s*(?:元|块钱|块|美元|欧元|英镑|日元|港币|"
+             r"(?:euros?|dollars?|cents?|pounds?|yuan|francs?|EUR|USD|GBP|CNY|RMB|CHF)\b)|"
+             r"[零一二两三四五六七八九十百千万]+\s*(?:元|块钱|美元|欧元)")
+_EXPECTED: list[tuple[re.Pattern[str], tuple[re.Pattern[str], ...]]] = [
+    # A price: a currency amount first, any number after ("How much does it cost?").
+    (re.compile(r"多少钱|几块钱|价格|价钱|售价|费用|收费|学费|"
+                r"\bhow much\b.*\b(?:cost|charge|pay|price)|"
+                r"\b(?:cost|costs|price|prices|fee|fees|charge|charges)\b", re.I),
+     (re.compile(_CURRENCY, re.I), re.compile(_NUMBER, re.I))),
+    # How to do something: an instruction ("Enter the address…", "请在…") or the means
+    # ("uses X", "通过…"), not a conditional ("If the VPN disconnects…").
+    (re.compile(r"^\s*how\s+(?:do|can|should|could|would)\s+(?:i|we|you|one)\b|"
+                r"^\s*how\s+to\b|如何|怎么(?!样)|怎样(?!的)|怎么办", re.I),
+     (re.compile(r"^(?!(?:If|When|Unless|In|On|At|For|The|A|An|This|That|It|They|We|You|"
+                 r"Your|Our|Its|Their)\b)[A-Z][a-z]+\s+(?:the|a|an|it|them|your|this|"
+                 r"that|to|on|in|into|with|from|up|out|through|via|all)\b|"
+                 r"\b(?:use|uses|using|via|through)\b|^请|^先|通过|使用|利用|借助|登录|点击|打开|输入"),)),
     (re.compile(r"\bwhat time\b|\b(?:opening|office|business|working) hours\b|几点|"
                 r"营业时间|开放时间|办公时间", re.I),
-     re.compile(_CLOCK, re.I)),
+     (re.compile(_CLOCK, re.I),)),
     (re.compile(r"how often|多久一次|多长时间一次|每隔多久|多频繁", re.I),
-     re.compile(r"\bevery\b|\bper\b|\b(?:daily|weekly|monthly|yearly|annually|hourly)\b|"
-                r"\btimes a\b|\bonce\b|\btwice\b|每", re.I)),
+     (re.compile(r"\bevery\b|\bper\b|\b(?:daily|weekly|monthly|yearly|annually|hourly)\b|"
+                r"\btimes a\b|\bonce\b|\btwice\b|每", re.I),)),
     (re.compile(r"^\s*when\b|什么时候|哪一?年|何时|哪天|几月|几号|\bwhat (?:year|date|day)\b|"
                 r"\bby when\b|\bhow soon\b|截止", re.I),
      # Case matters: "May" is a month, "may" is not.
-     re.compile(r"\b1\d{3}\b|\b20\d{2}\b|\d+\s*(?:年|月|日|号|世纪)|\bcentury\b|"
+     (re.compile(r"\b1\d{3}\b|\b20\d{2}\b|\d+\s*(?:年|月|日|号|世纪)|\bcentury\b|"
                 rf"{_MONTH}|{_WEEKDAY}|{_CLOCK}|"
                 r"\b(?:until|before|after|within|by|during|since)\s+(?:the\s+)?(?:\d|[a-z]+\s+\d|"
                 r"(?:first|last|next|end|start|beginning)\b)|\bevery\b|"
-                r"之前|以前|之后|以后|以内|期间")),
+                r"之前|以前|之后|以后|以内|期间"),)),
     (re.compile(r"how (?:long|many|much|far|big|tall|high|old|large|deep|wide|heavy)|"
                 r"多长|多少|多大|多高|多远|多久|多深|多重|多宽|几", re.I),
-     re.compile(_NUMBER, re.I)),
+     (re.compile(_NUMBER, re.I),)),
     (re.compile(r"^\s*where\b|哪里|在哪|位于哪|哪儿", re.I),
-     re.compile(r"\b(?:in|at|near|located|inside|beside|behind|through|from)\s+[A-Z]|"
+     (re.compile(r"\b(?:in|at|near|located|inside|beside|behind|through|from)\s+[A-Z]|"
                 r"(?i:\b(?:in|at|on|near|inside|beside|behind|next to|through|via)\s+"
                 r"(?:the\s+|a\s+|your\s+|our\s+)?(?:[\w-]+\s+){0,2}(?:floor|building|room|street|road|"
                 r"avenue|office|campus|city|wing|hall|level|site|desk|portal|website|"
-                r"page|intranet|center|centre)s?\b)|位于|坐落|在[\u4e00-\u9fff]{2,}")),
+                r"page|intranet|center|centre)s?\b)|位于|坐落|在[\u4e00-\u9fff]{2,}"),)),
     # "Who approves…?" and "Who was the first director?" ask for a person; "Who was Marie
     # Curie?" and "她是谁？" ask what someone is, which any sentence about them answers.
     (re.compile(r"^\s*who\s+(?:(?:is|was|are|were)\s+(?:the|a|an|your|our|my)\b|"
                 r"(?!(?:is|was|are|were)\b))|\bby whom\b|(?<!是)谁|哪位", re.I),
-     re.compile(r"(?<=\s)[A-Z][a-z]+\s+[A-Z][a-z]+|\bby\s+(?:the\s+|your\s+|a\s+)?[\w-]+|"
+     (re.compile(r"(?<=\s)[A-Z][a-z]+\s+[A-Z][a-z]+|\bby\s+(?:the\s+|your\s+|a\s+)?[\w-]+|"
                 r"\b(?:manager|supervisor|director|head|lead|officer|administrator|team|"
                 r"department|desk|committee|board|boss|owner|chair)s?\b|"
-                r"由|负责|经理|主管|主任|部门|办公室|委员会")),
+                r"由|负责|经理|主管|主任|部门|办公室|委员会"),)),
 ]
+
+
+# "How many days…", "几天": the number is one of what is counted ("十五天", "25 vacation
+# days"), not any number of the sentence ("3月31日").
+_EN_COUNTED = re.compile(r"\bhow many\s+(?:[a-z-]+\s+){0,2}?([a-z]{3,}?)s?\s+"
+                         r"(?:do|does|did|are|is|were|was|can|will|must|should|have|has)\b",
+                         re.IGNORECASE)
+_ZH_COUNTED = re.compile(r"[几多少]+([天个年次岁位种名家所项条周台张页])")
+
+
+def _answer_forms(question: str) -> tuple[re.Pattern[str], ...]:
+    """Patterns for the forms of answer the question asks for, the preferred first (a
+    currency amount, then a number, for a price; a count of the thing asked about, then
+    any number, for "how many")."""
+    for asks, forms in _EXPECTED:
+        if asks.search(question):
+            counted = _EN_COUNTED.search(question) or _ZH_COUNTED.search(question)
+            if counted and forms and forms[0].pattern == _NUMBER:
+                unit = re.escape(counted.group(1))
+                count = (rf"(?:{_NUMBER})[\w.,]*\s*(?:[A-Za-z-]+\s+)?{unit}"
+                         if counted.re is _EN_COUNTED
+                         else rf"[\d零两三四五六七八九十百千万半]+\s*{unit}")
+                return (re.compile(count, re.IGNORECASE), *forms)
+            return forms
+    return ()
 
 
 def _expected_answer(question: str) -> re.Pattern[str] | None:
     """A pattern for the form of answer the question asks for (a date, a number, a place)."""
-    for asks, answer in _EXPECTED:
-        if asks.search(question):
-            return answer
-    return None
+    forms = _answer_forms(question)
+    return forms[0] if forms else None
 
 
 def _cite(sentence: str, number: int) -> str:

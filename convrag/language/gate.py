@@ -96,7 +96,7 @@ def check(question: str, *, has_history: bool, names_subject: bool, lang: Lang |
             reasons.append("pronoun")
         if _EN_DEMONSTRATIVE.search(text):
             reasons.append("demonstrative")
-        if _EN_ELLIPSIS.match(text):
+        if _EN_ELLIPSIS.match(_last_sentence(text)):
             reasons.append("ellipsis")
         if _EN_BARE.match(text):
             reasons.append("bare-attribute")
@@ -116,11 +116,17 @@ def ellipsis_target(question: str, lang: Lang | None = None) -> str | None:
             target = re.sub(r"^(?:的话|如果是|要是)", "", target)
             return target or None
         return None
-    m = _EN_ELLIPSIS_TARGET.match(text)
+    m = _EN_ELLIPSIS_TARGET.match(_last_sentence(text))
     if m:
         # "What about the Volga in particular?" is about the Volga.
         return _EN_TRAILING_ADVERBIAL.sub("", m.group("x").strip()) or None
     return None
+
+
+def _last_sentence(text: str) -> str:
+    """The last sentence of an English question: "Interesting. What about X?" asks the
+    second; the first is a reaction."""
+    return re.split(r"(?<=[.!?])\s+(?=[A-Z])", text.strip())[-1]
 
 
 _EN_TRAILING_ADVERBIAL = re.compile(

@@ -231,6 +231,10 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
     own = extract_entities(text, lang=lang)
     pool = dialogue.entities
     in_dialogue = dialogue.previous_question is not None
+    if lang == "en" and in_dialogue:
+        bridged = _en_definite_anaphora(text, pool, dialogue.turn, dialogue.questions)
+        if bridged is not None:
+            return Resolution(bridged[0], "pronoun", (bridged[1],), ("pronoun",))
     # Before the first question only pronouns can refer (to the topic): a question that
     # names nothing then is not elliptical. In a conversation about a topic (the page it
     # happens on), an English definite description ("the album", "the tour") is the
@@ -268,6 +272,10 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
             # "And what about what happened next?" asks its own question.
             return Resolution(text, "none", (), verdict.reasons)
         if target and lang == "en" and not _names_a_thing(target):
+            if re.search(r"\b(?:a|an)\s+\w", target, re.IGNORECASE):
+                # "What about for a bigger family?" brings its own new subject: the old
+                # one neither carries over nor goes in front.
+                return Resolution(text, "none", (), verdict.reasons)
             target = None  # "How about on the grill?" changes a detail, not the subject
         if target and dialogue.previous_question and not (
                 lang == "en" and _has_attached_subject(dialogue.previous_question, pool)):
@@ -291,8 +299,7 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
         # A question whose pronoun found no antecedent has a subject, just not one we
         # know: guessing another would change what it asks.
         if lang == "en":
-            best = next((e for e in pool if e.topic), None) or _most_salient(
-                [e for e in pool if _names_referent(e)] or pool, dialogue.turn)
+            best = _en_missing_subject(text, pool, dialogue.turn, dialogue.questions)
         else:
             # What the question names already is not what it leaves out; what the latest
             # question was about is what a question without a subject goes on about.
@@ -307,6 +314,72 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
                 (Mention("", best.text),), verdict.reasons,
             )
     return Resolution(text, "none", (), verdict.reasons)
+
+
+def _en_missing_subject(text: str, pool: Sequence[Entity], turn: int,
+                        questions: Sequence[str]) -> Entity | None:
+    """What an English question without a name of its own leaves out, or None.
+
+    With a background topic, the topic (the page the conversation happens on). Without
+    one, a question whose own noun phrase is its subject ("What day do new hires
+    start?") names what it is about; one with an object of its own ("How many sick days
+    do I get?") is a new question about that object unless the conversation has an
+    established subject: something a user or an answer referred back to with a pronoun
+    (a learnt gender, "neuter" for "it"), or that two of the user's questions named. On
+    strangers' documents the most recent thing named was usually a different policy or
+    person, and putting it in front changed what the question asked. A question with no
+    noun phrase at all ("Why are so many dying?") takes the most salient referent.
+    """
+    topic = next((e for e in pool if e.topic), None)
+    if topic is not None:
+        return topic
+    commons = extract_entities(text, lang="en", common_nouns=True)
+    if any(e.role == "subject" for e in commons):
+        return None
+    if commons:
+        asked = [q.lower() for q in questions]
+        pool = [e for e in pool if e.gender != "unknown"
+                or sum(e.text.lower() in q for q in asked) >= 2]
+    return _most_salient([e for e in pool if _names_referent(e)] or list(pool), turn)
+
+# "the" and one lower-case noun, ending its noun phrase: "in the city", "the tower is".
+_EN_DEFINITE_HEAD = re.compile(
+    r"\bthe\s+(?P<head>[a-z]{3,})(?=\s*[?.!,]|\s*$|\s+(?:is|was|are|were|do|does|did|has|have|"
+    r"had|be|been|in|on|at|to|for|with|from|by|about|during|after|before|and|or|that|which|"
+    r"who|when|like)\b)",
+)
+
+# The same as the subject of do-support, before its verb: "why did the league decline?"
+_EN_DEFINITE_SUBJECT = re.compile(
+    r"\b(?:do|does|did|can|could|will|would|should)\s+the\s+(?P<head>[a-z]{3,})(?=\s+[a-z]+\b)")
+
+
+def _en_definite_anaphora(text: str, pool: Sequence[Entity], turn: int,
+                          questions: Sequence[str]) -> tuple[str, Mention] | None:
+    """"the city" after "Salt Lake City": a definite noun that is the head of a name.
+
+    English refers back to a name by its head noun with "the" (the tower, the empire,
+    the museum): when the last word of a name the conversation used is that noun, the
+    definite description is that name. Only names of two words or more that are not
+    people count, and only a noun that ends its phrase ("the city council" is another
+    thing). The name keeps "the" when a question wrote it so ("the Eiffel Tower").
+    """
+    for m in [*_EN_DEFINITE_HEAD.finditer(text), *_EN_DEFINITE_SUBJECT.finditer(text)]:
+        head = m.group("head").lower()
+        if not m.group("head").islower():
+            continue
+        names = [e for e in pool if e.lang == "en" and e.proper and e.kind != "person"
+                 and len(e.text.split()) >= 2 and e.text.split()[-1].lower() == head
+                 and e.text.lower() not in text.lower()]
+        best = _most_salient(names, turn)
+        if best is None:
+            continue
+        asked = " ".join(questions).lower()
+        name = f"the {best.text}" if f"the {best.text.lower()}" in asked else best.text
+        start = m.start("head") - len("the ")
+        standalone = text[:start] + name + text[m.end("head"):]
+        return standalone, Mention(text[start:m.end("head")], best.text)
+    return None
 
 
 # --- pronouns -----------------------------------------------------------------------
@@ -344,8 +417,9 @@ _EN_SINGULAR_VERB = re.compile(
     re.IGNORECASE,
 )
 _EN_NOUNISH_NEXT = re.compile(r"\s+(?!(?:to|in|on|at|for|with|by|from|and|or|as|about|\?|\.))[a-z]")
-_EN_NAME = re.compile(r"(?:[A-Z0-9][\w'’.\-]*|of|the|de|von|van|da|du|la|le|&)"
-                      r"(?:\s+(?:[A-Z0-9][\w'’.\-]*|of|the|de|von|van|da|du|la|le|&))*")
+_EN_NAME = re.compile(
+    r"(?:[A-Z0-9][\w'’.\-]*|of|the|de|der|den|del|della|di|von|van|da|du|la|le|&)"
+    r"(?:\s+(?:[A-Z0-9][\w'’.\-]*|of|the|de|der|den|del|della|di|von|van|da|du|la|le|&))*")
 # Heads that make a capitalised name a thing or a place, never a he or a she.
 _EN_NOT_PERSON = re.compile(
     r"\b(?:river|lake|mountain|mount|ocean|sea|island|islands|university|college|school|"
@@ -389,6 +463,12 @@ _EN_DATE_LIKE = re.compile(
     r"November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)$")
 
 
+_EN_DATE = re.compile(
+    r"(?:(?:January|February|March|April|May|June|July|August|September|October|November|"
+    r"December)\s+)?(?:\d{1,2}\s+)?\d{4}s?|(?:January|February|March|April|June|July|"
+    r"August|September|October|November|December)(?:\s+\d{1,2})?")
+
+
 # Agreement, added to salience: how well an entity fits the pronoun (negative: never).
 # A known gender that matches (learnt from an answer's "she") outweighs two turns of
 # recency: a gendered pronoun is the strongest cue a question gives.
@@ -421,6 +501,8 @@ def _agreement_score(entity: Entity, wanted: str, singular_verb: bool = False) -
         # An unknown-gender name fits "he" a little better than "she": English text
         # about people without a stated gender skews male, and a wrong "she" reads worse.
         return 1.0 if person else (0.5 if wanted == "male" else 0.2)
+    if entity.lang == "en" and _EN_DATE.fullmatch(entity.text):
+        return -1.0  # "December 1971", "the 1960s": a time, which a pronoun never takes up
     if wanted == "thing":
         if person and entity.lang == "zh" and entity.gender == "unknown":
             # jieba tags many titles as names (a painting, a film): 它 may still mean one.
@@ -557,8 +639,19 @@ def _most_salient(pool: Sequence[Entity], turn: int) -> Entity | None:
 
 
 def _already_named(entity: Entity, mentions: Sequence[Mention]) -> bool:
-    """Name a referent once; later pronouns for it read naturally ("…do after his film")."""
+    """Name a referent once; later pronouns for it read naturally ("…do after his film").
+
+    In English a name that starts another named one is the same referent ("Pierre",
+    "Pierre Boulez"): two pronouns of one clause do not both mean it.
+    """
+    if entity.lang == "en" and entity.proper:
+        return any(_same_name(m.antecedent, entity.text) for m in mentions)
     return any(m.antecedent == entity.text for m in mentions)
+
+
+def _same_name(a: str, b: str) -> bool:
+    a, b = a.lower(), b.lower()
+    return a == b or a.startswith(b + " ") or b.startswith(a + " ")
 
 
 def _named_before(text: str, position: int, own: Sequence[Entity], wanted: str) -> bool:
@@ -600,8 +693,8 @@ def _substitute_pronouns(
         name = _with_determiner(entity, questions)
         if m.start() == 0:
             name = name[:1].upper() + name[1:]
-        if template == "{}'s" and entity.plural and name.endswith("s"):
-            template = "{}'"  # the bees' habitat, not the bees's
+        if template == "{}'s" and name.endswith("s") and (entity.plural or entity.proper):
+            template = "{}'"  # the bees' habitat, the Kinks' legacy
         return template.format(name)
 
     out = _replace_spans(text, [(m.start(), m.end(), en_pronoun(m)) for m in en_pronouns(text)])

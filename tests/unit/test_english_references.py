@@ -137,11 +137,22 @@ def test_a_missing_subject_is_the_topic_in_front(history, question, topic, expec
     assert _ask(history, question, topic) == expected
 
 
+def test_an_object_of_its_own_still_takes_a_subject_the_user_referred_back_to():
+    # "it" made the cargo bike the conversation's subject; "the battery" is its part.
+    history = _user("How much does a cargo bike weigh?", "How fast can it go?")
+    assert _ask(history, "How long does the battery last?") in (
+        "How long does the battery last?",  # a definite description names its subject
+        "cargo bike: how long does the battery last?")
+    assert _ask(history, "Are there any safety rules?").startswith("cargo bike: ")
+
+
 def test_without_a_topic_the_subject_is_the_most_salient_referent():
     history = _user("How much does a used tractor cost?",
                     "Interesting. What about a small sawmill?")
-    assert _ask(history, "What licenses are needed?") == (
-        "small sawmill: what licenses are needed?")
+    assert _ask(history, "What are the risks?") == "small sawmill: what are the risks?"
+    # A noun phrase of its own ("licenses") makes it a question about that, unless the
+    # conversation kept to one subject (see the cargo bike above).
+    assert _ask(history, "What licenses are needed?") == "What licenses are needed?"
 
 
 @pytest.mark.parametrize(
@@ -164,8 +175,10 @@ def test_an_ellipsis_does_not_carry_a_question_whose_subject_was_attached():
     history = [("user", "What is the Silk Road?"), ("assistant", "A network of trade routes."),
                ("user", "Which goods were traded?"),
                ("assistant", "Silk, spices and paper.")]
-    # The previous question only had the topic attached; "What about X?" asks about X.
-    assert _ask(history, "What about horses?") == "Silk Road: what about horses?"
+    # "Which goods were traded?" names its own subject, so nothing was attached to it, and
+    # "What about X?" has no subject phrase to replace: it is left as asked (the search's
+    # history-aware leg still carries the Silk Road).
+    assert _ask(history, "What about horses?") == "What about horses?"
 
 
 # --- he/she only for people ---------------------------------------------------------------
@@ -196,6 +209,12 @@ def test_he_and_she_bind_people_only(history, question, expected):
     assert _ask(history, question) == expected
 
 
+def test_a_date_is_never_an_antecedent():
+    history = [("user", "When did the quartet record?"),
+               ("assistant", "In March 1968, in London.")]
+    assert "1968" not in _ask(history, "Did it sell well?")
+
+
 # --- negative rows: nothing to resolve ----------------------------------------------------
 
 
@@ -208,6 +227,12 @@ def test_he_and_she_bind_people_only(history, question, expected):
         # a question that names its own subject
         (_user("How do I bake sourdough bread?"), "What flour do bagels need?"),
         (_user("What are some fun facts about owls?"), "How long do parrots live?"),
+        # a question about its own object, after a question about something else
+        (_user("Who manages the warehouse?"), "How many parking spaces do I get?"),
+        (_user("What does the Gold membership cost?"), "Can I pause my subscription?"),
+        (_user("Which app do we use for timesheets?"), "How long does it take to get a badge?"),
+        # its own subject, lower-case
+        (_user("Which app do we use for timesheets?"), "When do new interns arrive?"),
     ],
 )
 def test_nothing_to_resolve_comes_back_unchanged(history, question):
@@ -248,7 +273,34 @@ def test_binding_of_pronouns_inside_a_question(question, expected):
         # a clause is no target
         (_user("When did the protest start?"), "And how about what happened next?",
          "And how about what happened next?"),
+        # a reaction before the ellipsis is left as it is
+        (_user("How tall is the Eiffel Tower?"), "Wow. What about the Shard?",
+         "How tall is the Shard?"),
+        # a circumstance with a new thing of its own brings its own subject
+        (_user("How much does a used tractor cost?"), "What about for a small farm?",
+         "What about for a small farm?"),
     ],
 )
 def test_ellipsis(history, question, expected):
+    assert _ask(history, question) == expected
+
+
+# --- a definite noun that is the head of a name ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("history", "question", "expected"),
+    [
+        (_user("What is the weather like in Cape Town?"),
+         "What can tourists do in the town?", "What can tourists do in Cape Town?"),
+        (_user("When did the Hanseatic League form?"),
+         "Why did the league decline?", "Why did the Hanseatic League decline?"),
+        # a longer noun phrase is another thing; a person's surname is no head noun
+        (_user("What is the weather like in Cape Town?"),
+         "Who chairs the town council?", "Who chairs the town council?"),
+        (_user("When did the Hanseatic League form?"),
+         "Which museum covers its history?", "Which museum covers Hanseatic League's history?"),
+    ],
+)
+def test_a_definite_head_noun_names_the_name(history, question, expected):
     assert _ask(history, question) == expected

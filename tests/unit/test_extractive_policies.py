@@ -132,8 +132,13 @@ def test_a_follow_up_quotes_its_answer_with_the_pronoun_named(graph):
     ("What are the opening hours?", ["The canteen serves hot meals. It is open from 8:00 "
                                      "to 14:00."], ["Canteen"],
      "The canteen is open from 8:00 to 14:00 [1]."),
+    # He/she is named only by a person's name an earlier sentence has as its subject,
+    # never by the title (a title such as "Leadership Team" is no person).
     ("When did she found the lab?", ["Her work began in physics. She founded the lab in "
                                      "1998."], ["Ines Ortega"],
+     "She founded the lab in 1998 [1]."),
+    ("When did she found the lab?", ["Ines Ortega studied physics. She founded the lab in "
+                                     "1998."], ["Research staff"],
      "Ines Ortega founded the lab in 1998 [1]."),
 ])
 def test_the_best_passage_and_its_sentence(question, passages, titles, answer):

@@ -165,9 +165,12 @@ def test_the_history_leg_finds_the_topic_a_rewrite_missed():
          "The Danube is about 2,850 km long [1]."),
         ("黄河有多长？", ["黄河是中国的河流。它全长约5464公里。"], [None],
          "黄河全长约5464公里[1]。"),
-        # A title names the referent when the passage does not open with it.
+        # She is named only by a person's name the passage gives as a subject before,
+        # never by the title: without one the sentence is quoted as written.
         ("When did she retire?", ["She joined in 1990. She retired in 2015."], ["Ada Byron"],
-         "Ada Byron retired in 2015 [1]."),
+         "She retired in 2015 [1]."),
+        ("When did she retire?", ["Ada Byron joined in 1990. She retired in 2015."],
+         ["Staff history"], "Ada Byron retired in 2015 [1]."),
     ],
 )
 def test_extractive_answers_answer(question, passages, titles, expected):

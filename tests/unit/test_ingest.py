@@ -425,3 +425,34 @@ def test_html_and_pdf_documents_are_searchable(tmp_path: Path) -> None:
     kb.ingest("kb", load_paths([tmp_path], root=tmp_path))
     assert kb.search("kb", ["尼罗河在哪里"])[0].doc_id == "nile.html"
     assert kb.search("kb", ["Who discovered polonium?"])[0].doc_id == "curie.pdf"
+
+
+# (file name, text, title, body): a plain file's first line is its title when it is
+# short, has no sentence-final punctuation and is followed by a blank line or body text.
+@pytest.mark.parametrize(("name", "text", "title", "body"), [
+    ("bikes.txt", "Bike Parking Rules\n\nBikes are parked in the basement.\n",
+     "Bike Parking Rules", "Bikes are parked in the basement."),
+    ("kettle.txt", "云帆K3电水壶说明\n\n云帆K3容量为1.5升。\n", "云帆K3电水壶说明",
+     "云帆K3容量为1.5升。"),
+    ("bikes.txt", "Bike parking\nBikes are parked in the basement next to the lifts.\n",
+     "Bike parking", "Bikes are parked in the basement next to the lifts."),
+    ("notes.md", "Bike Parking Rules\n\nBikes are parked in the basement.\n",
+     "Bike Parking Rules", "Bikes are parked in the basement."),
+    # not a title line: a sentence, a lone line, a list, a long line
+    ("bikes.txt", "Bikes are parked in the basement.\n\nThe racks are free.\n", "bikes",
+     "Bikes are parked in the basement.\n\nThe racks are free.\n"),
+    ("bikes.txt", "Bikes go in the basement\n", "bikes", "Bikes go in the basement\n"),
+    ("fruit.txt", "Apples\nPears\nPlums\n", "fruit", "Apples\nPears\nPlums\n"),
+    ("long.txt", "x" * 81 + "\n\nBody.\n", "long", "x" * 81 + "\n\nBody.\n"),
+    # a heading or a front matter title wins, and the text stays as it is
+    ("notes.md", "Intro\n\n# Parking\n\nBikes go in the basement.\n", "Parking",
+     "Intro\n\n# Parking\n\nBikes go in the basement.\n"),
+    ("notes.md", "---\ntitle: Parking\n---\nBike rules\n\nBikes go in the basement.\n",
+     "Parking", "Bike rules\n\nBikes go in the basement.\n"),
+])
+def test_a_plain_file_is_titled_by_its_title_line(
+    tmp_path: Path, name: str, text: str, title: str, body: str
+) -> None:
+    write(tmp_path / name, text)
+    (document,) = load_paths([tmp_path / name], root=tmp_path)
+    assert (document.title, document.text) == (title, body)
