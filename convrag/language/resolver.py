@@ -955,7 +955,7 @@ def _zh_ellipsis(question: str, previous: str, target: str) -> str | None:
     runs = _noun_runs(tagged, offsets, keep_generic=True)
     for start, run in runs:
         at = start
-        for k, (word, tag) in enumerate(run):
+        for k, (word, _tag) in enumerate(run):
             if word != target and word[-1] == head and len(word) >= 2:
                 first = _zh_replaced_modifiers(run[:k], proper, len(target) > len(word))
                 begin = at - sum(len(w) for w, _ in run[first:k])
