@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from convrag.language.references import ZH_CLASSIFIERS
-from convrag.language.tokens import EN_STOPWORDS, Lang, detect_lang, zh_cut
+from convrag.language.tokens import EN_STOPWORDS, Lang, detect_lang, has_cjk, zh_cut
 
 Kind = Literal["person", "place", "org", "thing"]
 # "neuter": something a user called "it", which a later he or she never means.
@@ -64,6 +64,7 @@ _ZH_KIND: dict[str, Kind] = {
     "nz": "thing",
     "eng": "thing",
 }
+_ZH_PERSON_TAGS = frozenset({"nr", "nrt", "nrfg"})
 _ZH_NOUN_TAGS = {"n", "nr", "nrt", "nrfg", "ns", "nt", "nz", "eng", "vn"}
 ZH_NOUN_TAGS = frozenset(_ZH_NOUN_TAGS)
 """jieba's tags of the words a Chinese entity is made of."""
@@ -94,6 +95,10 @@ ZH_GENERIC = frozenset(
     原著 简介 缺点 优点 好处 坏处 口碑 评价 票房 销量 地址 门票 官网 成员 队长 创始人 主人公 背景
     味道 口味 质量 性格 颜值 身高 年龄 体重 演技 画风 画面 配音 风格 环境 服务 天气 气温
     温度 房价 工资 待遇 收入 费用 价钱 人气 名气 气质"""
+    # Measures and specifications of a product or a programme ("…容量为5升", "…项目学制
+    # 两年"): what is asked about a thing, never the thing.
+    """
+    容量 功率 售价 尺寸 重量 颜色 型号 参数 续航 保修期 学制 距离 项目 直径 周长 宽度"""
     # Words of the speaker's impression (jieba tags 感觉 of "感觉不错" a noun): a frame.
     """
     感觉 印象 看法""".split()
@@ -176,15 +181,75 @@ def _tagged(text: str) -> tuple[tuple[str, str], ...]:
     """
     import jieba.posseg as pseg  # its model tables cost 0.3 s: loaded on the first zh text
 
+    table = pseg.dt.word_tag_tab
     if _unknown_run_chars(text) <= HMM_BUDGET_CHARS:
         # The tagger calls a lower-case Latin word ("c", "iphonex") 'x', punctuation's tag;
         # it is a word like an upper-case one ('eng'), so "c语言" stays one name.
-        return tuple((p.word, "eng" if p.flag == "x" and _LATIN.search(p.word) else p.flag)
-                     for p in pseg.cut(text, HMM=True))
-    # Without the HMM the tagger cuts the way zh_cut does and looks each word up: done
-    # here on zh_cut's (cached) words, which saves cutting a long text a second time.
-    table = pseg.dt.word_tag_tab
-    return tuple((word, _dictionary_tag(word, table)) for word in zh_cut(text))
+        pairs = [(p.word, "eng" if p.flag == "x" and _LATIN.search(p.word) else p.flag)
+                 for p in pseg.cut(text, HMM=True)]
+    else:
+        # Without the HMM the tagger cuts the way zh_cut does and looks each word up: done
+        # here on zh_cut's (cached) words, which saves cutting a long text a second time.
+        pairs = [(word, _dictionary_tag(word, table)) for word in zh_cut(text)]
+    return tuple(_join_model_names(_split_function_endings(pairs, table)))
+
+
+# Characters that end a clause's noun, never a noun itself: an adverb (约 "about"), the
+# copula, particles, prepositions. jieba's dictionary has odd nouns that glue one onto a
+# word (全长约 of "全长约13公里", 直径约, 就读于), and its HMM guesses more; such a word is
+# cut before it. 和, 为, 被, 都 and 达 stay out: they end real nouns (平方和, 性行为, 羽绒被,
+# 东京都, 巴格达). No name ends in 的, 是 or 了 either (the dictionary's 霍金的 is a name
+# and a particle); the others end a few (杨家将), so a name the dictionary has keeps them.
+_ZH_FUNCTION_ENDINGS = frozenset("约 于 在 及 等 将".split())
+_ZH_PARTICLE_ENDINGS = frozenset("的 是 了".split())
+
+
+def _split_function_endings(pairs: list[tuple[str, str]], table: dict[str, str]
+                            ) -> list[tuple[str, str]]:
+    """Noun words of three or more characters that end in a function character are cut
+    before it when the rest is a dictionary word: 全长约 is 全长 + 约, so no span of an
+    answer ends in "about" (条约 and 合约 are two characters and stay whole). A name the
+    dictionary has (杨家将) stays whole; one the HMM guessed does not."""
+    out: list[tuple[str, str]] = []
+    for word, tag in pairs:
+        if len(word) >= 3 and tag in _ZH_NOUN_TAGS and word[:-1] in table and (
+                word[-1] in _ZH_PARTICLE_ENDINGS or word[-1] in _ZH_FUNCTION_ENDINGS and (
+                    tag in ("n", "vn") or word not in table)):
+            out += [(word[:-1], table[word[:-1]]), (word[-1], table.get(word[-1], "x"))]
+        else:
+            out.append((word, tag))
+    return out
+
+
+# Tags of the one-character words jieba leaves when it cuts an unknown name apart (小 +
+# 净 of 小净X3): adjectives, nouns, names, and ideographs it has no tag for. Verbs,
+# prepositions, pronouns and particles are grammar around a name, never part of it.
+_NAME_PIECE_TAGS = frozenset({"a", "n", "ng", "nr", "nrt", "nrfg", "ns", "nt", "nz", "j", "b",
+                              "x"})
+
+
+def _join_model_names(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A product or model name that mixes ideographs and Latin letters is one word.
+
+    jieba cuts 小净X3 into 小 + 净 + X3, and the tagger calls 小 an adjective, so the
+    name lost its first character in every rewrite. A Latin word (with a letter: "X3",
+    "Pro", not a bare number) written right after ideographs takes with it the run of
+    one-character name pieces before it and the nouns before those, as written; the
+    whole is tagged a name ('nz'). Grammar words end the run (买X3, 用X3 keep 买, 用).
+    """
+    out: list[tuple[str, str]] = []
+    for word, tag in pairs:
+        if tag == "eng" and out and has_cjk(out[-1][0][-1]) and _LATIN.search(word):
+            k = len(out)
+            while k > 0 and has_cjk(out[k - 1][0]) and (
+                    (len(out[k - 1][0]) == 1 and out[k - 1][1] in _NAME_PIECE_TAGS)
+                    or out[k - 1][1] in _ZH_NOUN_TAGS and out[k - 1][0] not in ZH_GENERIC):
+                k -= 1
+            if k < len(out):
+                word, tag = "".join(w for w, _ in out[k:]) + word, "nz"
+                del out[k:]
+        out.append((word, tag))
+    return out
 
 
 def zh_tags(text: str) -> tuple[tuple[str, str], ...]:
@@ -259,6 +324,11 @@ def _zh_named_object(text: str) -> tuple[str, bool]:
             # "北京的天气怎么样" evaluates an attribute of a name, found by itself;
             # "明天天气怎么样" a time's.
             continue
+        if pattern is _ZH_DEFINED and "的" in name and any(
+                t in _ZH_NOUN_TAGS for _, t in _tagged(name[:name.index("的")])):
+            # "王教授的研究方向是什么" asks for an attribute of a name found by itself; a
+            # title with an adjective before 的 ("沉默的羔羊是什么") is one name.
+            continue
         cut = _ZH_APPOSITION.search(name)
         if cut and cut.start() >= 2:
             name = name[:cut.start()]
@@ -300,6 +370,9 @@ def _zh_features(span: str, kind: Kind, proper: bool) -> tuple[Kind, Gender]:
 
 
 
+# Question words that determine the noun after them ("什么语言", "哪些专业", "几门课").
+_ZH_ASKED_FOR = frozenset("什么 哪 哪些 哪个 哪种 哪类 哪位 哪家 哪所 啥 几 多少 何".split())
+
 # The second person: a name that opens an utterance right before it is a vocative.
 _ZH_ADDRESSEE = frozenset("你 您 你们".split())
 
@@ -319,7 +392,9 @@ def _zh_entities(text: str, turn: int) -> list[Entity]:
     seen_verb = False
     while i < len(pairs):
         word, flag = pairs[i]
-        if flag.startswith("v") and flag != "vn":
+        if flag.startswith("v") and flag != "vn" or flag == "p" and entities:
+            # A preposition after the subject opens an object too ("X可以用Y洗吗": Y is
+            # what X is washed with, not what the question is about).
             seen_verb = True
         if flag not in _ZH_NOUN_TAGS:
             i += 1
@@ -334,6 +409,13 @@ def _zh_entities(text: str, turn: int) -> list[Entity]:
             flags.append(pairs[j][1])
             j += 1
         i = j
+        if len(words) > 1 and flags[-1] == "vn" and (
+                j < len(pairs) and pairs[j][1][:1] == "n" or flags[-2] in _ZH_PERSON_TAGS
+                or _ZH_PERSON_HEAD.search(words[-2])):
+            # A verbal noun with an object after it, or after a person, is the verb
+            # ("…研究员研究海洋生物", "研究员研究计算数学"), no part of a name.
+            words.pop()
+            flags.pop()
         # Drop trailing generic heads ("长江 长度") and leading generic words.
         while words and words[-1] in ZH_GENERIC:
             words.pop()
@@ -341,14 +423,18 @@ def _zh_entities(text: str, turn: int) -> list[Entity]:
         while words and words[0] in ZH_GENERIC:
             words.pop(0)
             flags.pop(0)
-        if not words:
+        if not words or first > 0 and pairs[first - 1][0] in _ZH_ASKED_FOR:
+            # "用什么语言授课": the noun a question word determines is what is asked for,
+            # an answer still to come, never a thing talked about.
             continue
         span = "".join(words).strip()
         if first > 0 and pairs[first - 1][0] in ("这", "那") and span[:1] in ZH_CLASSIFIERS:
             span = span[1:]  # jieba's 这 + 首歌: the classifier is not part of the noun
         proper_flags = [f for f in flags if f in _ZH_KIND]
         proper = bool(proper_flags)
-        if not proper and len(span) < 2:
+        if len(span) < 2 and (has_cjk(span) or not proper):
+            # One ideograph is a verb or a piece of a word the tagger guessed a name (换
+            # of "需要换什么"), never a referent; Chinese names are two characters or more.
             continue
         kind, gender = _zh_features(
             span, _ZH_KIND.get(proper_flags[-1], "thing") if proper_flags else "thing", proper)

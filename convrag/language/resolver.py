@@ -317,9 +317,11 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
         if lang == "en":
             best = _en_missing_subject(text, pool, dialogue.turn, dialogue.questions)
         else:
-            # What the question names already is not what it leaves out.
-            best = _most_salient([e for e in pool if e.text.lower() not in text.lower()],
-                                 dialogue.turn)
+            # What the question names already is not what it leaves out; what the latest
+            # question was about is what a question without a subject goes on about.
+            unnamed = [e for e in pool if e.text.lower() not in text.lower()]
+            focus = _zh_focus(unnamed, dialogue.previous_question)
+            best = _most_salient(focus, dialogue.turn) or _most_salient(unnamed, dialogue.turn)
         if best is not None:
             subject = best.text + ("是" if fragment is not None and _zh_indefinite(text) else "")
             return Resolution(
@@ -687,7 +689,8 @@ def _substitute_pronouns(
 ) -> tuple[str, list[Mention]]:
     mentions: list[Mention] = []
     if lang == "zh":
-        return _substitute_zh(text, pool, turn, own, mentions), mentions
+        focus = _zh_focus(pool, questions[-1] if questions else None)
+        return _substitute_zh(text, pool, turn, own, mentions, focus), mentions
 
     def en_pronoun(m: re.Match[str]) -> str:
         word = m.group(0).lower()
@@ -787,8 +790,40 @@ def _replace_spans(text: str, spans: Sequence[tuple[int, int, str]]) -> str:
     return "".join(pieces)
 
 
+def _zh_focus(pool: Sequence[Entity], previous: str | None) -> list[Entity]:
+    """What the user's latest knowledge question was about: the known entities it named
+    as its subject (before its verb), or all it named when none was a subject."""
+    if previous is None:
+        return []
+    named = [e for e in extract_entities(previous, lang="zh") if e.lang == "zh"]
+    subjects = [e.text for e in named if e.role == "subject"] or [e.text for e in named]
+    # Only a subject named again (by the answer, or by an earlier turn) is the topic for
+    # sure: a chat reply that goes on about something else has moved the talk there.
+    known = {e.text: e for e in pool if e.repeated or any(
+        o.turn == e.turn and e.text in o.text and o is not e for o in pool)}
+    return [known[text] for text in subjects if text in known]
+
+
+def _zh_focused(focus: Sequence[Entity], pool: Sequence[Entity], wanted: str, turn: int
+                ) -> Entity | None:
+    """The antecedent of a Chinese pronoun or a missing subject: the thing the user's latest
+    question was about when it fits fully, else the best agreeing entity of the pool.
+
+    An answer names many things (an address, a dishwasher, a price) and repeats some; the
+    user's next question is mostly still about what they just asked about, so a fitting
+    focus wins whatever the answer's salience says (a person for 它 fits only weakly and
+    does not).
+    """
+    fitting = [e for e in focus if _agreement_score(e, wanted) >= 1.0]
+    found = _best_agreeing(fitting, wanted, turn) if fitting else None
+    if found is not None:
+        return _fullest_name(found, pool, wanted)
+    return _best_antecedent(pool, wanted, turn)
+
+
 def _substitute_zh(
-    text: str, pool: Sequence[Entity], turn: int, own: Sequence[Entity], mentions: list[Mention]
+    text: str, pool: Sequence[Entity], turn: int, own: Sequence[Entity], mentions: list[Mention],
+    focus: Sequence[Entity] = (),
 ) -> str:
     """Replace the referring words of a Chinese question, found on jieba's words.
 
@@ -803,7 +838,7 @@ def _substitute_zh(
         wanted, template = ZH_PRONOUNS[ref.word]
         if _named_before(text, ref.start, own, wanted):
             continue
-        entity = _best_antecedent(pool, wanted, turn)
+        entity = _zh_focused(focus, pool, wanted, turn)
         if entity is None or _already_named(entity, mentions):
             continue
         if template == "{}的" and text[ref.end:ref.end + 1] == "的":
@@ -814,7 +849,7 @@ def _substitute_zh(
         for ref in references:
             if ref.kind == "pronoun":
                 continue
-            found = _zh_demonstrative(ref, pool, turn)
+            found = _zh_demonstrative(ref, pool, turn, focus)
             if found is not None and not _already_named(found[1], mentions):
                 end, entity = found
                 mentions.append(Mention(text[ref.start:end], entity.text))
@@ -823,14 +858,14 @@ def _substitute_zh(
 
 
 def _zh_demonstrative(
-    ref: Reference, pool: Sequence[Entity], turn: int
+    ref: Reference, pool: Sequence[Entity], turn: int, focus: Sequence[Entity] = ()
 ) -> tuple[int, Entity] | None:
     """What a demonstrative stands for, and where the words it covers end; None if unsure.
 
     The whole phrase is replaced: 该校 and 这个学院 by the school's name, 那里 by the place.
     """
     if ref.kind == "place":
-        entity = _best_antecedent(pool, "place", turn)
+        entity = _zh_focused(focus, pool, "place", turn)
         return (ref.end, entity) if entity else None
     if ref.kind == "demonstrative":
         head, end = ref.word[1:], ref.end
@@ -952,12 +987,16 @@ def _zh_ellipsis(question: str, previous: str, target: str) -> str | None:
 
     Chinese compounds put their head last, so a target sharing the last character of a
     noun of the previous question is a thing of the same kind (亚军 for 冠军, 住房补贴 for
-    交通补贴): it takes that noun's place and the predicate carries over. A name takes
-    the place of the previous question's first name of the same kind (黄河 for 长江), or
-    becomes the topic of a question that named none ("北京呢" after "明天天气怎么样").
-    Otherwise the predicate may not fit the new thing (导师 after "博士学制多长"): the target
-    is asked about in the previous question's subject, "博士的导师呢？", if that subject
-    is a name or the modifier of a compound; or nothing is changed.
+    交通补贴): it takes that noun's place, with the modifiers the target brings its own
+    of (金融学硕士 for 计算机科学硕士, 李梅教授 for 王建国教授), and the predicate carries
+    over. A name takes the place of the previous question's first name of the same kind
+    (黄河 for 长江), or becomes the topic of a question that named none ("北京呢" after
+    "明天天气怎么样"). Otherwise the target is a part of the previous question's subject
+    ("电池呢" after "X3保修多久" is X3's battery) when that subject is a name the predicate
+    was said of, and the predicate carries over to the part; a common noun after a place
+    is another thing in it, not a part (see `_zh_owner`); after the modifier of a compound
+    whose head the predicate was about ("博士学制多长"), the target is asked about in the
+    modifier, "博士的导师呢？"; or nothing is changed.
     """
     words = zh_tags(target)
     if not words or words[-1][1] not in ZH_NOUN_TAGS or any(
@@ -967,10 +1006,18 @@ def _zh_ellipsis(question: str, previous: str, target: str) -> str | None:
     proper = any(t in ZH_PROPER_TAGS for _, t in words)
     head = target[-1]
     offsets = _offsets(tagged)
-    for (word, tag), start in zip(tagged, offsets, strict=True):
-        if tag in ZH_NOUN_TAGS and word != target and word[-1] == head and len(word) >= 2:
-            return previous[:start] + target + previous[start + len(word):]
-    runs = _noun_runs(tagged, offsets)
+    runs = _noun_runs(tagged, offsets, keep_generic=True)
+    for start, run in runs:
+        at = start
+        for k, (word, _tag) in enumerate(run):
+            if word != target and word[-1] == head and len(word) >= 2:
+                first = _zh_replaced_modifiers(run[:k], proper, len(target) > len(word))
+                begin = at - sum(len(w) for w, _ in run[first:k])
+                return previous[:begin] + target + previous[at + len(word):]
+            at += len(word)
+    compounds = runs
+    runs = [(start, [(w, t) for w, t in run if w not in ZH_GENERIC]) for start, run in runs]
+    runs = [(start, run) for start, run in runs if run]
     if proper:
         kind = zh_kind(target, [t for _, t in words])
         for start, run in runs:
@@ -981,22 +1028,97 @@ def _zh_ellipsis(question: str, previous: str, target: str) -> str | None:
                         kind != "thing"):
                     return None  # a person's predicate does not fit a river
                 at = start + sum(len(w) for w, _ in run[:run.index(names[0])])
+                after = run[run.index(names[-1]) + 1:]
+                title = "".join(w for w, _ in after)
+                if title and target.endswith(title) and previous[at + len(name):].startswith(
+                        title):
+                    name += title  # 李梅教授 for 王建国教授: the title comes with the name
                 return previous[:at] + target + previous[at + len(name):]
         named = any(t in ZH_PROPER_TAGS for _, run in runs for _, t in run)
         return None if named else target + previous
-    if not runs:
+    if not compounds:
         return None
-    _, run = runs[0]
-    if any(t in ZH_PROPER_TAGS for _, t in run):
-        owner = "".join(w for w, _ in run)
-    elif len(run) > 1 and len("".join(w for w, _ in run[:-1])) >= 2:
-        owner = "".join(w for w, _ in run[:-1])  # 博士 of 博士学制: the head is the attribute
+    return _zh_owner(question, previous, target, tagged, compounds[0])
+
+
+def _zh_replaced_modifiers(modifiers: Sequence[tuple[str, str]], proper: bool, modified: bool
+                           ) -> int:
+    """How many of the words before a shared head a target replaces: where they start.
+
+    A name replaces the name before the head (李梅教授 for 王建国教授: the same title, a
+    new person); a target with modifiers of its own replaces the common ones (金融学硕士
+    for 计算机科学硕士), never a name or an institution they belong to (东湖大学 stays); a
+    bare head for a head (季军 for 冠军) replaces the head only.
+    """
+    first = len(modifiers)
+    while modified and first > 0:
+        word, tag = modifiers[first - 1]
+        if (not proper) if tag in ZH_PROPER_TAGS else bool(_ZH_INSTITUTION.search(word)):
+            break
+        first -= 1
+    return first
+
+
+# Heads of the institution or place a common modifier belongs to ("东湖大学计算机科学硕士"):
+# the new target replaces what follows them, not them.
+_ZH_INSTITUTION = re.compile(r"(?:大学|学院|学校|公司|集团|医院|银行|中心|政府|省|市|县|区)$")
+
+
+def _zh_owner(question: str, previous: str, target: str, tagged: Sequence[tuple[str, str]],
+              run: tuple[int, list[tuple[str, str]]]) -> str | None:
+    """A common-noun target asked about in the previous question's subject (its first
+    noun run), see `_zh_ellipsis`; None when that reading is unsafe."""
+    start, words = run
+    while len(words) > 1 and words[0][0] in ZH_GENERIC:
+        start, words = start + len(words[0][0]), words[1:]
+    names = [(w, t) for w, t in words if w not in ZH_GENERIC]
+    if any(t in ZH_PROPER_TAGS for _, t in names):
+        words = names[:[t in ZH_PROPER_TAGS for _, t in names].index(True) + 1] if len(
+            names) < len(words) else names
+        owner = "".join(w for w, _ in words)
+        if owner == target or target.startswith(owner):
+            return None
+        end = start + len(owner)
+        rest = tagged[len(_offsets_until(tagged, end)):]
+        if zh_kind(owner, [t for _, t in words]) == "place":
+            # A thing asked after a place is not a part of it: another sight compared
+            # with it ("西湖是哪年…", "…兵马俑呢" asks the same of 兵马俑), or, after "X有什么
+            # 好玩的", a thing there, of which nothing is safe to say.
+            if previous[start:end] != owner or not rest or not rest[0][1].startswith("v") or (
+                    rest[0][0].startswith("有") or rest[0][1] == "vn"):
+                return None  # also "X天气怎么样", "X的攻略": a predicate of X's attribute
+            return previous[:start] + target + previous[end:]
+        if previous[start:end] == owner and not any(
+                t in ZH_NOUN_TAGS and w not in ZH_GENERIC for w, t in rest):
+            # The predicate was said of the name itself ("X3保修多久"): a part of it is
+            # asked the same ("电池呢" → "X3的电池保修多久").
+            return f"{previous[:start]}{owner}的{target}{previous[end:]}"
+    elif len(words) > 1 and len(modifier := _zh_modifier(words)) >= 2:
+        owner = modifier  # 博士 of 博士学制: the head is the attribute
     else:
         return None
     if owner == target or target.startswith(owner):
         return None
     tail = question[question.rindex(target) + len(target):].strip()
     return f"{owner}的{target}{tail}"
+
+
+def _zh_modifier(words: Sequence[tuple[str, str]]) -> str:
+    """The modifier of a compound: the words before its head, which is its last word or
+    the first attribute after the modifier (学制 of 博士学制多长)."""
+    head = next((k for k in range(1, len(words)) if words[k][0] in ZH_GENERIC), len(words) - 1)
+    return "".join(w for w, _ in words[:head])
+
+
+def _offsets_until(tagged: Sequence[tuple[str, str]], end: int) -> list[tuple[str, str]]:
+    """The tagged words that end at or before character `end`."""
+    out, at = [], 0
+    for word, tag in tagged:
+        if at + len(word) > end:
+            break
+        out.append((word, tag))
+        at += len(word)
+    return out
 
 
 def _offsets(tagged: Sequence[tuple[str, str]]) -> list[int]:
@@ -1008,12 +1130,13 @@ def _offsets(tagged: Sequence[tuple[str, str]]) -> list[int]:
 
 
 def _noun_runs(
-    tagged: Sequence[tuple[str, str]], offsets: Sequence[int]
+    tagged: Sequence[tuple[str, str]], offsets: Sequence[int], keep_generic: bool = False
 ) -> list[tuple[int, list[tuple[str, str]]]]:
-    """Runs of consecutive noun words (a compound name), with where each starts."""
+    """Runs of consecutive noun words (a compound name), with where each starts; generic
+    nouns (长度, 学费) end a run unless `keep_generic`."""
     runs: list[tuple[int, list[tuple[str, str]]]] = []
     for (word, tag), start in zip(tagged, offsets, strict=True):
-        if tag in ZH_NOUN_TAGS and word not in ZH_GENERIC:
+        if tag in ZH_NOUN_TAGS and (keep_generic or word not in ZH_GENERIC):
             if runs and runs[-1][0] + sum(len(w) for w, _ in runs[-1][1]) == start:
                 runs[-1][1].append((word, tag))
             else:

@@ -45,7 +45,7 @@ def _resolved(history: list[tuple[str, str]], question: str) -> str:
         ([("user", "硕士学制多长？"), ("assistant", "硕士研究生的学制一般为三年。")],
          "那奖学金呢？", "硕士的奖学金呢？"),
         ([("user", "南京大学在哪里？"), ("assistant", "南京大学在南京。")],
-         "新校区呢？", "南京大学的新校区呢？"),
+         "新校区呢？", "南京大学的新校区在哪里？"),
     ],
 )
 def test_ellipsis_carries_the_predicate_where_it_fits(history, question, expected):
@@ -272,3 +272,107 @@ def test_ellipsis_through_the_graph_never_glues_a_fragment(handbook, first, foll
     asyncio.run(graph.ainvoke({"messages": [HumanMessage(first)]}, config))
     out = asyncio.run(graph.ainvoke({"messages": [HumanMessage(follow_up)]}, config))
     assert out["standalone_question"] in allowed
+
+
+# --- antecedents: what the user asked about, whole names, never a verb or a fragment ---
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A name that mixes ideographs and Latin letters is kept as written.
+        ("云帆Q5平板多少钱？", "云帆Q5平板"),
+        ("小禾M2的屏幕多大？", "小禾M2"),
+        # A dictionary noun glued to 约 ("about") is cut before it.
+        ("天池直径约3公里，可以乘船游览", "天池"),
+    ],
+)
+def test_names_are_whole_and_end_in_a_noun(text, expected):
+    assert extract_entities(text, lang="zh")[0].text == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "not_an_entity"),
+    [
+        # The noun a question word determines is what is asked for.
+        ("这种面包用什么面粉做？", "面粉"),
+        # One ideograph is never a referent, whatever the tagger guessed.
+        ("还要换什么吗？", "换"),
+        # An attribute after a name is not part of it.
+        ("云帆Q5平板容量为64升", "云帆Q5平板容量"),
+    ],
+)
+def test_fragments_and_asked_for_nouns_are_not_entities(text, not_an_entity):
+    assert not_an_entity not in [e.text for e in extract_entities(text, lang="zh")]
+
+
+@pytest.mark.parametrize(
+    ("history", "question", "expected"),
+    [
+        # A name cut apart by the tokenizer is restored whole in the rewrite.
+        ([("user", "小禾M2多少钱？"), ("assistant", "小禾M2售价899元。")],
+         "它的屏幕多大？", "小禾M2的屏幕多大？"),
+        # What the latest question was about wins over a thing its answer or its own
+        # object named (a cleaning agent), and over an older name.
+        ([("user", "云帆Q5平板多少钱？"), ("assistant", "云帆Q5平板售价2999元。"),
+          ("user", "电热水壶可以用洗洁精清洗吗？"),
+          ("assistant", "电热水壶可以用少量洗洁精清洗。")],
+         "它耗电吗？", "电热水壶耗电吗？"),
+        ([("user", "云帆Q5平板多少钱？"), ("assistant", "云帆Q5平板售价2999元。"),
+          ("user", "电热水壶可以用洗洁精清洗吗？"),
+          ("assistant", "电热水壶可以用少量洗洁精清洗。")],
+         "保修几年？", "电热水壶保修几年？"),
+        # The thing asked about, not an address the answer gave for it.
+        ([("user", "大雁塔门票多少钱？"),
+          ("assistant", "大雁塔位于西安市雁塔区，登塔票价25元。")],
+         "它离火车站多远？", "大雁塔离火车站多远？"),
+        # 那里 is a place, never a span of the answer that ends in 约.
+        ([("user", "天池有多大？"), ("assistant", "天池直径约3公里，可以乘船游览。")],
+         "那里可以游泳吗？", "天池可以游泳吗？"),
+    ],
+)
+def test_pronouns_bind_what_the_user_asked_about(history, question, expected):
+    assert _resolved(history, question) == expected
+
+
+@pytest.mark.parametrize(
+    ("history", "question", "expected"),
+    [
+        # A name with a title replaces the name with the same title, not glued to it.
+        ([("user", "刘芳研究员的研究领域是什么？"), ("assistant", "刘芳研究员研究材料科学。")],
+         "陈刚研究员呢？", "陈刚研究员的研究领域是什么？"),
+        # A compound replaces the compound with the same head, its modifiers too.
+        ([("user", "物理学硕士学制几年？"), ("assistant", "物理学硕士学制三年。")],
+         "那统计学硕士呢？", "统计学硕士学制几年？"),
+        # A part of a name the predicate was said of takes the predicate along.
+        ([("user", "小禾M2保修多久？"), ("assistant", "小禾M2整机保修一年。")],
+         "屏幕呢？", "小禾M2的屏幕保修多久？"),
+        # Another sight after a place's copula predicate is compared with it.
+        ([("user", "莫高窟是哪一年被列入世界遗产的？"), ("assistant", "莫高窟1987年被列入。")],
+         "鼓楼呢？", "鼓楼是哪一年被列入世界遗产的？"),
+    ],
+)
+def test_ellipsis_replaces_a_name_or_compound_of_the_same_kind(history, question, expected):
+    assert _resolved(history, question) == expected
+
+
+def test_the_new_person_of_an_ellipsis_is_the_next_pronouns_antecedent():
+    history = [("user", "刘芳研究员的研究领域是什么？"), ("assistant", "刘芳研究员研究材料科学。"),
+               ("user", "陈刚研究员呢？"), ("assistant", "陈刚研究员研究计算数学。")]
+    assert _resolved(history, "他在哪里读的博士？") == "陈刚研究员在哪里读的博士？"
+
+
+@pytest.mark.parametrize(
+    ("history", "question", "expected"),
+    [
+        # A noun after 什么 is asked for: never glued to the next question.
+        ([("user", "统计学硕士用什么语言授课？"), ("assistant", "统计学硕士用中文授课。")],
+         "报名截止日期是什么时候？", "统计学硕士报名截止日期是什么时候？"),
+        # After an ellipsis, a question without a subject is about its new thing.
+        ([("user", "物理学硕士学制几年？"), ("assistant", "物理学硕士学制三年。"),
+          ("user", "那统计学硕士呢？"), ("assistant", "统计学硕士学制两年，用中文授课。")],
+         "用什么语言授课？", "统计学硕士用什么语言授课？"),
+    ],
+)
+def test_a_question_without_a_subject_takes_the_latest_thing(history, question, expected):
+    assert _resolved(history, question) == expected
