@@ -315,7 +315,7 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
         # A question whose pronoun found no antecedent has a subject, just not one we
         # know: guessing another would change what it asks.
         if lang == "en":
-            best = _en_missing_subject(text, pool, dialogue.turn, dialogue.questions)
+            best = _en_missing_subject(text, pool, dialogue.turn)
         else:
             # What the question names already is not what it leaves out; what the latest
             # question was about is what a question without a subject goes on about.
@@ -332,8 +332,7 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
     return Resolution(text, "none", (), verdict.reasons)
 
 
-def _en_missing_subject(text: str, pool: Sequence[Entity], turn: int,
-                        questions: Sequence[str]) -> Entity | None:
+def _en_missing_subject(text: str, pool: Sequence[Entity], turn: int) -> Entity | None:
     """What an English question without a name of its own leaves out, or None.
 
     With a background topic, the topic (the page the conversation happens on). Without
@@ -341,22 +340,31 @@ def _en_missing_subject(text: str, pool: Sequence[Entity], turn: int,
     start?") names what it is about; one with an object of its own ("How many sick days
     do I get?") is a new question about that object unless the conversation has an
     established subject: something a user or an answer referred back to with a pronoun
-    (a learnt gender, "neuter" for "it"), or that two of the user's questions named. On
-    strangers' documents the most recent thing named was usually a different policy or
-    person, and putting it in front changed what the question asked. A question with no
-    noun phrase at all ("Why are so many dying?") takes the most salient referent.
+    (a learnt gender, "neuter" for "it"). On strangers' documents the most recent thing
+    named was usually a different policy or person, and putting it in front changed what
+    the question asked. A question with no noun phrase at all ("Why are so many dying?")
+    takes the most salient referent, unless a pleonastic "it" has a clause for subject.
     """
     topic = next((e for e in pool if e.topic), None)
     if topic is not None:
         return topic
+    if _EN_EXTRAPOSED_IT.search(text):
+        return None
     commons = extract_entities(text, lang="en", common_nouns=True)
     if any(e.role == "subject" for e in commons):
         return None
     if commons:
-        asked = [q.lower() for q in questions]
-        pool = [e for e in pool if e.gender != "unknown"
-                or sum(e.text.lower() in q for q in asked) >= 2]
+        pool = [e for e in pool if e.gender != "unknown"]
     return _most_salient([e for e in pool if _names_referent(e)] or list(pool), turn)
+
+
+# A pleonastic "it" whose clause is the real subject: "How long does it take to get
+# reimbursed?", "Is it possible to work abroad?". The clause says what the question is
+# about; putting the last-named thing in front of it ("Tom Becker: how long does it take
+# to get reimbursed?") sent a stranger's search to the wrong document.
+_EN_EXTRAPOSED_IT = re.compile(
+    r"\bit\s+(?:take|takes|took|cost|costs)\b|\b(?:is|was|would|will|isn't)\s+it\s+"
+    r"(?:be\s+)?[a-z]+\s+(?:to|for)\b", re.IGNORECASE)
 
 # "the" and one lower-case noun, ending its noun phrase: "in the city", "the tower is".
 _EN_DEFINITE_HEAD = re.compile(

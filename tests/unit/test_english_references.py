@@ -231,6 +231,9 @@ def test_a_date_is_never_an_antecedent():
         (_user("Who manages the warehouse?"), "How many parking spaces do I get?"),
         (_user("What does the Gold membership cost?"), "Can I pause my subscription?"),
         (_user("Which app do we use for timesheets?"), "How long does it take to get a badge?"),
+        # a pleonastic "it" whose clause is the subject, after a question about someone
+        (_user("Who runs the finance team?"), "How long does it take to get reimbursed?"),
+        (_user("Who runs the finance team?"), "Is it possible to pay by card?"),
         # its own subject, lower-case
         (_user("Which app do we use for timesheets?"), "When do new interns arrive?"),
     ],
