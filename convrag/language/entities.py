@@ -145,7 +145,7 @@ def extract_entities(
 ) -> list[Entity]:
     """Entities mentioned in one utterance, in order of appearance, without duplicates.
 
-    With `common_nouns`, English lower-case noun phrases count too ("your garage door
+    With `common_nouns`, English lower-case noun phrases count too ("your robot
     opener", "bees"): what a user's question is about, though no name. They are asked
     for only on users' questions; an answer's noun phrases are mostly detail.
     """
@@ -549,7 +549,7 @@ def _en_entities(text: str, turn: int) -> list[Entity]:
         role: Role = "subject" if match.start() < max(1, len(text) // 3) else "object"
         if previous and re.fullmatch(r"\s+(?:and|&)\s+(?:the\s+)?",
                                      text[previous[0]:match.start()], re.IGNORECASE):
-            # "Zappa and the Mothers of Invention" is also one plural referent ("they").
+            # "Sonny and Cher" is also one plural referent ("they").
             group = f"{previous[1]} and {span}"
             entities.append(replace(_en_entity(group, text, turn, role, proper=True), plural=True))
         entity = _en_entity(span, text, turn, role, proper=True)
@@ -656,7 +656,7 @@ _NP_WORD = re.compile(r"[A-Za-z0-9][\w'’\-]*|[^\w\s]")
 def en_noun_phrases(text: str, turn: int = 0) -> list[Entity]:
     """Lower-case (or mixed) English noun phrases of a question, as common-noun entities.
 
-    "How do you know when your garage door opener is going bad?" → garage door opener;
+    "How can I tell when my robot vacuum needs a new filter?" → robot vacuum;
     "What are some interesting facts about bees?" → bees ("facts" is a light head).
     Capitalised names are left to the name extractor.
     """
@@ -845,7 +845,7 @@ def learn_features(entities: Sequence[Entity], answer: str) -> list[Entity]:
 def _first_mention(lowered: str, entity: Entity, entities: Sequence[Entity]) -> int:
     """Where `lowered` first names the entity, -1 if nowhere.
 
-    An English name also counts by a word of its own ("Thalberg" for Irving Thalberg):
+    An English name also counts by a word of its own ("Hopper" for Grace Hopper):
     answers shorten names, and the subject they go on to call "he" is often shortened.
     A word another known name shares ("Curie") names neither.
     """

@@ -86,13 +86,13 @@ class Dialogue:
     topic: str | None = None
 
     def __post_init__(self) -> None:
-        # The background topic ("Frank Zappa — Disbandment") is an entity from the start.
+        # The background topic ("Ada Lovelace — Later life") is an entity from the start.
         if self.topic and not any(e.topic for e in self.entities):
             head = re.split(r"\s+[—–-]\s+|\s*[:：|]\s*", self.topic.strip())[0].strip()
             # "Vogue (song)": a title's disambiguation is not part of the name.
             head = re.sub(r"\s*\([^()]*\)$", "", head) or head
             if head:
-                # A topic ending in a lower-case word ("dog adoption", "Boise tourism") is
+                # A topic ending in a lower-case word ("cat grooming", "Lisbon travel") is
                 # a label for a subject, not a name.
                 topic = Entity(text=head, role="subject",
                                proper=not head.split()[-1][:1].islower(),
@@ -124,7 +124,7 @@ def is_knowledge_turn(question: str) -> bool:
 def absorb_answer(dialogue: Dialogue, answer: str) -> None:
     """Learn from an assistant answer: pronoun features, and entities it introduced.
 
-    A short answer often *is* the antecedent ("Zappa and the Mothers of Invention"),
+    A short answer often *is* the antecedent ("Sonny and Cher"),
     so its entities join the dialogue; from a long answer only the first sentence counts.
     A reply that answers nothing (a not-found sentence, a canned reply) teaches nothing:
     "知识库" in "知识库中没有找到…" is no antecedent of the next "它".
@@ -189,9 +189,9 @@ def _learn_from_mentions(entities: list[Entity], mentions: Sequence[Mention]) ->
 def _first_topic(dialogue: Dialogue, asked: list[Entity]) -> list[Entity]:
     """The first English question's entities; one may take over a background topic.
 
-    A background topic that is a name stays. One in lower case ("dog adoption") is a
+    A background topic that is a name stays. One in lower case ("cat grooming") is a
     label, and gives way to the first question's entity that shares a content word with
-    it: the user's own words for the same subject ("What dog breed…" → dog breed). A
+    it: the user's own words for the same subject ("What grooming brush…" → grooming brush). A
     conversation without a background topic gets none from its first question: on the
     tuning halves that topic outstayed the subject changes of later questions.
     """
@@ -380,7 +380,7 @@ _EN_DEFINITE_SUBJECT = re.compile(
 
 def _en_definite_anaphora(text: str, pool: Sequence[Entity], turn: int,
                           questions: Sequence[str]) -> tuple[str, Mention] | None:
-    """"the city" after "Salt Lake City": a definite noun that is the head of a name.
+    """"the town" after "Cape Town": a definite noun that is the head of a name.
 
     English refers back to a name by its head noun with "the" (the tower, the empire,
     the museum): when the last word of a name the conversation used is that noun, the
@@ -473,10 +473,10 @@ def _could_be_person(entity: Entity) -> bool:
         return True
     if _EN_DATE_LIKE.search(entity.text):
         return False  # "September 1907", "the 1960s": a time, never a he or a she
-    # A lone capitalised word only an answer used ("Snooker", "Townsville", "South") is
+    # A lone capitalised word only an answer used ("Cricket", "Darwin", "North") is
     # more often a thing or a place than somebody; a user's question or a full name is
-    # what a later he/she takes up. A name that ends in a common noun ("the Teapot Dome
-    # scandal") is that thing.
+    # what a later he/she takes up. A name that ends in a common noun ("the Crystal Palace
+    # fire") is that thing.
     return not _EN_NOT_PERSON.search(entity.text) and not entity.text.split()[-1].islower() \
         and (" " in entity.text or entity.asked or entity.topic)
 
@@ -497,7 +497,7 @@ _EN_DATE = re.compile(
 # A known gender that matches (learnt from an answer's "she") outweighs two turns of
 # recency: a gendered pronoun is the strongest cue a question gives.
 KNOWN_GENDER_FIT = 3.0
-# A conjoined name ("Zappa and the Mothers") fits "they" best, a plural or an organisation
+# A conjoined name ("Sonny and Cher") fits "they" best, a plural or an organisation
 # next; a singular thing only weakly, since "they" often means an organisation's people.
 CONJOINED_PLURAL_FIT, PLURAL_FIT, SINGULAR_PLURAL_FIT = 2.5, 2.0, 0.3
 
@@ -749,7 +749,7 @@ _EN_ONE = re.compile(
 
 
 def _substitute_one(text: str, pool: Sequence[Entity], turn: int, mentions: list[Mention]) -> str:
-    """"How do I choose a new one?" → "…a new garage door opener?".
+    """"How do I choose a new one?" → "…a new robot vacuum?".
 
     One-anaphora stands for a kind of thing, so its antecedent is a common noun phrase
     (a name is not a kind), singular, and one the conversation is about.
@@ -1387,7 +1387,7 @@ def _attach_subject(text: str, subject: str, lang: Lang) -> str:
         if not text[start:].strip(" ，,。！!？?、"):
             start = 0  # nothing but openers ("嗯嗯？"): the subject goes first
         return f"{text[:start]}{subject}{text[start:]}"
-    # The subject goes in front, as a topic ("Nina Tucker: who else was in the cast?"):
+    # The subject goes in front, as a topic ("Ada Lovelace: who else worked on the engine?"):
     # an appended "about X" read wrongly after most questions ("…about this article about
     # X", "…used for about X") and was a word the human rewrites almost never add (9 of
     # 134 appended on the tuning halves).

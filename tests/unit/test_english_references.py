@@ -188,8 +188,8 @@ def test_an_ellipsis_does_not_carry_a_question_whose_subject_was_attached():
     ("history", "question", "expected"),
     [
         # a name after "the" (or ending in a common noun) is an institution or an event
-        ([("user", "What was the Teapot Dome scandal?"),
-          ("assistant", "A bribery scandal of the 1920s.")],
+        ([("user", "What was the Crystal Palace fire?"),
+          ("assistant", "A fire that destroyed the hall in 1936.")],
          "Why was he convicted?", "Why was he convicted?"),
         ([("user", "When did the Hanseatic League begin?"),
           ("assistant", "In the 12th century.")],

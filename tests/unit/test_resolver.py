@@ -20,7 +20,7 @@ EN_CURIE = [
     ("assistant", "Marie Curie was a physicist. She won two Nobel Prizes."),
 ]
 EN_NILE = [("user", "How long is the Nile?"), ("assistant", "About 6,650 km.")]
-EN_ZAPPA = [("user", "What group disbanded?"), ("assistant", "The Mothers of Invention")]
+EN_BAND = [("user", "What group disbanded?"), ("assistant", "The Rolling Pebbles")]
 
 
 @pytest.mark.parametrize(
@@ -35,7 +35,7 @@ EN_ZAPPA = [("user", "What group disbanded?"), ("assistant", "The Mothers of Inv
         (EN_CURIE, "When did she die?", "When did Marie Curie die?", "pronoun"),
         (EN_CURIE, "What was her nationality?", "What was Marie Curie's nationality?", "pronoun"),
         (EN_NILE, "What about the Mississippi?", "How long is the Mississippi?", "ellipsis"),
-        (EN_ZAPPA, "When did they disband?", "When did Mothers of Invention disband?", "pronoun"),
+        (EN_BAND, "When did they disband?", "When did Rolling Pebbles disband?", "pronoun"),
     ],
 )
 def test_resolves_follow_ups(history, question, expected, scenario):
