@@ -367,11 +367,13 @@ _EN_EXTRAPOSED_IT = re.compile(
     r"(?:be\s+)?[a-z]+\s+(?:to|for)\b", re.IGNORECASE)
 
 # "the" and one lower-case noun, ending its noun phrase: "in the city", "the tower is".
-_EN_DEFINITE_HEAD = re.compile(
-    r"\bthe\s+(?P<head>[a-z]{3,})(?=\s*[?.!,]|\s*$|\s+(?:is|was|are|were|do|does|did|has|have|"
-    r"had|be|been|in|on|at|to|for|with|from|by|about|during|after|before|and|or|that|which|"
-    r"who|when|like)\b)",
+# What may follow a noun phrase that ends there: punctuation, the end, or a closed-class
+# word (an auxiliary, a preposition, a conjunction, a relative word).
+_EN_PHRASE_END = (
+    r"(?=\s*[?.!,]|\s*$|\s+(?:is|was|are|were|do|does|did|has|have|had|be|been|in|on|at|to|"
+    r"for|with|from|by|about|during|after|before|and|or|that|which|who|when|like)\b)"
 )
+_EN_DEFINITE_HEAD = re.compile(r"\bthe\s+(?P<head>[a-z]{3,})" + _EN_PHRASE_END)
 
 # The same as the subject of do-support, before its verb: "why did the league decline?"
 _EN_DEFINITE_SUBJECT = re.compile(
@@ -1223,11 +1225,7 @@ def _has_definite_description(text: str) -> bool:
 _EN_AFTER_AUXILIARY = re.compile(
     r"\b(?:is|was|are|were|do|does|did|has|have|had|can|could|will|would|should)\s+$",
     re.IGNORECASE)
-_EN_BARE_DEFINITE = re.compile(
-    r"the\s+[a-z]+(?=\s*[?.!,]|\s*$|\s+(?:is|was|are|were|do|does|did|has|have|had|be|been|"
-    r"in|on|at|to|for|with|from|by|about|during|after|before|and|or|that|which|who|when|like)\b)",
-    re.IGNORECASE,
-)
+_EN_BARE_DEFINITE = re.compile(r"the\s+[a-z]+" + _EN_PHRASE_END, re.IGNORECASE)
 
 
 def _mentions_known(text: str, pool: Sequence[Entity], topic: str | None, lang: Lang) -> bool:
