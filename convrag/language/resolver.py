@@ -36,6 +36,7 @@ from convrag.language.entities import (
     zh_kind,
     zh_tags,
 )
+from convrag.language.names import given_name_gender
 from convrag.language.references import (
     EN_PRONOUNS,
     ZH_DEMONSTRATIVE_PRONOUNS,
@@ -161,6 +162,7 @@ def note_question(
              for e in extract_entities(standalone, turn=dialogue.turn, common_nouns=True)]
     if not dialogue.questions:
         asked = _first_topic(dialogue, asked)
+        asked = [replace(e, role="subject") if e.proper and e.lang == "en" else e for e in asked]
     dialogue.entities = merge_entities(dialogue.entities, asked)
     dialogue.questions = [*dialogue.questions, standalone][-REMEMBERED_QUESTIONS:]
 
@@ -504,6 +506,12 @@ KNOWN_GENDER_FIT = 3.0
 CONJOINED_PLURAL_FIT, PLURAL_FIT, SINGULAR_PLURAL_FIT = 2.5, 2.0, 0.3
 
 
+# How well the background topic fits a he/she its given name does not usually mark
+# ("Where was he born?" on a page about a woman): a conversation's topic is still what
+# its pronouns mostly mean, but any other fitting person wins. Set by hand, low.
+MISMARKED_TOPIC_FIT = 0.1
+
+
 # How well a plural common noun fits "it" when no verb beside the pronoun says singular.
 # A singular thing named in the same turn wins (it fits 1.0); one named a turn earlier
 # loses to the plural (0.8 is about half a turn of recency): "Can it be carried over?"
@@ -524,6 +532,11 @@ def _agreement_score(entity: Entity, wanted: str, singular_verb: bool = False) -
             return KNOWN_GENDER_FIT
         if entity.gender != "unknown" or not _could_be_person(entity):
             return -1.0
+        marked = given_name_gender(entity.text) if entity.lang == "en" else "unknown"
+        if marked not in ("unknown", wanted):
+            # "Tom Becker" is no "she": a given name's usual gender rules it out, unless
+            # it is the conversation's background topic, whom a user may misgender.
+            return MISMARKED_TOPIC_FIT if entity.topic else -1.0
         # An unknown-gender name fits "he" a little better than "she": English text
         # about people without a stated gender skews male, and a wrong "she" reads worse.
         return 1.0 if person else (0.5 if wanted == "male" else 0.2)
@@ -535,7 +548,7 @@ def _agreement_score(entity: Entity, wanted: str, singular_verb: bool = False) -
             return 0.1
         if person:
             return -1.0
-        if entity.plural and not entity.proper:
+        if entity.plural:
             # "it" for "vacation days" ("Can it be carried over?") happens, but rarely:
             # any singular thing fits better. `singular_verb` rules it out ("does it").
             return -1.0 if singular_verb else PLURAL_IT_FIT
@@ -713,10 +726,19 @@ def _substitute_pronouns(
             return m.group(0)
         singular = bool(_EN_SINGULAR_VERB.search(text[max(0, m.start() - 12):m.end() + 12]))
         entity = _best_antecedent(pool, wanted, turn, singular)
+        generic = None
+        if entity is None and wanted == "thing" and singular:
+            generic = _generic_singular(pool, turn)
+            entity = generic
         if entity is None or _already_named(entity, mentions):
             return m.group(0)
         mentions.append(Mention(m.group(0), entity.text))
         name = _with_determiner(entity, questions)
+        if generic is not None:
+            name = "the " + _en_singular(entity.text)
+        if wanted == "plural" and _is_kind(entity) and name.startswith(("a ", "an ")):
+            name = _en_plural(entity.text)
+            template = "{}'" if template == "{}'s" else template
         if m.start() == 0:
             name = name[:1].upper() + name[1:]
         if template == "{}'s" and name.endswith("s") and (entity.plural or entity.proper):
@@ -786,6 +808,50 @@ def _with_determiner(entity: Entity, questions: Sequence[str]) -> str:
             kept = determiner in ("the", "a", "an", "my", "our")
             return f"{determiner if kept else 'the'} {entity.text}"
     return entity.text
+
+
+def _is_kind(entity: Entity) -> bool:
+    """A singular English common noun phrase, which "they" may take as its kind.
+
+    "How do I choose a heat pump? Are they noisy?": "they" are heat pumps in general, so
+    a phrase the user counted ("a heat pump") goes into the plural rather than keeping
+    "a" ("Are a heat pump noisy?"); a bare one ("lavender", "throat cancer") is a mass
+    noun and stays as it is.
+    """
+    return (entity.lang == "en" and not entity.proper and not entity.plural
+            and entity.kind == "thing" and re.fullmatch(r"[a-z][a-z \-]*[a-z]", entity.text)
+            is not None)
+
+
+def _generic_singular(pool: Sequence[Entity], turn: int) -> Entity | None:
+    """A plural kind that a singular "it" takes up when nothing singular fits.
+
+    "What about Tesla cars? Where is it made?": a name compounded with a plural noun is a
+    kind, which English also calls "it" in the generic singular ("the Tesla car"). Only
+    such a compound named in the latest question counts; a plural common noun ("vacation
+    days") is mostly a quantity, whose singular would change what is asked.
+    """
+    kinds = [e for e in pool if e.lang == "en" and e.proper and e.plural and e.turn == turn
+             and " and " not in e.text and e.text.split()[-1].islower()]
+    return _most_salient(kinds, turn)
+
+
+def _en_singular(phrase: str) -> str:
+    """The regular singular of a plural phrase's head: "Tesla cars" → "Tesla car"."""
+    if re.search(r"[^aeiou]ies$", phrase):
+        return phrase[:-3] + "y"
+    if re.search(r"(?:ss|x|z|ch|sh)es$", phrase):
+        return phrase[:-2]
+    return phrase[:-1]
+
+
+def _en_plural(phrase: str) -> str:
+    """The regular plural of a noun phrase's head: "door opener" → "door openers"."""
+    if re.search(r"(?:s|x|z|ch|sh)$", phrase):
+        return phrase + "es"
+    if re.search(r"[^aeiou]y$", phrase):
+        return phrase[:-1] + "ies"
+    return phrase + "s"
 
 
 def _replace_spans(text: str, spans: Sequence[tuple[int, int, str]]) -> str:
