@@ -582,7 +582,8 @@ _EN_COMPOUND_PREPOSITIONS = frozenset("about of for in on with from between amon
 _EN_WORDS_BEFORE = re.compile(r"(?:(?P<prev>[A-Za-z']+)\s+)?(?P<det>[A-Za-z]+)\s+$")
 _EN_IDENTITY_QUESTION = re.compile(r"\s*(?:what|which|who|how\s+(?:much|many))\b", re.I)
 _EN_COMPOUND_NOUN = re.compile(
-    r"\s+(?P<noun>[a-z][a-z\-]{2,})(?=\s*[?.!,;:)]|\s*$|\s+(?P<next>[a-z]+)\b)")
+    r"\s+(?P<noun>[a-z][a-z\-]{2,})(?P<owner>['’]s\b)?"
+    r"(?=\s*[?.!,;:)]|\s*$|\s+(?P<next>[a-z]+)\b)")
 # Adverbs that end a question after a name ("the Louvre today?"): no noun.
 _EN_TRAILING_ADVERBS = frozenset(
     "today tomorrow yesterday tonight nowadays nearby online offline abroad overseas home "
@@ -616,7 +617,8 @@ def _name_compound(text: str, match: re.Match[str], span: str) -> str | None:
         return None
     if (word in _NP_CLOSED or word in _EN_TRAILING_ADVERBS or word.endswith("ly")
             or _PARTICIPLE.fullmatch(word) or _PRESENT_PARTICIPLE.fullmatch(word)
-            or (following is not None and following not in _NP_CLOSED)):
+            or (following is not None and following not in _NP_CLOSED
+                and not noun.group("owner"))):
         return None
     if det in _EN_COMPOUND_PREPOSITIONS and not _looks_plural(word):
         return None  # "in Paris today", "from London alone": only "about Venus flytraps"

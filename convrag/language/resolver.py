@@ -354,7 +354,14 @@ def _en_missing_subject(text: str, pool: Sequence[Entity], turn: int) -> Entity 
         return None
     commons = extract_entities(text, lang="en", common_nouns=True)
     if any(e.role == "subject" for e in commons):
-        return None
+        if not _bridging_definite(text, commons):
+            return None
+        # "What was the culture like?": a definite "the culture" after its auxiliary
+        # is a part or an attribute of what the conversation is about (bridging), and
+        # only a thing or a place has one; a person would change what is asked.
+        things = [e for e in pool if _names_referent(e) and e.kind != "person"
+                  and not _could_be_person(e)]
+        return _most_salient(things, turn)
     if commons:
         pool = [e for e in pool if e.gender != "unknown"]
     return _most_salient([e for e in pool if _names_referent(e)] or list(pool), turn)
@@ -380,6 +387,18 @@ _EN_DEFINITE_HEAD = re.compile(r"\bthe\s+(?P<head>[a-z]{3,})" + _EN_PHRASE_END)
 # The same as the subject of do-support, before its verb: "why did the league decline?"
 _EN_DEFINITE_SUBJECT = re.compile(
     r"\b(?:do|does|did|can|could|will|would|should)\s+the\s+(?P<head>[a-z]{3,})(?=\s+[a-z]+\b)")
+
+
+def _bridging_definite(text: str, commons: Sequence[Entity]) -> bool:
+    """Whether every subject noun phrase of `text` is "the" and one noun after its
+    auxiliary ("How did the album do?", "What was the culture like?")."""
+    subjects = [e for e in commons if e.role == "subject"]
+    return all(
+        " " not in e.text and any(
+            _EN_BARE_DEFINITE.match(text, m.start()) and _EN_AFTER_AUXILIARY.search(
+                text, 0, m.start())
+            for m in re.finditer(rf"\bthe\s+{re.escape(e.text)}\b", text, re.IGNORECASE))
+        for e in subjects)
 
 
 def _en_definite_anaphora(text: str, pool: Sequence[Entity], turn: int,
@@ -792,12 +811,28 @@ def _substitute_one(text: str, pool: Sequence[Entity], turn: int, mentions: list
 def _with_determiner(entity: Entity, questions: Sequence[str]) -> str:
     """A common noun phrase with the determiner the user gave it: "my dishwasher".
 
-    A name stands alone; a common noun phrase takes back its article or the user's own
+    A name stands alone, unless the user counted it ("a used Tesla": a product); a
+    common noun phrase takes back its article or the user's own
     possessive ("a" stays: "What is a heat pump?" asks about any heat pump, and so does
     "How does it work?"); "your" and a demonstrative become "the"; one the user wrote
     bare ("throat cancer", "bees") stays bare.
     """
-    if entity.proper or entity.lang != "en":
+    if entity.lang != "en":
+        return entity.text
+    if entity.proper:
+        # A name the user counted ("a used Tesla", "an Xbox") is a product: it keeps "a".
+        # Not a name modifying a noun ("a Burger King franchise"), but "does a used
+        # Tesla cost" (do-support: the verb follows).
+        counted = re.compile(
+            rf"(?:\b(?:do|does|did)\s+)?\b(?:a|an)\s+(?:[a-z][\w-]*\s+)?"
+            rf"{re.escape(entity.text)}\b(?P<noun>\s+[a-z])?")
+        if entity.kind == "thing" and any(
+                m and (not m.group("noun") or m.group(0).lower().startswith("d"))
+                for m in map(counted.search, questions)):
+            return ("an " if entity.text[:1] in "AEIOU" else "a ") + entity.text
+        if entity.text.split()[-1].islower() and any(
+                f"the {entity.text}" in q for q in questions):
+            return f"the {entity.text}"  # a name with its noun: "the Pro plan"
         return entity.text
     pattern = re.compile(rf"\b(the|a|an|my|our|your|this|that)\s+{re.escape(entity.text)}\b",
                          re.IGNORECASE)
@@ -1322,7 +1357,10 @@ def _names_own_subject(text: str, own: Sequence[Entity], lang: Lang) -> bool:
         personal = _zh_personal_subject(text)
         return any(e.role == "subject" or e.proper for e in own) or personal == "possessor" or (
             bool(own) and personal == "subject")
-    return bool(own)
+    # "the culture" of "What was the culture like?" is bridged to the conversation's
+    # subject (see `_bridging_definite`): no subject of the question's own.
+    return any(e.proper or not _bridging_definite(text, [replace(e, role="subject")])
+               for e in own)
 
 
 # The speaker and the listener: a clause they are the subject of has its subject
