@@ -584,6 +584,11 @@ _EN_IDENTITY_QUESTION = re.compile(r"\s*(?:what|which|who|how\s+(?:much|many))\b
 _EN_COMPOUND_NOUN = re.compile(
     r"\s+(?P<noun>[a-z][a-z\-]{2,})(?P<owner>['’]s\b)?"
     r"(?=\s*[?.!,;:)]|\s*$|\s+(?P<next>[a-z]+)\b)")
+_MODALS = frozenset("can could will would should may might must".split())
+# Words after which the word before is a verb: a direction or a particle ("Did the
+# Beatles break up?").
+_EN_DIRECTIONS = frozenset(
+    "north south east west upstream downstream up down out off away back over apart".split())
 # Adverbs that end a question after a name ("the Louvre today?"): no noun.
 _EN_TRAILING_ADVERBS = frozenset(
     "today tomorrow yesterday tonight nowadays nearby online offline abroad overseas home "
@@ -596,7 +601,8 @@ def _name_compound(text: str, match: re.Match[str], span: str) -> str | None:
     raw = match.group(0).rstrip()
     if not raw.endswith(span) or re.search(r"['’]s?$", raw):
         return None  # trimmed, or a possessive: "the Eiffel Tower's height"
-    before = _EN_WORDS_BEFORE.search(text[max(0, match.start() - 40):match.start()])
+    start = match.start() + len(raw) - len(span)  # "Does the Pro" is matched as one span
+    before = _EN_WORDS_BEFORE.search(text[max(0, start - 40):start])
     noun = _EN_COMPOUND_NOUN.match(text, match.start() + len(raw))
     if before is None or noun is None:
         return None
@@ -608,12 +614,21 @@ def _name_compound(text: str, match: re.Match[str], span: str) -> str | None:
         return None if word in _NP_CLOSED else f"{span} {word}"
     if det not in _EN_COMPOUND_DETERMINERS | _EN_COMPOUND_PREPOSITIONS:
         return None
+    if prev in _DO_SUPPORT | _MODALS and det in _EN_COMPOUND_DETERMINERS:
+        # After do-support or a modal one word is the verb ("Did the Nile flood?"); two
+        # are a noun and its bare verb ("How much does the Pro plan cost?"), unless the
+        # second reads as an object or an adverb ("Did the Nile flood farms?").
+        verb = following
+        if (verb is None or verb in _NP_CLOSED | _NP_QUANTIFIERS | _EN_TRAILING_ADVERBS
+                | _EN_DIRECTIONS or _looks_plural(verb) or verb.endswith("ly")
+                or word in _NP_CLOSED or word.endswith("ly")):
+            return None
+        return f"{span} {word}"
     if prev in _NP_AUXILIARIES and not (
             prev in ("is", "are", "was", "were") and _EN_IDENTITY_QUESTION.match(text)
             and not _ADJECTIVE_ENDING.search(word)):
-        # After do-support or a modal the word is the verb ("Did the Nile flood?"), after
-        # a fronted "is" the predicate ("Is the Nile long?"); "How much is the Pro plan?"
-        # asks for an amount or identity, so its phrase is whole.
+        # After a fronted "is" the word is the predicate ("Is the Nile long?"); "How much
+        # is the Pro plan?" asks for an amount or identity, so its phrase is whole.
         return None
     if (word in _NP_CLOSED or word in _EN_TRAILING_ADVERBS or word.endswith("ly")
             or _PARTICIPLE.fullmatch(word) or _PRESENT_PARTICIPLE.fullmatch(word)
