@@ -433,6 +433,7 @@ def _en_definite_anaphora(text: str, pool: Sequence[Entity], turn: int,
 
 # "this"/"that" standing for a thing: at the end, before a verb, or after a preposition
 # and not before a noun ("this time frame" is left alone).
+_EN_DO_THIS = re.compile(r"\b(?:do|does|did|doing|done|repeat|try)\s+$", re.IGNORECASE)
 _EN_DEMONSTRATIVE_RE = re.compile(
     r"(?P<p>\b(?:about|of|in|for|with|after|before|during|from)\s+)?\b(?P<d>that|this)\b"
     r"(?(p)(?!\s+[a-z])|(?=\s*[?.!]?\s*$|\s+(?:is|was|are|were|be|been|start|started|begin|"
@@ -507,13 +508,14 @@ def _could_be_person(entity: Entity) -> bool:
 # A name with a digit, or a month or weekday alone ("May" in "James May" is a name).
 _EN_DATE_LIKE = re.compile(
     r"\d|^(?:January|February|March|April|May|June|July|August|September|October|"
-    r"November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)$")
+    r"November|December|(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)s?)$")
 
 
 _EN_DATE = re.compile(
     r"(?:(?:January|February|March|April|May|June|July|August|September|October|November|"
     r"December)\s+)?(?:\d{1,2}\s+)?\d{4}s?|(?:January|February|March|April|June|July|"
-    r"August|September|October|November|December)(?:\s+\d{1,2})?")
+    r"August|September|October|November|December)(?:\s+\d{1,2})?"
+    r"|(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)s?")
 
 
 # Agreement, added to salience: how well an entity fits the pronoun (negative: never).
@@ -770,6 +772,8 @@ def _substitute_pronouns(
         named = [e for e in pool if _names_referent(e)]
 
         def en_demonstrative(m: re.Match[str]) -> str:
+            if _EN_DO_THIS.search(out, 0, m.start("d")):
+                return m.group(0)  # "How often should I do this?": an action, no thing
             entity = _best_antecedent(named, "thing", turn) or _most_salient(named, turn)
             if entity is None:
                 return m.group(0)
