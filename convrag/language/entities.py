@@ -824,12 +824,15 @@ def en_noun_phrases(text: str, turn: int = 0) -> list[Entity]:
                 len(run) > 1 and low in _NP_PREPOSITIONS
                 and _PRESENT_PARTICIPLE.fullmatch(run[0].group(0)))):
             run = run[1:]  # "some", or a gerund: "about replacing the motor" is the motor
-        if not run or (len(run) == 1 and low in _NP_PREPOSITIONS
-                       and _PRESENT_PARTICIPLE.fullmatch(run[0].group(0))) or (
+        takes_object = end < len(tokens) and bare_word(tokens[end].group(0)) in _NP_DETERMINERS
+        if not run or (len(run) == 1 and low in _NP_PREPOSITIONS and (
+                _PRESENT_PARTICIPLE.fullmatch(run[0].group(0))
+                or (takes_object and re.fullmatch(r"[a-z]{2,}ing", run[0].group(0))))) or (
                 bare_word(run[-1].group(0)) in _NP_VAGUE_HEADS) or (
                 bare_word(run[-1].group(0)) in _NP_LIGHT_HEADS
                 and (len(run) == 1 or _ADJECTIVE_ENDING.search(run[0].group(0)))):
-            # A lone gerund ("about purchasing…") is no thing ("the building" is); nor is
+            # A lone gerund ("about purchasing…", "of buying a desk") is no thing ("the
+            # building" is); nor is
             # a vague head; nor a light head alone or after an adjective ("the
             # environmental cost"); after a noun it names a kind of thing ("vacation
             # days", "privacy issues").
