@@ -359,9 +359,10 @@ def _en_missing_subject(text: str, pool: Sequence[Entity], turn: int) -> Entity 
         # "What was the culture like?": a definite "the culture" after its auxiliary
         # is a part or an attribute of what the conversation is about (bridging), and
         # only a thing or a place has one; a person would change what is asked.
-        things = [e for e in pool if _names_referent(e) and e.kind != "person"
-                  and not _could_be_person(e)]
-        return _most_salient(things, turn)
+        # What a user asked about, not a detail of an answer ("…the form in Workday").
+        things = [e for e in pool if (e.asked or e.topic) and e.kind != "person"
+                  and not _could_be_person(e) and not _EN_DATE.fullmatch(e.text)]
+        return _most_salient([e for e in things if _names_referent(e)] or things, turn)
     if commons:
         pool = [e for e in pool if e.gender != "unknown"]
     return _most_salient([e for e in pool if _names_referent(e)] or list(pool), turn)
@@ -391,13 +392,14 @@ _EN_DEFINITE_SUBJECT = re.compile(
 
 def _bridging_definite(text: str, commons: Sequence[Entity]) -> bool:
     """Whether every subject noun phrase of `text` is "the" and one noun after its
-    auxiliary ("How did the album do?", "What was the culture like?")."""
+    auxiliary ("What was the culture like?", "How long does the battery last?")."""
     subjects = [e for e in commons if e.role == "subject"]
+    after_do = {m.group("head").lower() for m in _EN_DEFINITE_SUBJECT.finditer(text)}
     return all(
-        " " not in e.text and any(
+        " " not in e.text and (e.text.lower() in after_do or any(
             _EN_BARE_DEFINITE.match(text, m.start()) and _EN_AFTER_AUXILIARY.search(
                 text, 0, m.start())
-            for m in re.finditer(rf"\bthe\s+{re.escape(e.text)}\b", text, re.IGNORECASE))
+            for m in re.finditer(rf"\bthe\s+{re.escape(e.text)}\b", text, re.IGNORECASE)))
         for e in subjects)
 
 
