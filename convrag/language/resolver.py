@@ -394,7 +394,8 @@ def _bridging_definite(text: str, commons: Sequence[Entity]) -> bool:
     """Whether every subject noun phrase of `text` is "the" and one noun after its
     auxiliary ("What was the culture like?", "How long does the battery last?")."""
     subjects = [e for e in commons if e.role == "subject"]
-    after_do = {m.group("head").lower() for m in _EN_DEFINITE_SUBJECT.finditer(text)}
+    after_do = {m.group("head").lower() for m in _EN_DEFINITE_SUBJECT.finditer(text)
+                if not m.group("head").lower().endswith("s")}
     return all(
         " " not in e.text and (e.text.lower() in after_do or any(
             _EN_BARE_DEFINITE.match(text, m.start()) and _EN_AFTER_AUXILIARY.search(
@@ -1348,9 +1349,14 @@ def _has_definite_description(text: str) -> bool:
     "Were there any controversies?" leaves the subject to the conversation; "How long
     must passwords be?" is about passwords in general.
     """
+    # "How long does the battery last?": a part of something named before (bridging).
+    after_do = {m.start("head") - len("the ") for m in _EN_DEFINITE_SUBJECT.finditer(text)
+                if not m.group("head").lower().endswith("s")}
     return bool(_EN_GENERIC_SUBJECT.search(text)) or any(
-        not _EN_BARE_DEFINITE.match(text, m.start()) or not _EN_AFTER_AUXILIARY.search(
-            text, 0, m.start()) for m in _EN_DEFINITE.finditer(text))
+        m.start() not in after_do and (
+            not _EN_BARE_DEFINITE.match(text, m.start())
+            or not _EN_AFTER_AUXILIARY.search(text, 0, m.start()))
+        for m in _EN_DEFINITE.finditer(text))
 
 
 # "the" and one noun as the subject after an auxiliary, before a closed-class word or
