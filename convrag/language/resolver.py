@@ -717,6 +717,11 @@ def _same_name(a: str, b: str) -> bool:
     return a == b or a.startswith(b + " ") or b.startswith(a + " ")
 
 
+# The last clause boundary before a pronoun: a comma or semicolon, or a conjunction.
+_EN_CLAUSE_BREAK = re.compile(r"(?:[,;]|\s(?:and|but|so|then|when|if|because)\s)(?!.*[,;])",
+                              re.IGNORECASE)
+
+
 def _named_before(text: str, position: int, own: Sequence[Entity], wanted: str) -> bool:
     """Whether the question itself names a fitting antecedent before `position`.
 
@@ -746,7 +751,14 @@ def _substitute_pronouns(
             template = "{}"
         elif word == "her":
             template = "{}'s"
-        if not _is_object(text, m) and _named_before(text, m.start(), own, wanted):
+        if _is_object(text, m):
+            # An object's antecedent is never its own clause's subject ("Did Ada like
+            # it?"), but may be named in an earlier clause ("If the Zephyr battery dies,
+            # can I replace it?").
+            clause = _EN_CLAUSE_BREAK.search(text, 0, m.start())
+            if clause and _named_before(text, clause.start(), own, wanted):
+                return m.group(0)
+        elif _named_before(text, m.start(), own, wanted):
             return m.group(0)
         singular = bool(_EN_SINGULAR_VERB.search(text[max(0, m.start() - 12):m.end() + 12]))
         # "they" takes a thing the user counted ("an ergonomic chair") as its kind, and
