@@ -534,6 +534,8 @@ def _en_entities(text: str, turn: int, *, compounds: bool = False) -> list[Entit
             entity = _en_entity(target, text, turn, "subject", proper=target[0].isupper())
             if entity.kind == "thing" and re.match(r"\s*who\b", text, re.IGNORECASE):
                 entity = replace(entity, kind="person")  # "Who was Ada Lovelace?": somebody
+            if re.search(r"\s(?:and|&)\s+(?:the\s+)?[A-Z]", target):
+                entity = replace(entity, plural=True)  # "Robin Hale and Avery Stone": they
             entities.append(entity)
     previous: tuple[int, str] | None = None
     starts = _sentence_starts(text)
@@ -822,8 +824,11 @@ def en_noun_phrases(text: str, turn: int = 0) -> list[Entity]:
                 continue
         while run and (bare_word(run[0].group(0)) in _NP_QUANTIFIERS or (
                 len(run) > 1 and low in _NP_PREPOSITIONS
-                and _PRESENT_PARTICIPLE.fullmatch(run[0].group(0)))):
-            run = run[1:]  # "some", or a gerund: "about replacing the motor" is the motor
+                and _PRESENT_PARTICIPLE.fullmatch(run[0].group(0))
+                and not _looks_plural(run[-1].group(0)))):
+            # "some", or a gerund: "about replacing the motor" is the motor; before a
+            # plural it is a compound's modifier ("for standing desks", "running shoes")
+            run = run[1:]
         takes_object = end < len(tokens) and bare_word(tokens[end].group(0)) in _NP_DETERMINERS
         if not run or (len(run) == 1 and low in _NP_PREPOSITIONS and (
                 _PRESENT_PARTICIPLE.fullmatch(run[0].group(0))

@@ -54,6 +54,7 @@ _FILLERS = (
     "啊", "呀", "哦", "啦", "了", "哈", "哈哈", "嘛", "咯", "喽", "哟", "吧", "呢", "你", "您",
     "非常", "很", "真", "大家", "so much", "a lot", "very much", "again", "all", "then",
     "for now", "there", "oh", "ah", "wow", "well", "yes", "yeah", "yep", "no", "nope", "and",
+    "earlier", "before", "today",
 )
 _KIND: dict[str, Intent | None] = {
     **{filler: None for filler in _FILLERS},

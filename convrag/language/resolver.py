@@ -353,6 +353,8 @@ def _en_missing_subject(text: str, pool: Sequence[Entity], turn: int) -> Entity 
         return topic
     if _EN_EXTRAPOSED_IT.search(text):
         return None
+    # What a user asked about, never a detail of an answer ("fill in form HC-2").
+    pool = [e for e in pool if e.asked]
     commons = extract_entities(text, lang="en", common_nouns=True)
     if any(e.role == "subject" for e in commons):
         if not _bridging_definite(text, commons):
@@ -437,6 +439,18 @@ def _en_definite_anaphora(text: str, pool: Sequence[Entity], turn: int,
 
 # "this"/"that" standing for a thing: at the end, before a verb, or after a preposition
 # and not before a noun ("this time frame" is left alone).
+def _does_this(text: str, start: int, end: int) -> bool:
+    """Whether "it"/"this" at start..end is the object of the verb "do" (an action):
+    "How often should I do it?", not do-support's subject ("How does it work?")."""
+    return bool(_EN_DO_THIS.search(text, 0, start)) and bool(_EN_AFTER_DO_THIS.match(text, end))
+
+
+# What follows "do it" as a verb and its object: the end, or an adverbial.
+_EN_AFTER_DO_THIS = re.compile(
+    r"\s*(?:[?.!,;]|$)|\s+(?:again|myself|yourself|ourselves|themselves|often|regularly|"
+    r"every|each|at|on|in|before|after|now|today|first|more|less|online|yourself|manually|"
+    r"without|with|by|for)\b", re.IGNORECASE)
+_EN_WHY_THAT = re.compile(r"\b(?:why|how\s+come)\s+(?:is|was|would|does)\s+$", re.IGNORECASE)
 _EN_DO_THIS = re.compile(r"\b(?:do|does|did|doing|done|repeat|try)\s+$", re.IGNORECASE)
 _EN_DEMONSTRATIVE_RE = re.compile(
     r"(?P<p>\b(?:about|of|in|for|with|after|before|during|from)\s+)?\b(?P<d>that|this)\b"
@@ -553,6 +567,8 @@ def _agreement_score(entity: Entity, wanted: str, singular_verb: bool = False) -
     """
     person = entity.kind == "person"
     if wanted in ("female", "male"):
+        if entity.plural:
+            return -1.0  # "Robin Hale and Avery Stone" together are no he or she
         if entity.gender == wanted:
             return KNOWN_GENDER_FIT
         if entity.gender != "unknown" or not _could_be_person(entity):
@@ -723,6 +739,39 @@ _EN_CLAUSE_BREAK = re.compile(r"(?:[,;]|\s(?:and|but|so|then|when|if|because)\s)
                               re.IGNORECASE)
 
 
+# What joins two coordinated phrases: "A and B", "A or the B", "A, and a B", "A vs B".
+_EN_COORDINATION = re.compile(
+    r"(?:['’]s)?\W*(?:,\s*)?(?:and|or|vs\.?|versus|&)\s+(?:the\s+|a\s+|an\s+|my\s+|our\s+)?$",
+    re.IGNORECASE)
+
+
+def _coordinated_rival(entity: Entity, pool: Sequence[Entity], wanted: str,
+                       questions: Sequence[str]) -> bool:
+    """Whether the latest question named another fitting referent beside `entity`.
+
+    "Tell me about Jordan Blake and Sam Okafor." then "Where did he grow up?": either
+    may be meant, and a guess is a wrong rewrite half the time; the question stays as
+    asked (the search still has both names from the history).
+    """
+    for question in questions:
+        lowered = question.lower()
+        here = lowered.find(entity.text.lower())
+        if here < 0:
+            continue
+        for other in pool:
+            there = lowered.find(other.text.lower())
+            if (there < 0 or other.text.lower() in entity.text.lower()
+                    or entity.text.lower() in other.text.lower()
+                    or _agreement_score(other, wanted) < 0):
+                continue
+            first, second = sorted([(here, entity.text), (there, other.text)])
+            between = question[first[0] + len(first[1]):second[0]]
+            if _EN_COORDINATION.fullmatch(between) or (
+                    _EN_COORDINATION.match(between) and len(between) <= 12):
+                return True
+    return False
+
+
 def _named_before(text: str, position: int, own: Sequence[Entity], wanted: str) -> bool:
     """Whether the question itself names a fitting antecedent before `position`.
 
@@ -748,6 +797,8 @@ def _substitute_pronouns(
     def en_pronoun(m: re.Match[str]) -> str:
         word = m.group(0).lower()
         wanted, template = EN_PRONOUNS[word]
+        if word == "it" and _does_this(text, m.start(), m.end()):
+            return m.group(0)  # "How often should I do it?": an action, no thing
         if word == "her" and not _EN_NOUNISH_NEXT.match(text[m.end():]):
             template = "{}"
         elif word == "her":
@@ -779,6 +830,9 @@ def _substitute_pronouns(
             entity = generic
         if entity is None or _already_named(entity, mentions):
             return m.group(0)
+        if wanted != "plural" and generic is None and _coordinated_rival(
+                entity, pool, wanted, questions[-1:]):
+            return m.group(0)  # "Compare the Basic plan and the Pro plan." "Is it …?"
         mentions.append(Mention(m.group(0), entity.text))
         name = _with_determiner(entity, questions)
         if generic is not None:
@@ -799,8 +853,10 @@ def _substitute_pronouns(
         named = [e for e in pool if _names_referent(e)]
 
         def en_demonstrative(m: re.Match[str]) -> str:
-            if _EN_DO_THIS.search(out, 0, m.start("d")):
-                return m.group(0)  # "How often should I do this?": an action, no thing
+            if _does_this(out, m.start("d"), m.end("d")) or _EN_WHY_THAT.search(
+                    out, 0, m.start("d")):
+                # "How often should I do this?": an action; "Why is that?": what was said
+                return m.group(0)
             entity = _best_antecedent(named, "thing", turn) or _most_salient(named, turn)
             if entity is None:
                 return m.group(0)
@@ -830,13 +886,31 @@ def _substitute_one(text: str, pool: Sequence[Entity], turn: int, mentions: list
     """
     m = _EN_ONE.search(text)
     if m is None:
-        return text
+        bare = _EN_BARE_ONE.search(text)
+        if bare is None:
+            return text
+        # "Where can I order one?" after "ergonomic chairs": one of the kind the user
+        # asked about, in the singular with "a".
+        asked = [e for e in pool if e.lang == "en" and e.asked and not e.proper]
+        entity = _most_salient([e for e in asked if e.plural] or asked, turn)
+        if entity is None:
+            return text
+        noun = _en_singular(entity.text) if entity.plural else entity.text
+        mentions.append(Mention("one", entity.text))
+        article = "an" if noun[:1].lower() in "aeiou" else "a"
+        return text[:bare.start("one")] + f"{article} {noun}" + text[bare.end("one"):]
     kinds = [e for e in pool if e.lang == "en" and not e.proper and not e.plural]
     entity = _most_salient([e for e in kinds if _names_referent(e)] or kinds, turn)
     if entity is None:
         return text
     mentions.append(Mention("one", entity.text))
     return text[:m.start("one")] + entity.text + text[m.end("one"):]
+
+
+# "one" as a verb's object on its own: "Where can I order one?", "Should I buy one?".
+_EN_BARE_ONE = re.compile(
+    r"\b(?:order|buy|get|need|want|borrow|rent|book|find|choose|pick|request|use|try)\s+"
+    r"(?P<one>one)\b(?!\s+(?:of|more|another|day|time|way)\b)", re.IGNORECASE)
 
 
 def _with_determiner(entity: Entity, questions: Sequence[str]) -> str:
@@ -1175,6 +1249,11 @@ def _carry_predicate(
     start, old = min(positions, key=lambda pe: (pe[0], -len(pe[1].text)))
     end = start + len(old.text)
     new = target
+    if lang == "en":
+        # "the Team plan" for "Basic" of "the Basic plan": the noun is there already.
+        tail = re.match(r"\s+([a-z][\w-]*)\b", previous[end:])
+        if tail and new.split()[-1].lower() == tail.group(1).lower():
+            end += tail.end()
     if lang == "en" and previous[:start].lower().endswith("the "):
         if new.lower().startswith("the "):
             new = new[4:]  # "the Nile" → "the Amazon"

@@ -497,3 +497,40 @@ def test_a_strangers_follow_ups(history, question, expected):
 )
 def test_what_about_a_thing_of_the_same_kind(history, question, expected):
     assert _ask(history, question) == expected
+
+
+@pytest.mark.parametrize(
+    ("history", "question", "expected"),
+    [
+        # two fitting referents named side by side: a guess would be wrong half the time
+        (_user("Tell me about Robin Hale and Avery Stone."), "Where did he study?",
+         "Where did he study?"),
+        (_user("Compare the Lite plan and the Max plan."), "Does it include support?",
+         "Does it include support?"),
+        (_user("I own a Zephyr kettle and a Kestrel toaster."), "How do I descale it?",
+         "How do I descale it?"),
+        # one of them ruled out by gender: the other is meant
+        (_user("Tell me about Peter Hale and Maria Stone."), "Where did she study?",
+         "Where did Maria Stone study?"),
+        # "do it" is an action; do-support's "it" is a thing
+        (_user("How do I defrost the Polar freezer?"), "How often should I do it?",
+         "How often should I do it?"),
+        (_user("What is the Polar freezer?"), "How does it work?",
+         "How does the Polar freezer work?"),
+        # "Why is that?" asks about what was said
+        (_user("What are the rules for visitors at the lab?"), "That seems strict. Why is that?",
+         "That seems strict. Why is that?"),
+        # "one" on its own after a verb: one of the kind asked about
+        (_user("Does the company pay for standing desks?"), "Where can I order one?",
+         "Where can I order a standing desk?"),
+        # a missing subject is what a user asked about, never an answer's detail (DC-7)
+        ([("user", "How do I file a dental claim?"),
+          ("assistant", "Fill in form DC-7 and attach the receipt.")],
+         "How long until I get paid?", "dental claim: how long until I get paid?"),
+        # the noun after the replaced name is not written twice
+        (_user("Does the Lite plan include backups?"), "What about the Max plan?",
+         "Does the Max plan include backups?"),
+    ],
+)
+def test_what_a_second_stranger_asked(history, question, expected):
+    assert _ask(history, question) == expected
