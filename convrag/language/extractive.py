@@ -151,6 +151,7 @@ def extractive_answer(
     # "Is there a car park?", "图书馆有停车场吗？": what the question asks exists must be
     # in the passage; the library it is asked of is not enough.
     asked = _asked_exists(own_words) & query
+    action = _asked_action(own_words) & query
     forms = _answer_forms(own_words)
     title_of = {n: (titles[n - 1] if len(titles) >= n else None) for n in passage_terms}
     subject_of = {n: _subject_terms(passages[n - 1], title_of[n]) for n in passage_terms}
@@ -173,7 +174,11 @@ def extractive_answer(
     eligible = [n for n in passage_terms
                 if coverage(passage_terms[n]) >= min_coverage
                 and coverage(passage_terms[n], predicate(n)) >= min_coverage
-                and (not asked or coverage(passage_terms[n], asked) >= min_coverage)]
+                # "Is there a pension plan?": a plan is not a pension plan.
+                and asked <= passage_terms[n]
+                # "Can I freeze the bread?": a passage on the bread that never says
+                # "freeze" does not answer it.
+                and action <= passage_terms[n]]
     if not eligible:
         return not_found
     top = max(standing(n) for n in eligible)
@@ -233,16 +238,18 @@ def extractive_answer(
             break
         if n != best or (chosen and not (terms & query) - covered):
             continue
-        if chosen and position < first_position:
+        if chosen and position != first_position + len(chosen):
             # What comes before the answer introduces it ("The Aurora K2 is a 1.7 litre
             # kettle."): quoted in front, it reads as the answer and the answer as an
-            # afterthought. A pronoun of the answer is named instead (_name_subject).
+            # afterthought (a pronoun of the answer is named instead, _name_subject). What
+            # comes later joins only as its continuation: a sentence further on is about
+            # something else that shares a word with the question.
             continue
         if chosen and typed_answer:
             # The sentence of the form asked for answers; another one of the form is a
             # second answer to choose from, not a part of it. Only the steps that follow
             # an instruction go with it ("…open the settings. Tap Export.").
-            if not (steps and form and position == first_position + len(chosen)):
+            if not (steps and form):
                 continue
         elif chosen and not (terms & predicate(n)) - covered - subject_of[n]:
             # Naming the passage's subject again ("The S8 is a robot vacuum.") adds
@@ -267,7 +274,7 @@ def extractive_answer(
 def _pairs(text: str) -> frozenset[tuple[str, str]]:
     """The adjacent pairs of a text's search terms: "probation period" in "a probation
     period of four months", not in "during probation the notice period"."""
-    terms = [_SAME_ACTION.get(t, t) for t in search_terms(text)]
+    terms = [_SAME_WORD.get(t, t) for t in search_terms(text)]
     return frozenset(zip(terms, terms[1:], strict=False))
 
 
@@ -383,23 +390,39 @@ def _asked_exists(question: str) -> frozenset[str]:
     return frozenset(search_terms(thing))
 
 
+# A yes/no question about doing something, and the doing: "Can I freeze it?", "Does the
+# desk support Linux?".
+_ACTION = re.compile(
+    r"^\s*(?i:can|could|may|should|do|does|did|will)\s+(?:i|I|we|you|they|one|it|he|she|"
+    r"[A-Z][\w-]*|(?:the|my|our|your)\s+[\w-]+)\s+(?P<verb>[a-z]+)\b(?!\s+(?:to|be)\b)")
+
+
+def _asked_action(question: str) -> frozenset[str]:
+    """The search term of the action a yes/no question asks about, unless a light verb."""
+    m = _ACTION.search(question)
+    if m is None:
+        return frozenset()
+    return frozenset(t for t in _content_terms(m.group("verb")) if t not in _LIGHT_VERBS)
+
+
 def _content_terms(question: str) -> frozenset[str]:
     """The question's search terms without the words of its form, each action verb of a
     how-to question in its group's one spelling (see `_SAME_ACTION`)."""
     question = _ZH_FORM.sub("，", _HOW_ADJECTIVE.sub(r"\1", question))
     terms = frozenset(search_terms(question)) - _QUESTION_FORM_WORDS
-    return frozenset(_SAME_ACTION.get(t, t) for t in terms)
+    return frozenset(_SAME_WORD.get(t, t) for t in terms)
 
 
 # Chinese question words set apart before the cut: jieba joins them to the next word
 # ("多少天年假" → 天年/假, and "天年" is a word of "二十天年假" but not of "十五天带薪年假").
-_ZH_FORM = re.compile(r"多少钱|多长时间|(?:多少|几)[天个年次岁位种名家所项条周台张页月号点]?|"
+_ZH_FORM = re.compile(r"多少钱|多长时间|哪一?年|哪一?天|哪[所家个位种里儿]人?|"
+                      r"(?:多少|几)[天个年次岁位种名家所项条周台张页月号点]?|"
                       r"多久|多长|多大|什么时候|哪里|哪儿")
 
 
 def _terms(text: str) -> frozenset[str]:
     """A passage's or sentence's search terms, spelled as `_content_terms` spells them."""
-    return frozenset(_SAME_ACTION.get(t, t) for t in search_terms(text))
+    return frozenset(_SAME_WORD.get(t, t) for t in search_terms(text))
 
 
 # Verbs that name one action in instructions: "How do I reset my password?" is answered by
@@ -411,6 +434,21 @@ _SAME_ACTION = {
     "remov": "delet", "移除": "删除",
     "termin": "cancel", "退订": "取消",
 }
+
+# Irregular past forms, which the stemmer leaves as they are: "He taught at…" answers
+# "Where did he teach?". Only forms that are no other word ("found", "left", "saw" are).
+# Stems, as search_terms gives them.
+_IRREGULAR = dict(pair.split(":") for pair in (
+    "taught:teach wrote:write written:write won:win built:build led:lead sold:sell "
+    "bought:buy began:begin begun:begin grew:grow grown:grow held:hold kept:keep met:meet "
+    "paid:pay ran:run sent:send spent:spend stood:stand thought:think took:take taken:take "
+    "went:go gone:go gave:give given:give came:come becam:becom knew:know known:know "
+    "chose:choos chosen:choos drove:drive driven:drive flew:fli flown:fli spoke:speak "
+    "spoken:speak told:tell brought:bring caught:catch fought:fight sought:seek lost:lose "
+    "heard:hear ate:eat eaten:eat drew:draw drawn:draw broke:break broken:break "
+    "forgot:forget forgotten:forget sang:sing sung:sing swam:swim swum:swim "
+    "struck:strike taught:teach understood:understand wore:wear worn:wear".split()))
+_SAME_WORD = {**_IRREGULAR, **_SAME_ACTION}
 
 # A resolver's topic before the question ("Aurora K2: how long is the warranty?"): a few
 # words without sentence punctuation, then the question as typed, lower-cased.
@@ -445,6 +483,11 @@ _EN_SUBJECT = re.compile(
     r"^(?P<np>(?:[A-Za-z][\w'’-]*\s+){0,4}?[A-Za-z][\w'’-]*)\s+"
     r"(?:is|are|was|were|must|can|may|will|should|has|have|had|needs?|gets?|stays?)\b"
 )
+# Or a verb of its own after "The" and a name or one or two nouns: "The Lantern
+# Lighthouse stands…", "The bus leaves…".
+_EN_SUBJECT_VERB = re.compile(
+    r"^(?P<np>The\s+(?:(?:[A-Z][\w'’-]*\s+){0,3}[A-Z][\w'’-]*|[a-z][\w-]*(?:\s+[a-z][\w-]*)?))"
+    r"\s+[a-z]+[^s\W]s\b")
 _EN_NOT_A_SUBJECT = re.compile(
     r"^(?:it|they|he|she|this|that|these|those|there|here|we|you|i|each|every|all|some|"
     r"any|no|one)\b", re.IGNORECASE)
@@ -466,6 +509,7 @@ _EN_GENDER = {"Mr": "male", "Sir": "male", "Mrs": "female", "Ms": "female",
 # Titles that name a document, not a thing a sentence can be about: "Cafeteria Menu and
 # Opening Hours" is open from nothing; "产品介绍" has no battery.
 _NOT_A_THING_TITLE = re.compile(
+    r"^(?:visiting|getting|using|welcome|discover|explore|living|working)\b|"
     r"\b(?:and|or|guide|manual|handbook|faq|overview|introduction|policy|policies|"
     r"rules|regulations|information|info|notes|about|how)\b|&|[,:;/|]|"
     r"介绍|简介|手册|指南|说明|规定|制度|须知|概况|规则|和|与|及", re.IGNORECASE)
@@ -510,7 +554,8 @@ def _previous_subject(sentences: Sequence[str], position: int, pronoun: str) -> 
     that sentence agrees with it: "Passwords must be… They must be changed…"."""
     if position == 0 or pronoun not in ("It", "They"):
         return None
-    m = _EN_SUBJECT.match(sentences[position - 1])
+    m = _EN_SUBJECT.match(sentences[position - 1]) or _EN_SUBJECT_VERB.match(
+        sentences[position - 1])
     if not m or _EN_NOT_A_SUBJECT.match(m.group("np")):
         return None
     subject = m.group("np")
@@ -666,12 +711,13 @@ _EXPECTED: list[tuple[re.Pattern[str], tuple[re.Pattern[str], ...]]] = [
                 r"多长|多少|多大|多高|多远|多久|多深|多重|多宽|几", re.I),
      (re.compile(_NUMBER, re.I),)),
     (re.compile(r"^\s*where\b|哪里|在哪|位于哪|哪儿", re.I),
-     (re.compile(r"\b(?:in|at|near|located|inside|beside|behind|through|from)\s+"
-                r"(?:the\s+)?[A-Z]|"
+     (re.compile(rf"\b(?:in|at|near|located|inside|beside|behind|through|from)\s+"
+                rf"(?:the\s+)?(?!{_MONTH}|{_WEEKDAY})[A-Z]|"
                 r"(?i:\b(?:in|at|on|near|inside|beside|behind|next to|through|via)\s+"
                 r"(?:the\s+|a\s+|your\s+|our\s+)?(?:[\w-]+\s+){0,2}(?:floor|building|room|street|road|"
                 r"avenue|office|campus|city|wing|hall|level|site|desk|portal|website|"
-                r"page|intranet|center|centre)s?\b)|位于|坐落|在[\u4e00-\u9fff]{2,}|"
+                r"page|intranet|center|centre|end|corner|edge|entrance|pier|harbour|harbor|"
+                r"square|station|airport|coast|quay|bank|shore)s?\b)|位于|坐落|在[\u4e00-\u9fff]{2,}|"
                 r"(?:生|出生|来自|居住|住|产)于[\u4e00-\u9fff]{2}"),)),
     # "Who approves…?" and "Who was the first director?" ask for a person; "Who was Marie
     # Curie?" and "她是谁？" ask what someone is, which any sentence about them answers.

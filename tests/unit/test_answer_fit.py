@@ -31,6 +31,13 @@ PAINTER = "周岚是一位中国画家，1970年出生于杭州。她现在住�
 LEAVE = "正式员工每年享有十天带薪病假。工作满三年的员工每年享有二十天病假。"
 INTERN = "实习期为两个月。实习期内的补贴为正式工资的百分之六十。"
 STEW = "土豆炖牛肉需要五百克牛肉。土豆下锅后小火炖煮二十分钟。"
+PLANS = "The basic plan includes 5 GB of storage. The family plan costs 9 euros a month."
+BREAD = "Rye bread needs 400 grams of rye flour. Bake the loaf for 45 minutes."
+POTTER = ("Ines Moreau is a potter born in 1962 in Nantes. She taught at the Ceramics "
+          "College for nine years. She moved to Quebec in 2001.")
+TOWER = ("The Clock Tower stands at the corner of the old market. It is 38 metres tall and can "
+         "be climbed from May to September. The weekly market opens on Saturday mornings.")
+RUNNER = "孟雪是一位长跑运动员，1990年出生于昆明。她在2015年获得全国马拉松冠军。"
 
 CASES = [
     # (question, passages, titles, the answer, or None for nothing found)
@@ -81,6 +88,26 @@ CASES = [
     ("实习期补贴是多少？", [INTERN], ["实习规定"], "实习期内的补贴为正式工资的百分之六十[1]。"),
     # 多久: a duration before any number
     ("土豆炖煮要多久？", [STEW], ["家常菜"], "土豆下锅后小火炖煮二十分钟[1]。"),
+    # all of what is asked to exist: a plan is no pension plan
+    ("Is there a pension plan?", [PLANS], ["Storage Plans"], None),
+    ("Is there a family plan?", [PLANS], ["Storage Plans"],
+     "The family plan costs 9 euros a month [1]."),
+    # the action a yes/no question asks about
+    ("Can I freeze rye bread?", [BREAD], ["Rye Bread"], None),
+    # irregular past forms: "taught" answers "teach"
+    ("Where did Ines Moreau teach?", [POTTER], ["Ines Moreau"],
+     "Ines Moreau taught at the Ceramics College for nine years [1]."),
+    ("How long did she teach there?", [POTTER], ["Ines Moreau"],
+     "Ines Moreau taught at the Ceramics College for nine years [1]."),
+    # "It" after "The Clock Tower stands…"; a month is no place; a sentence further on
+    # about something else does not join
+    ("How tall is the Clock Tower?", [TOWER], ["Old Town Walk"],
+     "The Clock Tower is 38 metres tall and can be climbed from May to September [1]."),
+    ("Where is the Clock Tower?", [TOWER], ["Old Town Walk"],
+     "The Clock Tower stands at the corner of the old market [1]."),
+    # 哪一年, 哪里人: question words, not words to find
+    ("孟雪是哪一年出生的？", [RUNNER], ["孟雪"], "孟雪是一位长跑运动员，1990年出生于昆明[1]。"),
+    ("孟雪是哪里人？", [RUNNER], ["孟雪"], "孟雪是一位长跑运动员，1990年出生于昆明[1]。"),
 ]
 
 
