@@ -230,6 +230,9 @@ def extractive_answer(
         # without it answers nothing they asked.
         return not_found
     first_position = scored[0][3]
+    section_end = next((p for n, p, sentence, _ in sentences
+                        if n == best and p > first_position and is_heading(sentence)),
+                       len(sentences))
     steps = bool(forms) and forms[0].pattern == _PURPOSE.pattern
     chosen: list[tuple[int, str]] = []
     covered: set[str] = set()
@@ -238,12 +241,12 @@ def extractive_answer(
             break
         if n != best or (chosen and not (terms & query) - covered):
             continue
-        if chosen and position != first_position + len(chosen):
+        if chosen and not (first_position < position < section_end):
             # What comes before the answer introduces it ("The Aurora K2 is a 1.7 litre
             # kettle."): quoted in front, it reads as the answer and the answer as an
             # afterthought (a pronoun of the answer is named instead, _name_subject). What
-            # comes later joins only as its continuation: a sentence further on is about
-            # something else that shares a word with the question.
+            # comes later joins only from the answer's own section: under another heading
+            # it is about something else that shares a word with the question.
             continue
         if chosen and typed_answer:
             # The sentence of the form asked for answers; another one of the form is a

@@ -37,6 +37,9 @@ POTTER = ("Ines Moreau is a potter born in 1962 in Nantes. She taught at the Cer
           "College for nine years. She moved to Quebec in 2001.")
 TOWER = ("The Clock Tower stands at the corner of the old market. It is 38 metres tall and can "
          "be climbed from May to September. The weekly market opens on Saturday mornings.")
+RECIPES = ("## Rye bread\nRye bread needs 400 grams of rye flour. Let the dough rest for an "
+           "hour. Bake the loaf at 220 degrees.\n## Apple pie\nApple pie is baked at 180 "
+           "degrees.")
 RUNNER = "孟雪是一位长跑运动员，1990年出生于昆明。她在2015年获得全国马拉松冠军。"
 
 CASES = [
@@ -99,13 +102,15 @@ CASES = [
      "Ines Moreau taught at the Ceramics College for nine years [1]."),
     ("How long did she teach there?", [POTTER], ["Ines Moreau"],
      "Ines Moreau taught at the Ceramics College for nine years [1]."),
-    # "It" after "The Clock Tower stands…"; a month is no place; a sentence further on
-    # about something else does not join
+    # "It" after "The Clock Tower stands…"; a month is no place
     ("How tall is the Clock Tower?", [TOWER], ["Old Town Walk"],
      "The Clock Tower is 38 metres tall and can be climbed from May to September [1]."),
     ("Where is the Clock Tower?", [TOWER], ["Old Town Walk"],
      "The Clock Tower stands at the corner of the old market [1]."),
     # 哪一年, 哪里人: question words, not words to find
+    # nothing from before the answer, nothing from another section
+    ("At what temperature is rye bread baked?", [RECIPES], ["Kitchen Notes"],
+     "Bake the loaf at 220 degrees [1]."),
     ("孟雪是哪一年出生的？", [RUNNER], ["孟雪"], "孟雪是一位长跑运动员，1990年出生于昆明[1]。"),
     ("孟雪是哪里人？", [RUNNER], ["孟雪"], "孟雪是一位长跑运动员，1990年出生于昆明[1]。"),
 ]
