@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from convrag.language.entities import extract_entities
-from convrag.language.tokens import count_tokens, has_cjk, search_terms
+from convrag.language.tokens import count_tokens, en_words, has_cjk, search_terms
 
 # Sentence ends and line breaks only: a clause cut at ";" reads as a fragment when quoted.
 # The full stop of a title before a name ("Mr. Weber", "Dr. Lee") ends no sentence.
@@ -203,7 +203,9 @@ def extractive_answer(
     # The user's own words: a date in a sentence that only has the resolver's topic
     # ("annual leave: when is a doctor's note required?") answers nothing they asked.
     own = {(n, p): bool(terms & own_terms) for n, p, _, terms in sentences}
-    phrases = frozenset(pair for pair in _pairs(own_words) if set(pair) <= query)
+    terms_of = {(n, p): terms for n, p, _, terms in sentences}
+    goal = _how_to_goal(own_words)
+    phrases = frozenset(pair for pair in _pairs(own_words) if set(pair) & query)
 
     def fit(number: int, position: int, sentence: str) -> int:
         # The form counts in a sentence that has a word of the question, or follows one
@@ -211,7 +213,10 @@ def extractive_answer(
         # else answers nothing.
         if not (own[number, position] or own.get((number, position - 1), False)):
             return 0
-        return next((len(forms) - i for i, form in enumerate(forms) if form.search(sentence)), 0)
+        return next((len(forms) - i for i, form in enumerate(forms) if form.search(sentence)
+                     # "To export a note, …" is no way to sync one
+                     and not (form is _PURPOSE and goal and not goal & terms_of[number, position])),
+                    0)
 
     candidates = [row for row in sentences
                   if row[0] in eligible and not is_heading(row[2], title_of[row[0]])]
@@ -275,10 +280,19 @@ def extractive_answer(
 
 @lru_cache(maxsize=4096)
 def _pairs(text: str) -> frozenset[tuple[str, str]]:
-    """The adjacent pairs of a text's search terms: "probation period" in "a probation
-    period of four months", not in "during probation the notice period"."""
-    terms = [_SAME_WORD.get(t, t) for t in search_terms(text)]
+    """The adjacent pairs of a text's words: "probation period" in "a probation period of
+    four months", not in "during probation the notice period". English keeps its little
+    words but articles ("after probation" is not "during probation"); Chinese pairs its
+    search terms."""
+    if has_cjk(text):
+        terms = search_terms(text)
+    else:
+        terms = [(search_terms(w) or [w])[0] for w in en_words(text) if w not in _ARTICLES]
+    terms = [_SAME_WORD.get(t, t) for t in terms]
     return frozenset(zip(terms, terms[1:], strict=False))
+
+
+_ARTICLES = frozenset(("a", "an", "the"))
 
 
 @lru_cache(maxsize=1024)
@@ -310,7 +324,8 @@ def _opening(sentence: str) -> str:
 # pronoun that starts the subject.
 _LEADING_ADVERBIAL = re.compile(
     r"^(?:During|In|On|At|After|Before|For|From|Within|Throughout|Until|Since|Outside|"
-    r"Inside|Under|Over)\s+(?:\S+\s+){0,3}?(?=(?:the|a|an|your|our|their|its|his|her|"
+    r"Inside|Under|Over)\s+(?:(?:the|a|an|this|that|these|your|our|their|its)\s+)?"
+    r"(?:\S+\s+){0,3}?(?=(?:the|a|an|your|our|their|its|his|her|"
     r"this|these|those|each|every|all|she|he|they|it|we|you|i)\b)", re.IGNORECASE)
 
 
@@ -379,7 +394,8 @@ _LIGHT_VERBS = frozenset(
 # Questions whether something exists or is offered, and the thing asked about.
 _EXISTS = re.compile(
     r"^\s*(?:is|are)\s+there\s+(?:a|an|any|some)?\s*(?P<en>[^?]+)|"
-    r"^\s*(?:do|does|can)\s+(?:you|we|they|i|the\s+\w+)\s+(?:have|offer|sell|provide|"
+    r"^\s*(?:do|does|can)\s+(?:you|we|they|i|the\s+\w+|(?-i:[A-Z][\w-]*))\s+"
+    r"(?:have|offer|sell|provide|"
     r"accept|use|get)\s+(?:a|an|any|some)?\s*(?P<en2>[^?]+)|"
     r"有没有(?P<zh>[^？?吗呢，,]{1,8})|有(?P<zh2>[^？?吗呢，,]{1,8})[吗呢]", re.IGNORECASE)
 
@@ -406,6 +422,21 @@ def _asked_action(question: str) -> frozenset[str]:
     if m is None:
         return frozenset()
     return frozenset(t for t in _content_terms(m.group("verb")) if t not in _LIGHT_VERBS)
+
+
+_HOW_TO_VERB = re.compile(
+    r"^\s*how\s+(?:do|can|should|could|would)\s+(?:i|we|you|one)\s+(?P<verb>[a-z]+)|"
+    r"^\s*how\s+to\s+(?P<verb2>[a-z]+)", re.IGNORECASE)
+
+
+def _how_to_goal(question: str) -> frozenset[str]:
+    """The search term of what a how-to question wants done ("sync" in "How do I sync my
+    notes?"), unless a light verb."""
+    m = _HOW_TO_VERB.search(question)
+    if m is None:
+        return frozenset()
+    return frozenset(t for t in _content_terms(m.group("verb") or m.group("verb2"))
+                     if t not in _LIGHT_VERBS)
 
 
 def _content_terms(question: str) -> frozenset[str]:
@@ -729,7 +760,7 @@ _EXPECTED: list[tuple[re.Pattern[str], tuple[re.Pattern[str], ...]]] = [
      (re.compile(r"(?<=\s)[A-Z][a-z]+\s+[A-Z][a-z]+|\bby\s+(?:the\s+|your\s+|a\s+)?[\w-]+|"
                 r"\b(?:manager|supervisor|director|head|lead|officer|administrator|team|"
                 r"department|desk|committee|board|boss|owner|chair)s?\b|"
-                r"由|负责|经理|主管|主任|部门|办公室|委员会"),)),
+                r"由|负责|经理|主管|主任|总监|总裁|主席|校长|院长|教练|部门|办公室|委员会"),)),
 ]
 
 

@@ -40,6 +40,12 @@ TOWER = ("The Clock Tower stands at the corner of the old market. It is 38 metre
 RECIPES = ("## Rye bread\nRye bread needs 400 grams of rye flour. Let the dough rest for an "
            "hour. Bake the loaf at 220 degrees.\n## Apple pie\nApple pie is baked at 180 "
            "degrees.")
+NOTICE = ("Probation lasts three months. During probation the notice period is one week. "
+          "After probation the notice period is six weeks.")
+NOTES = ("To print a note, open it and tap the printer icon. You can also swipe left on the "
+         "list to archive notes quickly.")
+PERKS = "Glenmoor staff get a company phone. The canteen serves lunch from noon."
+EXPENSES = "差旅报销由部门经理审批。单笔超过三千元的报销需要财务总监审批。"
 RUNNER = "孟雪是一位长跑运动员，1990年出生于昆明。她在2015年获得全国马拉松冠军。"
 
 CASES = [
@@ -111,6 +117,17 @@ CASES = [
     # nothing from before the answer, nothing from another section
     ("At what temperature is rye bread baked?", [RECIPES], ["Kitchen Notes"],
      "Bake the loaf at 220 degrees [1]."),
+    # the little words of a phrase count: "after probation" is not "during probation"
+    ("How long is the notice period after probation?", [NOTICE], ["Staff Rules"],
+     "After probation the notice period is six weeks [1]."),
+    # what a named employer is asked to offer must all be there
+    ("Does Glenmoor offer a company car?", [PERKS], ["Glenmoor Staff Guide"], None),
+    # an instruction for another purpose is no way to do this one
+    ("How do I archive notes quickly?", [NOTES], ["Notes App Help"],
+     "You can also swipe left on the list to archive notes quickly [1]."),
+    # a director is a person who approves
+    ("单笔超过三千元的报销谁审批？", [EXPENSES], ["报销规定"],
+     "单笔超过三千元的报销需要财务总监审批[1]。"),
     ("孟雪是哪一年出生的？", [RUNNER], ["孟雪"], "孟雪是一位长跑运动员，1990年出生于昆明[1]。"),
     ("孟雪是哪里人？", [RUNNER], ["孟雪"], "孟雪是一位长跑运动员，1990年出生于昆明[1]。"),
 ]
