@@ -184,6 +184,10 @@ def extractive_answer(
     top = max(standing(n) for n in eligible)
     eligible = [n for n in eligible if standing(n) >= top - PASSAGE_MARGIN]
 
+    # A sentence answers what the user typed: the resolver's topic chose the passage.
+    asks = own_terms
+    named = {n: _terms(title_of[n]) if title_of[n] else frozenset() for n in passage_terms}
+
     def score(number: int, position: int, sentence: str, terms: frozenset[str]) -> float:
         # A sentence inherits half the credit of its passage's words: "She died in 1934"
         # answers "When did Marie Curie die?" in a passage about Marie Curie.
@@ -191,13 +195,15 @@ def extractive_answer(
         # years" answers "How long is the Aurora K2's warranty?" as much as the sentence
         # that introduces the Aurora K2 does.
         terms = terms | subject_of[number]
-        inherited = coverage(passage_terms[number] - terms) / 2
-        about = SUBJECT_CREDIT * coverage(heads[number, position])
+        inherited = coverage(passage_terms[number] - terms, asks) / 2
+        # The document's name opening a sentence ("Maple Street Clinic is open…") is no
+        # sign that the sentence is about what is asked.
+        about = SUBJECT_CREDIT * coverage(heads[number, position] - named[number], asks)
         # The name of what the passage is about is a phrase of every sentence of it.
         told = frozenset(pair for pair in phrases
                          if not set(pair) <= subject_of[number]) or phrases
         phrase = PHRASE_CREDIT * len(told & _pairs(sentence)) / len(told) if told else 0.0
-        return (coverage(terms) + inherited + about + phrase + RANK_CREDIT / number
+        return (coverage(terms, asks) + inherited + about + phrase + RANK_CREDIT / number
                 - 0.01 * position)
 
     # The user's own words: a date in a sentence that only has the resolver's topic
@@ -235,8 +241,10 @@ def extractive_answer(
         # without it answers nothing they asked.
         return not_found
     first_position = scored[0][3]
+    paragraph = _paragraphs(passages[best - 1])
     section_end = next((p for n, p, sentence, _ in sentences
-                        if n == best and p > first_position and is_heading(sentence)),
+                        if n == best and p > first_position and (
+                            is_heading(sentence) or paragraph[p] != paragraph[first_position])),
                        len(sentences))
     steps = bool(forms) and forms[0].pattern == _PURPOSE.pattern
     chosen: list[tuple[int, str]] = []
@@ -250,8 +258,9 @@ def extractive_answer(
             # What comes before the answer introduces it ("The Aurora K2 is a 1.7 litre
             # kettle."): quoted in front, it reads as the answer and the answer as an
             # afterthought (a pronoun of the answer is named instead, _name_subject). What
-            # comes later joins only from the answer's own section: under another heading
-            # it is about something else that shares a word with the question.
+            # comes later joins only from the answer's own paragraph: under another heading
+            # or in another paragraph it is about something else that shares a word with
+            # the question ("…three times" is no keep-warm time).
             continue
         if chosen and typed_answer:
             # The sentence of the form asked for answers; another one of the form is a
@@ -293,6 +302,16 @@ def _pairs(text: str) -> frozenset[tuple[str, str]]:
 
 
 _ARTICLES = frozenset(("a", "an", "the"))
+
+
+@lru_cache(maxsize=1024)
+def _paragraphs(passage: str) -> tuple[int, ...]:
+    """The paragraph (blank-line separated) of each of a passage's sentences; all in one
+    when the two splits disagree on the count."""
+    numbers = tuple(number for number, paragraph in enumerate(re.split(r"\n\s*\n", passage))
+                    for _ in split_sentences(paragraph))
+    count = len(split_sentences(passage))
+    return numbers if len(numbers) == count else (0,) * count
 
 
 @lru_cache(maxsize=1024)
@@ -498,11 +517,28 @@ def _own_words(question: str) -> str:
 
 
 def _subject_terms(passage: str, title: str | None) -> frozenset[str]:
-    """What a passage is about: its title's words and those opening its first sentence
-    ("The Aurora K2 is…", "星尘S8是…"); every sentence of it is about them."""
+    """What a passage is about: its title's words and the subject of its first sentence
+    ("The Aurora K2 is…", "星尘S8是…"); every sentence of it is about them. Only the
+    subject: the rest of that sentence may be what is asked ("The kiln fires clay at
+    1,200 degrees" answers how hot the kiln fires clay)."""
     subject = _terms(title) if title else frozenset()
     opening = next((s for s in split_sentences(passage) if not is_heading(s, title)), "")
-    return subject | _terms(_opening(opening))
+    return subject | _terms(_first_subject(opening))
+
+
+# A Chinese sentence's subject before its verb of being: "星尘S8是一款…", "云溪镇位于…".
+_ZH_SUBJECT = re.compile(r"^([^，。！？、；：\s]{1,10}?)(?:是|为|位于|坐落于)")
+
+
+def _first_subject(sentence: str) -> str:
+    """The subject of a passage's first sentence, when it is plain to see, else ""."""
+    if has_cjk(sentence):
+        m = _ZH_SUBJECT.match(sentence)
+        return m.group(1) if m else ""
+    m = _EN_SUBJECT.match(sentence) or _EN_SUBJECT_VERB.match(sentence)
+    if not m or _EN_NOT_A_SUBJECT.match(m.group("np")):
+        return ""
+    return m.group("np")
 
 
 _EN_PRONOUN_SUBJECT = re.compile(r"^(?:He|She|It|They)\b(?=\s+[a-z])")

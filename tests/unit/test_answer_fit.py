@@ -46,6 +46,12 @@ NOTES = ("To print a note, open it and tap the printer icon. You can also swipe 
          "list to archive notes quickly.")
 PERKS = "Glenmoor staff get a company phone. The canteen serves lunch from noon."
 EXPENSES = "差旅报销由部门经理审批。单笔超过三千元的报销需要财务总监审批。"
+KETTLE = ("The Brisk T1 is a travel kettle. It keeps water hot for 30 minutes.\n\n"
+          "Rinse it two times after descaling.")
+CLINIC = ("Harbour Dental is open from 8:00 to 17:00 on weekdays. Please arrive ten minutes "
+          "before your appointment.")
+ARCHITECT = ("Lea Brandt is an architect born in 1950 in Bremen. She designed the Harbour "
+             "Museum, which opened in 1991.")
 RUNNER = "孟雪是一位长跑运动员，1990年出生于昆明。她在2015年获得全国马拉松冠军。"
 
 CASES = [
@@ -128,6 +134,18 @@ CASES = [
     # a director is a person who approves
     ("单笔超过三千元的报销谁审批？", [EXPENSES], ["报销规定"],
      "单笔超过三千元的报销需要财务总监审批[1]。"),
+    # another paragraph is about something else ("two times" is no keep-warm time)
+    ("What is the keep-warm time of the Brisk T1?", [KETTLE], ["Brisk T1"],
+     "The Brisk T1 keeps water hot for 30 minutes [1]."),
+    # the document's name opening a sentence is no sign it answers; the resolver's topic
+    # is not what the sentence must answer
+    ("Harbour Dental: how early should I arrive?", [CLINIC], ["Harbour Dental"],
+     "Please arrive ten minutes before your appointment [1]."),
+    ("When did Lea Brandt's museum open?", [ARCHITECT], ["Lea Brandt"],
+     "Lea Brandt designed the Harbour Museum, which opened in 1991 [1]."),
+    # the first sentence's subject, not its predicate, is what the passage is about
+    ("How hot does the kiln fire clay?", ["The kiln fires clay at 1,250 degrees."], ["Kiln"],
+     "The kiln fires clay at 1,250 degrees [1]."),
     ("孟雪是哪一年出生的？", [RUNNER], ["孟雪"], "孟雪是一位长跑运动员，1990年出生于昆明[1]。"),
     ("孟雪是哪里人？", [RUNNER], ["孟雪"], "孟雪是一位长跑运动员，1990年出生于昆明[1]。"),
 ]
