@@ -200,9 +200,9 @@ def extractive_answer(
         # sign that the sentence is about what is asked.
         about = SUBJECT_CREDIT * coverage(heads[number, position] - named[number], asks)
         # The name of what the passage is about is a phrase of every sentence of it.
-        told = frozenset(pair for pair in phrases
-                         if not set(pair) <= subject_of[number]) or phrases
-        phrase = PHRASE_CREDIT * len(told & _pairs(sentence)) / len(told) if told else 0.0
+        said = sum(1 for pair in phrases
+                   if set(pair) <= subject_of[number] or pair in _pairs(sentence))
+        phrase = PHRASE_CREDIT * said / len(phrases) if phrases else 0.0
         return (coverage(terms, asks) + inherited + about + phrase + RANK_CREDIT / number
                 - 0.01 * position)
 
@@ -211,7 +211,8 @@ def extractive_answer(
     own = {(n, p): bool(terms & own_terms) for n, p, _, terms in sentences}
     terms_of = {(n, p): terms for n, p, _, terms in sentences}
     goal = _how_to_goal(own_words)
-    phrases = frozenset(pair for pair in _pairs(own_words) if set(pair) & query)
+    phrases = frozenset(pair for pair in _pairs(own_words)
+                        if set(pair) & query and not set(pair) & _QUESTION_FORM_WORDS)
 
     def fit(number: int, position: int, sentence: str) -> int:
         # The form counts in a sentence that has a word of the question, or follows one

@@ -52,6 +52,8 @@ CLINIC = ("Harbour Dental is open from 8:00 to 17:00 on weekdays. Please arrive 
           "before your appointment.")
 ARCHITECT = ("Lea Brandt is an architect born in 1950 in Bremen. She designed the Harbour "
              "Museum, which opened in 1991.")
+GREEN_RIVER = "青江是南方的一条河。青江全长约900公里，是本省最长的河流。"
+WHITE_RIVER = "白江位于北部。白江全长约700公里，长度仅次于青江。"
 RUNNER = "孟雪是一位长跑运动员，1990年出生于昆明。她在2015年获得全国马拉松冠军。"
 
 CASES = [
@@ -146,6 +148,9 @@ CASES = [
     # the first sentence's subject, not its predicate, is what the passage is about
     ("How hot does the kiln fire clay?", ["The kiln fires clay at 1,250 degrees."], ["Kiln"],
      "The kiln fires clay at 1,250 degrees [1]."),
+    # a passage that only compares with the thing asked about is not about it
+    ("青江有多长？", [GREEN_RIVER, WHITE_RIVER], ["青江", "白江"],
+     "青江全长约900公里，是本省最长的河流[1]。"),
     ("孟雪是哪一年出生的？", [RUNNER], ["孟雪"], "孟雪是一位长跑运动员，1990年出生于昆明[1]。"),
     ("孟雪是哪里人？", [RUNNER], ["孟雪"], "孟雪是一位长跑运动员，1990年出生于昆明[1]。"),
 ]
