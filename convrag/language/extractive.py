@@ -92,17 +92,21 @@ def extractive_answer(
 ) -> ExtractiveAnswer:
     """Quote the sentences that answer `question` from the best passage, citing [n].
 
-    Words are weighted by IDF over the retrieved sentences. The passages that may answer
-    cover `min_coverage` of the question's weight, and as much of its key words (those
-    that are not light verbs such as "use", 提供: "Do you use cookies?" finds nothing in
-    a passage that only says "uses"), and come near the best one (coverage plus a credit
-    for search rank). Among their sentences (never a heading), one of the form the
-    question asks for comes first (a currency amount, then any number, for "how much";
-    a number for "how many/long"; a time, date, frequency, place, person, or an
-    instruction for "how do I"); then the one that covers most of the question itself,
-    with half the credit of the rest of its passage, more when the question's words are
-    its subject ("The trial period lasts…" over "…once their trial period is over").
-    Further sentences of the same passage join it when they add a question word.
+    Words are weighted by IDF over the retrieved sentences. A topic the resolver put in
+    front ("X: how long…?") helps choose the passage; the user's own words decide the rest.
+    The passages that may answer cover `min_coverage` of the question's weight, and as much
+    of its key words (those that are not light verbs such as "use", 提供, nor the passage's
+    own subject: "When did X die?" finds nothing in a passage about X that never says so),
+    all of what an "Is there…?" asks exists and the action of "Can I…?", and come near the
+    best one (coverage plus a credit for search rank). Among their sentences (never a
+    heading), one of the form the question asks for comes first (a currency amount, then any
+    number, for "how much"; a number for "how many/long"; a time, date, frequency, place,
+    person, or an instruction for "how do I"); then the one that covers most of the question
+    itself, with half the credit of the rest of its passage, more when the question's words
+    are its subject ("The trial period lasts…" over "…once their trial period is over") or
+    stand side by side in it. A sentence of the form asked for stands alone (an instruction
+    keeps its next steps); otherwise later sentences of its paragraph join it when they add
+    a question word beyond the passage's subject, and none from before it.
 
     A quoted sentence is whole; one a chunk cut starts with a capital and ends with a full
     stop. A he/she/他/她 subject is named only by the agreeing person's name that is the
@@ -156,7 +160,7 @@ def extractive_answer(
     title_of = {n: (titles[n - 1] if len(titles) >= n else None) for n in passage_terms}
     subject_of = {n: _subject_terms(passages[n - 1], title_of[n]) for n in passage_terms}
     # The title is indexed with every chunk: its words are the passage's too.
-    passage_terms = {n: terms | (_terms(title_of[n]) if title_of[n] else frozenset())
+    passage_terms = {n: terms | _terms(title_of[n] or "")
                      for n, terms in passage_terms.items()}
 
     def predicate(n: int) -> frozenset[str]:
@@ -186,7 +190,7 @@ def extractive_answer(
 
     # A sentence answers what the user typed: the resolver's topic chose the passage.
     asks = own_terms
-    named = {n: _terms(title_of[n]) if title_of[n] else frozenset() for n in passage_terms}
+    named = {n: _terms(title_of[n] or "") for n in passage_terms}
 
     def score(number: int, position: int, sentence: str, terms: frozenset[str]) -> float:
         # A sentence inherits half the credit of its passage's words: "She died in 1934"
