@@ -146,11 +146,13 @@ def extract_entities(
     """Entities mentioned in one utterance, in order of appearance, without duplicates.
 
     With `common_nouns`, English lower-case noun phrases count too ("your robot
-    opener", "bees"): what a user's question is about, though no name. They are asked
-    for only on users' questions; an answer's noun phrases are mostly detail.
+    opener", "bees"), and a name keeps the common noun it modifies ("the Pro plan"):
+    what a user's question is about, though no name. They are asked for only on users'
+    questions; an answer's noun phrases are mostly detail.
     """
     lang = lang or detect_lang(text)
-    found = _zh_entities(text, turn) if lang == "zh" else _en_entities(text, turn)
+    found = (_zh_entities(text, turn) if lang == "zh"
+             else _en_entities(text, turn, compounds=common_nouns))
     if common_nouns and lang == "en":
         found += en_noun_phrases(text, turn)
     seen: set[str] = set()
@@ -520,7 +522,7 @@ def _definition_head(target: str) -> str:
     return target
 
 
-def _en_entities(text: str, turn: int) -> list[Entity]:
+def _en_entities(text: str, turn: int, *, compounds: bool = False) -> list[Entity]:
     entities: list[Entity] = []
     definition = _EN_DEFINITION.match(text)
     if definition:
@@ -552,8 +554,11 @@ def _en_entities(text: str, turn: int) -> list[Entity]:
             # "Sonny and Cher" is also one plural referent ("they").
             group = f"{previous[1]} and {span}"
             entities.append(replace(_en_entity(group, text, turn, role, proper=True), plural=True))
-        entity = _en_entity(span, text, turn, role, proper=True)
-        if entity.kind == "thing" and _EN_THE_BEFORE.search(text, 0, match.start()):
+        compound = _name_compound(text, match, span) if compounds else None
+        entity = _en_entity(compound or span, text, turn, role, proper=True)
+        if compound:
+            entity = replace(entity, plural=_looks_plural(compound.split()[-1]))
+        elif entity.kind == "thing" and _EN_THE_BEFORE.search(text, 0, match.start()):
             # "the Ottoman Empire", "the Kit Kat Club": a name with an article is a
             # place, an institution or a thing, never a he or a she. Marked a place: an
             # organisation would take "they" first, and "the South" or "the Northampton
@@ -564,6 +569,60 @@ def _en_entities(text: str, turn: int) -> list[Entity]:
         previous = (match.end(), span)
     return [replace(e, kind="place") if e.kind == "thing" and e.text.lower() in things else e
             for e in entities]
+
+
+# A name that modifies the common noun after it: "the Pro plan", "a Venus flytrap",
+# "about Venus flytraps in…". The referent is the compound (a plan, a plant), so a later
+# "it" names "Pro plan", never "Pro". The name must follow a determiner, or a preposition
+# when the noun is plural, and the noun end its phrase; not after an auxiliary, where the
+# word after the name is the question's verb or predicate ("Did the Nile flood?", "Is the
+# Nile long?").
+_EN_COMPOUND_DETERMINERS = frozenset("the a an my our your their its this that these those".split())
+_EN_COMPOUND_PREPOSITIONS = frozenset("about of for in on with from between among like".split())
+_EN_WORDS_BEFORE = re.compile(r"(?:(?P<prev>[A-Za-z']+)\s+)?(?P<det>[A-Za-z]+)\s+$")
+_EN_IDENTITY_QUESTION = re.compile(r"\s*(?:what|which|who|how\s+(?:much|many))\b", re.I)
+_EN_COMPOUND_NOUN = re.compile(
+    r"\s+(?P<noun>[a-z][a-z\-]{2,})(?P<owner>['’]s\b)?"
+    r"(?=\s*[?.!,;:)]|\s*$|\s+(?P<next>[a-z]+)\b)")
+# Adverbs that end a question after a name ("the Louvre today?"): no noun.
+_EN_TRAILING_ADVERBS = frozenset(
+    "today tomorrow yesterday tonight nowadays nearby online offline abroad overseas home "
+    "later earlier soon ago anymore together alone first instead".split()
+)
+
+
+def _name_compound(text: str, match: re.Match[str], span: str) -> str | None:
+    """The name with the common noun it modifies, or None (see the tables above)."""
+    raw = match.group(0).rstrip()
+    if not raw.endswith(span) or re.search(r"['’]s?$", raw):
+        return None  # trimmed, or a possessive: "the Eiffel Tower's height"
+    before = _EN_WORDS_BEFORE.search(text[max(0, match.start() - 40):match.start()])
+    noun = _EN_COMPOUND_NOUN.match(text, match.start() + len(raw))
+    if before is None or noun is None:
+        return None
+    det = before.group("det").lower()
+    prev = bare_word(before.group("prev") or "")
+    word, following = noun.group("noun"), noun.group("next")
+    if det in ("do", "did") and _looks_plural(word) and following is not None:
+        # Do-support with a plural noun, then the verb: "What do Venus flytraps eat?"
+        return None if word in _NP_CLOSED else f"{span} {word}"
+    if det not in _EN_COMPOUND_DETERMINERS | _EN_COMPOUND_PREPOSITIONS:
+        return None
+    if prev in _NP_AUXILIARIES and not (
+            prev in ("is", "are", "was", "were") and _EN_IDENTITY_QUESTION.match(text)
+            and not _ADJECTIVE_ENDING.search(word)):
+        # After do-support or a modal the word is the verb ("Did the Nile flood?"), after
+        # a fronted "is" the predicate ("Is the Nile long?"); "How much is the Pro plan?"
+        # asks for an amount or identity, so its phrase is whole.
+        return None
+    if (word in _NP_CLOSED or word in _EN_TRAILING_ADVERBS or word.endswith("ly")
+            or _PARTICIPLE.fullmatch(word) or _PRESENT_PARTICIPLE.fullmatch(word)
+            or (following is not None and following not in _NP_CLOSED
+                and not noun.group("owner"))):
+        return None
+    if det in _EN_COMPOUND_PREPOSITIONS and not _looks_plural(word):
+        return None  # "in Paris today", "from London alone": only "about Venus flytraps"
+    return f"{span} {word}"
 
 
 # --- English common noun phrases, without a tagger ------------------------------------
