@@ -136,7 +136,7 @@ _EN_QUESTION_WORDS = frozenset(
 _EN_OPENERS = frozenset(
     "describe explain compare contrast list give show name define find tell please "
     "ok okay oh ah wow yes yeah no sure great cool nice interesting thanks hmm well now "
-    "also besides actually really".split()
+    "also besides actually really let lets".split()
 )
 
 
@@ -540,8 +540,8 @@ def _en_entities(text: str, turn: int, *, compounds: bool = False) -> list[Entit
     things: set[str] = set()
     for match in _EN_CAP_SPAN.finditer(text):
         span = _trim_en_span(match.group(0), at_start=match.start() in starts)
-        if not span:
-            continue
+        if not span or (len(span) == 1 and re.search(r"[\d°º]\s*$", text[:match.start()])):
+            continue  # nothing left, or a unit after a number ("200°C", "5 V")
         if (match.start() in starts and " " not in span
                 and span == match.group(0).strip(" ,.;:?!")
                 and not re.search(rf"(?<![.!?]\s)(?<!^)\b{re.escape(span)}\b", text[1:])):
@@ -584,6 +584,14 @@ _EN_IDENTITY_QUESTION = re.compile(r"\s*(?:what|which|who|how\s+(?:much|many))\b
 _EN_COMPOUND_NOUN = re.compile(
     r"\s+(?P<noun>[a-z][a-z\-]{2,})(?P<owner>['’]s\b)?"
     r"(?=\s*[?.!,;:)]|\s*$|\s+(?P<next>[a-z]+)\b)")
+_BE_FORMS = frozenset("is are was were be been am isn aren wasn weren".split())
+_MODALS = frozenset("can could will would should may might must".split())
+# Words after which the word before is a verb: a direction or a particle ("Did the
+# Beatles break up?").
+_EN_DIRECTIONS = frozenset(
+    "north south east west upstream downstream up down out off away back over apart".split())
+_EN_NEXT_WORD = re.compile(r"\s+([a-z][a-z\-]{2,})\b(?!['’])")
+_EN_PHRASE_END = re.compile(r"\s*(?:[?.!,;:)]|$)|\s+([A-Za-z]+)\b")
 # Adverbs that end a question after a name ("the Louvre today?"): no noun.
 _EN_TRAILING_ADVERBS = frozenset(
     "today tomorrow yesterday tonight nowadays nearby online offline abroad overseas home "
@@ -596,24 +604,75 @@ def _name_compound(text: str, match: re.Match[str], span: str) -> str | None:
     raw = match.group(0).rstrip()
     if not raw.endswith(span) or re.search(r"['’]s?$", raw):
         return None  # trimmed, or a possessive: "the Eiffel Tower's height"
-    before = _EN_WORDS_BEFORE.search(text[max(0, match.start() - 40):match.start()])
+    start = match.start() + len(raw) - len(span)  # "Does the Pro" is matched as one span
+    before = _EN_WORDS_BEFORE.search(text[max(0, start - 40):start])
     noun = _EN_COMPOUND_NOUN.match(text, match.start() + len(raw))
     if before is None or noun is None:
         return None
     det = before.group("det").lower()
     prev = bare_word(before.group("prev") or "")
     word, following = noun.group("noun"), noun.group("next")
+    if word in _NP_CLOSED or word.endswith("ly"):
+        return None
     if det in ("do", "did") and _looks_plural(word) and following is not None:
         # Do-support with a plural noun, then the verb: "What do Venus flytraps eat?"
-        return None if word in _NP_CLOSED else f"{span} {word}"
+        return f"{span} {word}"
     if det not in _EN_COMPOUND_DETERMINERS | _EN_COMPOUND_PREPOSITIONS:
         return None
-    if prev in _NP_AUXILIARIES and not (
+    if prev in _DO_SUPPORT | _MODALS and det in _EN_COMPOUND_DETERMINERS:
+        # After do-support or a modal one word is the verb ("Did the Nile flood?"); two
+        # are a noun and its bare verb ("How much does the Pro plan cost?"), unless the
+        # second reads as an object or an adverb ("Did the Nile flood farms?").
+        verb = following
+        if (verb is None or verb in _NP_CLOSED | _NP_QUANTIFIERS | _EN_TRAILING_ADVERBS
+                | _EN_DIRECTIONS or _looks_plural(verb) or verb.endswith("ly")):
+            return None
+        return f"{span} {word}"
+    if prev in _BE_FORMS and not (
             prev in ("is", "are", "was", "were") and _EN_IDENTITY_QUESTION.match(text)
             and not _ADJECTIVE_ENDING.search(word)):
-        # After do-support or a modal the word is the verb ("Did the Nile flood?"), after
-        # a fronted "is" the predicate ("Is the Nile long?"); "How much is the Pro plan?"
-        # asks for an amount or identity, so its phrase is whole.
+        # After a fronted "is" the word is the predicate ("Is the Nile long?"); "How much
+        # is the Pro plan?" asks for an amount or identity, so its phrase is whole.
+        return None
+    if noun.group("owner"):
+        return f"{span} {word}"  # "the Gold tier's price"
+    run = _noun_run_after(text, match.start() + len(raw))
+    if not run or (det in _EN_COMPOUND_PREPOSITIONS and not _looks_plural(run[-1])):
+        return None  # "in Paris today", "from London alone": only "about Venus flytraps"
+    return " ".join([span, *run])
+
+
+def _noun_run_after(text: str, position: int) -> list[str]:
+    """One to three lower-case nouns from `position` that end their phrase, or [].
+
+    "the Premium roadside assistance add-on?" → roadside assistance add-on. The phrase
+    ends at punctuation, the end or a closed-class word other than a determiner: a word
+    before a determiner is a verb ("My Instant Pot shows a burn error"). A last word
+    with an adjective's ending is a predicate ("…the Venus flytrap native to…").
+    """
+    run: list[str] = []
+    while len(run) < 3:
+        m = _EN_NEXT_WORD.match(text, position)
+        if m is None:
+            return []
+        w = m.group(1)
+        if (w in _NP_CLOSED or w in _EN_TRAILING_ADVERBS or w.endswith("ly")
+                or _PARTICIPLE.fullmatch(w) or _PRESENT_PARTICIPLE.fullmatch(w)):
+            return []
+        run.append(w)
+        position = m.end()
+        end = _EN_PHRASE_END.match(text, position)
+        following = end.group(1) if end else None
+        if end and (following is None or (following.lower() in _NP_CLOSED
+                                          and following.lower() not in _NP_DETERMINERS
+                                          and following[:1].islower())):
+            return [] if _ADJECTIVE_ENDING.search(w) and len(run) > 1 else run
+    return []
+    if prev in _BE_FORMS and not (
+            prev in ("is", "are", "was", "were") and _EN_IDENTITY_QUESTION.match(text)
+            and not _ADJECTIVE_ENDING.search(word)):
+        # After a fronted "is" the word is the predicate ("Is the Nile long?"); "How much
+        # is the Pro plan?" asks for an amount or identity, so its phrase is whole.
         return None
     if (word in _NP_CLOSED or word in _EN_TRAILING_ADVERBS or word.endswith("ly")
             or _PARTICIPLE.fullmatch(word) or _PRESENT_PARTICIPLE.fullmatch(word)
@@ -765,12 +824,15 @@ def en_noun_phrases(text: str, turn: int = 0) -> list[Entity]:
                 len(run) > 1 and low in _NP_PREPOSITIONS
                 and _PRESENT_PARTICIPLE.fullmatch(run[0].group(0)))):
             run = run[1:]  # "some", or a gerund: "about replacing the motor" is the motor
-        if not run or (len(run) == 1 and low in _NP_PREPOSITIONS
-                       and _PRESENT_PARTICIPLE.fullmatch(run[0].group(0))) or (
+        takes_object = end < len(tokens) and bare_word(tokens[end].group(0)) in _NP_DETERMINERS
+        if not run or (len(run) == 1 and low in _NP_PREPOSITIONS and (
+                _PRESENT_PARTICIPLE.fullmatch(run[0].group(0))
+                or (takes_object and re.fullmatch(r"[a-z]{2,}ing", run[0].group(0))))) or (
                 bare_word(run[-1].group(0)) in _NP_VAGUE_HEADS) or (
                 bare_word(run[-1].group(0)) in _NP_LIGHT_HEADS
                 and (len(run) == 1 or _ADJECTIVE_ENDING.search(run[0].group(0)))):
-            # A lone gerund ("about purchasing…") is no thing ("the building" is); nor is
+            # A lone gerund ("about purchasing…", "of buying a desk") is no thing ("the
+            # building" is); nor is
             # a vague head; nor a light head alone or after an adjective ("the
             # environmental cost"); after a noun it names a kind of thing ("vacation
             # days", "privacy issues").
@@ -857,6 +919,8 @@ def _en_entity(span: str, context: str, turn: int, role: Role, *, proper: bool) 
         kind, gender = "person", "female"
     elif _EN_MALE_TITLES.match(span):
         kind, gender = "person", "male"
+    if proper and kind == "thing" and _EN_COMPANY.search(span):
+        kind = "org"  # "Halvorsen & Pike", "Brightline Ltd": a firm, never a he or a she
     plural = not proper and _looks_plural(span.split()[-1])
     return Entity(
         text=span, kind=kind, gender=gender, plural=plural, turn=turn, role=role,
@@ -864,6 +928,7 @@ def _en_entity(span: str, context: str, turn: int, role: Role, *, proper: bool) 
     )
 
 
+_EN_COMPANY = re.compile(r"&|\b(?:Inc|Ltd|LLC|GmbH|PLC|Corp|Co)\b\.?$")
 _EN_SHE = re.compile(r"\b(she|her|hers|herself)\b", re.IGNORECASE)
 _EN_HE = re.compile(r"\b(he|him|his|himself)\b", re.IGNORECASE)
 _ZH_SHE = re.compile("她")

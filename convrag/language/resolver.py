@@ -433,6 +433,7 @@ def _en_definite_anaphora(text: str, pool: Sequence[Entity], turn: int,
 
 # "this"/"that" standing for a thing: at the end, before a verb, or after a preposition
 # and not before a noun ("this time frame" is left alone).
+_EN_DO_THIS = re.compile(r"\b(?:do|does|did|doing|done|repeat|try)\s+$", re.IGNORECASE)
 _EN_DEMONSTRATIVE_RE = re.compile(
     r"(?P<p>\b(?:about|of|in|for|with|after|before|during|from)\s+)?\b(?P<d>that|this)\b"
     r"(?(p)(?!\s+[a-z])|(?=\s*[?.!]?\s*$|\s+(?:is|was|are|were|be|been|start|started|begin|"
@@ -507,13 +508,14 @@ def _could_be_person(entity: Entity) -> bool:
 # A name with a digit, or a month or weekday alone ("May" in "James May" is a name).
 _EN_DATE_LIKE = re.compile(
     r"\d|^(?:January|February|March|April|May|June|July|August|September|October|"
-    r"November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)$")
+    r"November|December|(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)s?)$")
 
 
 _EN_DATE = re.compile(
     r"(?:(?:January|February|March|April|May|June|July|August|September|October|November|"
     r"December)\s+)?(?:\d{1,2}\s+)?\d{4}s?|(?:January|February|March|April|June|July|"
-    r"August|September|October|November|December)(?:\s+\d{1,2})?")
+    r"August|September|October|November|December)(?:\s+\d{1,2})?"
+    r"|(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)s?")
 
 
 # Agreement, added to salience: how well an entity fits the pronoun (negative: never).
@@ -744,7 +746,17 @@ def _substitute_pronouns(
         if not _is_object(text, m) and _named_before(text, m.start(), own, wanted):
             return m.group(0)
         singular = bool(_EN_SINGULAR_VERB.search(text[max(0, m.start() - 12):m.end() + 12]))
-        entity = _best_antecedent(pool, wanted, turn, singular)
+        # "they" takes a thing the user counted ("an ergonomic chair") as its kind, and
+        # names the kind in the plural.
+        # Only in a conversation without names: a band or a firm is "they" far more often.
+        kinds = ({e.text for e in pool if _is_kind(e) and e.turn == turn
+                  and _counted(e, questions[-1:])}
+                 if wanted == "plural" and not any(e.proper or e.topic for e in pool)
+                 else set())
+        entity = _best_antecedent(
+            [replace(e, plural=True, role="subject") if e.text in kinds else e for e in pool]
+            if kinds else pool,
+            wanted, turn, singular)
         generic = None
         if entity is None and wanted == "thing" and singular:
             generic = _generic_singular(pool, turn)
@@ -755,7 +767,8 @@ def _substitute_pronouns(
         name = _with_determiner(entity, questions)
         if generic is not None:
             name = "the " + _en_singular(entity.text)
-        if wanted == "plural" and _is_kind(entity) and name.startswith(("a ", "an ")):
+        if entity.text in kinds or (wanted == "plural" and _is_kind(entity)
+                                    and name.startswith(("a ", "an "))):
             name = _en_plural(entity.text)
             template = "{}'" if template == "{}'s" else template
         if m.start() == 0:
@@ -770,6 +783,8 @@ def _substitute_pronouns(
         named = [e for e in pool if _names_referent(e)]
 
         def en_demonstrative(m: re.Match[str]) -> str:
+            if _EN_DO_THIS.search(out, 0, m.start("d")):
+                return m.group(0)  # "How often should I do this?": an action, no thing
             entity = _best_antecedent(named, "thing", turn) or _most_salient(named, turn)
             if entity is None:
                 return m.group(0)
@@ -827,7 +842,8 @@ def _with_determiner(entity: Entity, questions: Sequence[str]) -> str:
             rf"(?:\b(?:do|does|did)\s+)?\b(?:a|an)\s+(?:[a-z][\w-]*\s+)?"
             rf"{re.escape(entity.text)}\b(?P<noun>\s+[a-z])?")
         if entity.kind == "thing" and any(
-                m and (not m.group("noun") or m.group(0).lower().startswith("d"))
+                m and (not m.group("noun") or m.group(0).lower().startswith("d")
+                       or entity.text.split()[-1].islower())
                 for m in map(counted.search, questions)):
             return ("an " if entity.text[:1] in "AEIOU" else "a ") + entity.text
         if entity.text.split()[-1].islower() and any(
@@ -846,16 +862,17 @@ def _with_determiner(entity: Entity, questions: Sequence[str]) -> str:
 
 
 def _is_kind(entity: Entity) -> bool:
-    """A singular English common noun phrase, which "they" may take as its kind.
+    """A singular English noun phrase (a name with its noun too: "Tesla charger"),
+    which "they" may take as its kind.
 
     "How do I choose a heat pump? Are they noisy?": "they" are heat pumps in general, so
     a phrase the user counted ("a heat pump") goes into the plural rather than keeping
     "a" ("Are a heat pump noisy?"); a bare one ("lavender", "throat cancer") is a mass
     noun and stays as it is.
     """
-    return (entity.lang == "en" and not entity.proper and not entity.plural
-            and entity.kind == "thing" and re.fullmatch(r"[a-z][a-z \-]*[a-z]", entity.text)
-            is not None)
+    return (entity.lang == "en" and not entity.plural and entity.kind == "thing"
+            and re.fullmatch(r"[a-z][a-z\-]*[a-z]", entity.text.split()[-1]) is not None
+            and (not entity.proper or len(entity.text.split()) > 1))
 
 
 def _generic_singular(pool: Sequence[Entity], turn: int) -> Entity | None:
@@ -878,6 +895,22 @@ def _en_singular(phrase: str) -> str:
     if re.search(r"(?:ss|x|z|ch|sh)es$", phrase):
         return phrase[:-2]
     return phrase[:-1]
+
+
+def _counted(entity: Entity, questions: Sequence[str]) -> bool:
+    """Whether a question introduced `entity` with "a"/"an" as a verb's object ("find a
+    Tesla charger"), not as a predicate ("Was it a hit?"), which names no thing."""
+    pattern = re.compile(rf"\b(?P<verb>[A-Za-z']+)\s+(?:a|an)\s+{re.escape(entity.text)}\b")
+    for question in questions:
+        for m in pattern.finditer(question):
+            if bare_word(m.group("verb")) not in _EN_PREDICATE_LEAD:
+                return True
+    return False
+
+
+# Words before "a X" that make it a predicate: "was it a hit", "became a success".
+_EN_PREDICATE_LEAD = frozenset(
+    "is are was were be been being become became becomes it this that they such what".split())
 
 
 def _en_plural(phrase: str) -> str:
