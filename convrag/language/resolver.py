@@ -359,9 +359,10 @@ def _en_missing_subject(text: str, pool: Sequence[Entity], turn: int) -> Entity 
         # "What was the culture like?": a definite "the culture" after its auxiliary
         # is a part or an attribute of what the conversation is about (bridging), and
         # only a thing or a place has one; a person would change what is asked.
-        things = [e for e in pool if _names_referent(e) and e.kind != "person"
-                  and not _could_be_person(e)]
-        return _most_salient(things, turn)
+        # What a user asked about, not a detail of an answer ("…the form in Workday").
+        things = [e for e in pool if (e.asked or e.topic) and e.kind != "person"
+                  and not _could_be_person(e) and not _EN_DATE.fullmatch(e.text)]
+        return _most_salient([e for e in things if _names_referent(e)] or things, turn)
     if commons:
         pool = [e for e in pool if e.gender != "unknown"]
     return _most_salient([e for e in pool if _names_referent(e)] or list(pool), turn)
@@ -391,13 +392,15 @@ _EN_DEFINITE_SUBJECT = re.compile(
 
 def _bridging_definite(text: str, commons: Sequence[Entity]) -> bool:
     """Whether every subject noun phrase of `text` is "the" and one noun after its
-    auxiliary ("How did the album do?", "What was the culture like?")."""
+    auxiliary ("What was the culture like?", "How long does the battery last?")."""
     subjects = [e for e in commons if e.role == "subject"]
+    after_do = {m.group("head").lower() for m in _EN_DEFINITE_SUBJECT.finditer(text)
+                if not m.group("head").lower().endswith("s")}
     return all(
-        " " not in e.text and any(
+        " " not in e.text and (e.text.lower() in after_do or any(
             _EN_BARE_DEFINITE.match(text, m.start()) and _EN_AFTER_AUXILIARY.search(
                 text, 0, m.start())
-            for m in re.finditer(rf"\bthe\s+{re.escape(e.text)}\b", text, re.IGNORECASE))
+            for m in re.finditer(rf"\bthe\s+{re.escape(e.text)}\b", text, re.IGNORECASE)))
         for e in subjects)
 
 
@@ -714,6 +717,11 @@ def _same_name(a: str, b: str) -> bool:
     return a == b or a.startswith(b + " ") or b.startswith(a + " ")
 
 
+# The last clause boundary before a pronoun: a comma or semicolon, or a conjunction.
+_EN_CLAUSE_BREAK = re.compile(r"(?:[,;]|\s(?:and|but|so|then|when|if|because)\s)(?!.*[,;])",
+                              re.IGNORECASE)
+
+
 def _named_before(text: str, position: int, own: Sequence[Entity], wanted: str) -> bool:
     """Whether the question itself names a fitting antecedent before `position`.
 
@@ -743,7 +751,14 @@ def _substitute_pronouns(
             template = "{}"
         elif word == "her":
             template = "{}'s"
-        if not _is_object(text, m) and _named_before(text, m.start(), own, wanted):
+        if _is_object(text, m):
+            # An object's antecedent is never its own clause's subject ("Did Ada like
+            # it?"), but may be named in an earlier clause ("If the Zephyr battery dies,
+            # can I replace it?").
+            clause = _EN_CLAUSE_BREAK.search(text, 0, m.start())
+            if clause and _named_before(text, clause.start(), own, wanted):
+                return m.group(0)
+        elif _named_before(text, m.start(), own, wanted):
             return m.group(0)
         singular = bool(_EN_SINGULAR_VERB.search(text[max(0, m.start() - 12):m.end() + 12]))
         # "they" takes a thing the user counted ("an ergonomic chair") as its kind, and
@@ -1346,9 +1361,14 @@ def _has_definite_description(text: str) -> bool:
     "Were there any controversies?" leaves the subject to the conversation; "How long
     must passwords be?" is about passwords in general.
     """
+    # "How long does the battery last?": a part of something named before (bridging).
+    after_do = {m.start("head") - len("the ") for m in _EN_DEFINITE_SUBJECT.finditer(text)
+                if not m.group("head").lower().endswith("s")}
     return bool(_EN_GENERIC_SUBJECT.search(text)) or any(
-        not _EN_BARE_DEFINITE.match(text, m.start()) or not _EN_AFTER_AUXILIARY.search(
-            text, 0, m.start()) for m in _EN_DEFINITE.finditer(text))
+        m.start() not in after_do and (
+            not _EN_BARE_DEFINITE.match(text, m.start())
+            or not _EN_AFTER_AUXILIARY.search(text, 0, m.start()))
+        for m in _EN_DEFINITE.finditer(text))
 
 
 # "the" and one noun as the subject after an auxiliary, before a closed-class word or
