@@ -627,9 +627,21 @@ def _name_compound(text: str, match: re.Match[str], span: str) -> str | None:
         if (verb is None or verb in _NP_CLOSED | _NP_QUANTIFIERS | _EN_TRAILING_ADVERBS
                 | _EN_DIRECTIONS or _looks_plural(verb) or verb.endswith("ly")):
             return None
+        rest = _EN_PHRASE_END.match(text, noun.end("noun") + 1 + len(verb))
+        beyond = rest.group(1) if rest else None
+        if rest and beyond and beyond[:1].islower() and beyond not in _NP_CLOSED:
+            # "noun verb object" or "noun noun verb": only a plural object is read as one
+            # ("Does the Pro plan include backups?"; not "Does my Gold dental plan…").
+            after = _EN_PHRASE_END.match(text, rest.end())
+            if not (_looks_plural(beyond) and after and after.group(1) is None):
+                return None
         return f"{span} {word}"
+    sentence = text[:start].rsplit(".", 1)[-1].rsplit("?", 1)[-1]
+    if prev in _BE_FORMS and following and following[:1].islower() and not (
+            following in _NP_CLOSED or _PREDICATE_ADJECTIVE.search(word)):
+        return f"{span} {word}"  # "Is the Folkwang library open…": a noun, then the predicate
     if prev in _BE_FORMS and not (
-            prev in ("is", "are", "was", "were") and _EN_IDENTITY_QUESTION.match(text)
+            prev in ("is", "are", "was", "were") and _EN_IDENTITY_QUESTION.match(sentence)
             and not _ADJECTIVE_ENDING.search(word)):
         # After a fronted "is" the word is the predicate ("Is the Nile long?"); "How much
         # is the Pro plan?" asks for an amount or identity, so its phrase is whole.
@@ -667,21 +679,9 @@ def _noun_run_after(text: str, position: int) -> list[str]:
                                           and following.lower() not in _NP_DETERMINERS
                                           and following[:1].islower())):
             return [] if _ADJECTIVE_ENDING.search(w) and len(run) > 1 else run
+        if end and following and following.lower() in _NP_DETERMINERS:
+            return run[:-1]  # "My Zephyr kettle shows an error": "shows" is the verb
     return []
-    if prev in _BE_FORMS and not (
-            prev in ("is", "are", "was", "were") and _EN_IDENTITY_QUESTION.match(text)
-            and not _ADJECTIVE_ENDING.search(word)):
-        # After a fronted "is" the word is the predicate ("Is the Nile long?"); "How much
-        # is the Pro plan?" asks for an amount or identity, so its phrase is whole.
-        return None
-    if (word in _NP_CLOSED or word in _EN_TRAILING_ADVERBS or word.endswith("ly")
-            or _PARTICIPLE.fullmatch(word) or _PRESENT_PARTICIPLE.fullmatch(word)
-            or (following is not None and following not in _NP_CLOSED
-                and not noun.group("owner"))):
-        return None
-    if det in _EN_COMPOUND_PREPOSITIONS and not _looks_plural(word):
-        return None  # "in Paris today", "from London alone": only "about Venus flytraps"
-    return f"{span} {word}"
 
 
 # --- English common noun phrases, without a tagger ------------------------------------

@@ -280,7 +280,8 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
     elif "ellipsis" in verdict.reasons:
         target = gate.ellipsis_target(text, lang)
         previous = dialogue.previous_question
-        swapped = _en_group_for_speaker(previous, target) if target and previous else None
+        swapped = (_en_group_for_speaker(previous, target) or _en_same_head(previous, target)
+                   if target and previous else None)
         if swapped and previous:
             return Resolution(swapped, "ellipsis", (Mention(text, previous),), verdict.reasons)
         if target and "pronoun" in gate.check(target, has_history=True, names_subject=True,
@@ -1104,6 +1105,37 @@ def _en_group_for_speaker(previous: str, target: str) -> str | None:
     return previous[:start] + m.group("x") + previous[end:]
 
 
+_EN_LEADING_PREPOSITION = re.compile(
+    r"^(?:for|from|to|in|on|at|with|about|of|by)\s+(?=\S)", re.IGNORECASE)
+
+
+def _en_same_head(previous: str, target: str) -> str | None:
+    """"And for part-time employees?" after "How many … do full-time employees get?".
+
+    A target whose head noun is the head of a phrase in the previous question is another
+    one of the same kind (part-time employees, Porto airport): it replaces that phrase
+    whole, and a preposition before it ("from Porto airport") is the one already there.
+    """
+    new = _EN_LEADING_PREPOSITION.sub("", target.strip())
+    words = new.split()
+    if not words or not re.fullmatch(r"[A-Za-z][\w'’\-]{2,}", words[-1]) or (
+            len(words) > 4 or _EN_CLAUSE_TARGET.match(new)):
+        return None
+    head = words[-1].lower()
+    phrases = sorted(extract_entities(previous, lang="en", common_nouns=True),
+                     key=lambda e: -len(e.text))
+    for phrase in phrases:
+        if phrase.text.split()[-1].lower() != head or phrase.text.lower() == new.lower():
+            continue
+        start = previous.lower().find(phrase.text.lower())
+        if start < 0:
+            continue
+        if previous[:start].lower().endswith("the ") and new.lower().startswith("the "):
+            new = new[4:]
+        return previous[:start] + new + previous[start + len(phrase.text):]
+    return None
+
+
 def _carry_predicate(
     previous: str, target: str, pool: Sequence[Entity], lang: Lang
 ) -> str | None:
@@ -1113,7 +1145,23 @@ def _carry_predicate(
     # Only a name or a subject is what the previous question was about, and a name
     # replaces a name: "Who developed the theory of relativity?" + "What about Bohr?"
     # replaces no theory.
-    mentioned = [e for e in mentioned if _names_referent(e)]
+    if lang == "en" and target == target.lower():
+        # A lower-case target is a kind of thing, which replaces one ("Does my Silver
+        # plan cover physiotherapy?" + "What about acupuncture?"), never a name; nor what
+        # the question asked for ("Which goods…", "How many sick days…"). Only a plain
+        # noun phrase does: "using an implant", "benchmarks for music" carry nothing.
+        words = re.sub(r"^(?:the|a|an)\s+", "", target).split()
+        if not words or len(words) > 3 or words[0].endswith("ing") or any(
+                w in EN_STOPWORDS for w in words):
+            return None
+        if re.match(r"\s*(?:which|what|how\s+many|how\s+much)\s+[a-z]+\s", previous,
+                    re.IGNORECASE) and not re.match(r"\s*what\s+(?:is|are|was|were|do|does|"
+                                                    r"did)\b", previous, re.IGNORECASE):
+            return None  # "Which fabrics shrink…?" + "What about towels?": no slot to fill
+        mentioned = [e for e in mentioned if not e.proper and not e.topic
+                     and e.text.split()[-1].lower() not in _EN_PEOPLE_HEADS]
+    else:
+        mentioned = [e for e in mentioned if _names_referent(e)]
     if lang == "en" and _EN_NAME_ONLY.fullmatch(target.strip()):
         mentioned = [e for e in mentioned if e.proper]
     if not mentioned:
