@@ -45,7 +45,9 @@ _SMALL_TALK: dict[Intent, tuple[str, ...]] = {
         "棒", "太棒了", "真棒", "ok", "okay", "okey", "k", "kk", "great", "cool", "nice", "good",
         "perfect", "awesome", "alright", "all right", "got it", "i see", "understood",
         "noted", "sure", "fine", "sounds good", "makes sense", "wonderful", "excellent",
-        "fantastic",
+        "fantastic", "helpful", "useful", "interesting", "that helps", "this helps",
+        "that helped", "good to know", "no worries", "no problem", "有帮助", "很有帮助",
+        "原来如此", "明白啦", "懂啦", "知道啦",
     ),
 }
 # Words that go with small talk without changing what it is ("thanks so much", "谢谢你啦",
@@ -55,6 +57,8 @@ _FILLERS = (
     "非常", "很", "真", "大家", "so much", "a lot", "very much", "again", "all", "then",
     "for now", "there", "oh", "ah", "wow", "well", "yes", "yeah", "yep", "no", "nope", "and",
     "earlier", "before", "today",
+    # "That's helpful", "it was useful": the words around an acknowledgement.
+    "that's", "that is", "that was", "this is", "it's", "it is", "it was", "really", "very",
 )
 _KIND: dict[str, Intent | None] = {
     **{filler: None for filler in _FILLERS},

@@ -26,7 +26,9 @@ TRIAL = "The trial period lasts three months. A mentor is assigned on the first 
 PRINTER = ("Printer Setup\nThe office printer is a Brother HL-900. Add it through Settings "
            "using the address print.office.lan. If the printer loses its connection, "
            "restart it and wait two minutes.")
-SHUTTLE = "The shuttle leaves from gate 2. It runs every 20 minutes."
+SHUTTLE = "Departures are from gate 2. It runs every 20 minutes."
+# The sentence before names its subject with a verb of its own: "It" is that subject.
+SHUTTLE_NAMED = "The shuttle leaves from gate 2. It runs every 20 minutes."
 
 JIAOSHI = "陈志远教授是物理学院院长。他于2003年在北京大学获得博士学位，研究方向是固体物理。"
 CAIWU = "刘芳女士是财务总监。她负责公司的预算和审计。"
@@ -60,6 +62,8 @@ CASES = [
      "Shuttle Bus runs every 20 minutes [1]."),
     ("How often does the shuttle run?", [SHUTTLE], ["Buses and Parking"],
      "It runs every 20 minutes [1]."),
+    ("How often does the shuttle run?", [SHUTTLE_NAMED], ["Buses and Parking"],
+     "The shuttle runs every 20 minutes [1]."),
     # 3. never a bare heading; a price question prefers a currency amount
     ("How much does the K9 kettle cost?", [KETTLE], ["Model K9 Kettle"],
      "The Model K9 kettle sells for 39 euros in our shop [1]."),

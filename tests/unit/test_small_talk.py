@@ -43,6 +43,15 @@ ZH_WALL = [("user", "西安城墙有多长？"), ("assistant", "西安城墙全�
         ("收到！", "acknowledgement"),
         ("好", "acknowledgement"),
         ("That’s all, thank you", "farewell"),
+        # an acknowledgement in a few words of its own ("that helps", "it's useful")
+        ("Thanks, that helps.", "thanks"),
+        ("That's very helpful!", "acknowledgement"),
+        ("ok, it was useful", "acknowledgement"),
+        ("Good to know.", "acknowledgement"),
+        ("原来如此，很有帮助", "acknowledgement"),
+        ("That helps with what?", "knowledge"),
+        ("Is it useful for kids?", "knowledge"),
+        ("That is the museum?", "knowledge"),
         # content beyond the small talk: a knowledge question
         ("ok, what about sick leave?", "knowledge"),
         ("谢谢，那亚马逊河呢？", "knowledge"),
