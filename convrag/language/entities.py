@@ -515,6 +515,11 @@ def _definition_head(target: str) -> str:
         # collapse" is a name and its head noun).
         words = list(itertools.takewhile(lambda w: w[:1].isupper(), words))
         target = " ".join(words)
+    if len(words) >= 2 and words[-1].islower() and (
+            _PARTICIPLE.fullmatch(words[-1]) or words[-1] in _IRREGULAR_PARTICIPLES
+            or words[-1] in _PREDICATE_WORDS):
+        words = words[:-1]  # "Where is breakfast served?": breakfast
+        target = " ".join(words)
     if words and words[-1].lower() in _NP_LIGHT_HEADS and (
             len(words) == 1 or _ADJECTIVE_ENDING.search(words[0])
             or words[0].lower() in _NP_QUANTIFIERS):
@@ -752,6 +757,15 @@ _ADJECTIVE_ENDING = re.compile(r"(?:al|ic|ive|ous|ful|able|ible|ent|ant|ary|less
 # Adjective endings that are seldom a noun's (unlike "-al": festival, scandal): a name's
 # predicate in "Where is Ada Lovelace famous?".
 _PREDICATE_ADJECTIVE = re.compile(r"(?:ous|ful|able|ible|ive)$")
+# Adjectives a question puts after its subject as the predicate ("When is the pool
+# open?", "Is the museum free?"): the end of a noun phrase, never its head. A closed
+# list of the frequent ones; a noun in their place would make a question ungrammatical.
+_PREDICATE_WORDS = frozenset(
+    "open closed shut free available valid safe possible necessary required allowed "
+    "included covered refundable expensive cheap busy full empty late early ready due "
+    "worth legal mandatory optional compulsory accessible reachable crowded quiet noisy "
+    "warm cold hot".split()
+)
 _IRREGULAR_PARTICIPLES = frozenset(
     "born known made held built found shot set taken written given sold run begun "
     "done seen grown drawn thrown chosen spoken broken".split()
@@ -877,7 +891,8 @@ def _np_run(tokens: Sequence[re.Match[str]], i: int, starts: set[int]
         if not (word[:1].isalnum()) or bare_word(word) in _NP_CLOSED or (
                 run and token.start() in starts):
             break
-        if run and (_PARTICIPLE.fullmatch(word) or _PRESENT_PARTICIPLE.fullmatch(word)):
+        if run and (_PARTICIPLE.fullmatch(word) or _PRESENT_PARTICIPLE.fullmatch(word)
+                    or word.lower() in _PREDICATE_WORDS):
             break  # a participle after the noun: "was the band formed", "…opener leaking"
         run.append(token)
         i += 1

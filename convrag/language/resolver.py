@@ -249,6 +249,10 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
         bridged = _en_definite_anaphora(text, pool, dialogue.turn, dialogue.questions)
         if bridged is not None:
             return Resolution(bridged[0], "pronoun", (bridged[1],), ("pronoun",))
+        asked = _en_wh_fragment(text, dialogue.previous_question or "")
+        if asked is not None and dialogue.previous_question:
+            return Resolution(asked, "ellipsis", (Mention(text, dialogue.previous_question),),
+                              ("ellipsis",))
     # Before the first question only pronouns can refer (to the topic): a question that
     # names nothing then is not elliptical. In a conversation about a topic (the page it
     # happens on), an English definite description ("the album", "the tour") is the
@@ -335,6 +339,34 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
     return Resolution(text, "none", (), verdict.reasons)
 
 
+# A question that is only its wh-phrase ("How often?", "At what temperature?"), and a
+# previous question that starts with a wh-phrase it may take the place of.
+_EN_WH_FRAGMENT = re.compile(
+    r"^\s*(?:and\s+|so\s+|but\s+)?(?P<wh>how\s+(?:often|long|much|many|far|soon|early|late)"
+    r"|at\s+what\s+[a-z]+|for\s+how\s+long|until\s+when|since\s+when|"
+    r"(?:in|on|at|from)\s+which\s+[a-z]+)\s*\?+\s*$", re.IGNORECASE)
+_EN_WH_LEAD = re.compile(
+    r"^\s*(?:how(?:\s+(?:often|long|much|many|far|soon|early|late))?|when|where|what\s+time)"
+    r"(?=\s+(?:do|does|did|can|could|should|would|will|is|are|was|were|must)\b)",
+    re.IGNORECASE)
+
+
+def _en_wh_fragment(text: str, previous: str) -> str | None:
+    """"How often?" after "How do I descale the kettle?" → "How often do I descale…".
+
+    A question of a wh-phrase alone asks the previous question again for another
+    circumstance: the phrase takes the place of the previous one's. Only after a
+    how/when/where question, whose wh-phrase is a circumstance too ("What is X?" +
+    "How often?" changes nothing).
+    """
+    fragment = _EN_WH_FRAGMENT.match(text)
+    lead = _EN_WH_LEAD.match(previous)
+    if fragment is None or lead is None:
+        return None
+    wh = fragment.group("wh")
+    return wh[:1].upper() + wh[1:] + previous[lead.end():]
+
+
 def _en_missing_subject(text: str, pool: Sequence[Entity], turn: int) -> Entity | None:
     """What an English question without a name of its own leaves out, or None.
 
@@ -353,8 +385,10 @@ def _en_missing_subject(text: str, pool: Sequence[Entity], turn: int) -> Entity 
         return topic
     if _EN_EXTRAPOSED_IT.search(text):
         return None
-    # What a user asked about, never a detail of an answer ("fill in form HC-2").
-    pool = [e for e in pool if e.asked]
+    # What a user asked about, never a detail of an answer ("fill in form HC-2"), nor
+    # what the question says itself ("pool: where can I get pool towels?").
+    lowered = text.lower()
+    pool = [e for e in pool if e.asked and e.text.lower() not in lowered]
     commons = extract_entities(text, lang="en", common_nouns=True)
     if any(e.role == "subject" for e in commons):
         if not _bridging_definite(text, commons):
@@ -366,9 +400,29 @@ def _en_missing_subject(text: str, pool: Sequence[Entity], turn: int) -> Entity 
         things = [e for e in pool if (e.asked or e.topic) and e.kind != "person"
                   and not _could_be_person(e) and not _EN_DATE.fullmatch(e.text)]
         return _most_salient([e for e in things if _names_referent(e)] or things, turn)
-    if commons:
+    if commons or _EN_OWN_SUBJECT.search(text) or _EN_OWN_OBJECT.search(text):
+        # "How much does colour printing cost?", "Where can I get pool towels?": a
+        # subject or an object of its own, which only an established subject frames.
         pool = [e for e in pool if e.gender != "unknown"]
     return _most_salient([e for e in pool if _names_referent(e)] or list(pool), turn)
+
+
+# A subject between the auxiliary and the verb that no noun-phrase rule found (a word
+# the phrase reader took for a verb: "does colour printing cost", "is plum cake best
+# made", "must remote days be agreed"); a pronoun, "so many" or "there" is none.
+_EN_OWN_SUBJECT = re.compile(
+    r"\b(?:do|does|did|can|could|will|would|should|must|is|are|was|were)\s+"
+    r"(?!(?:it|they|he|she|this|that|these|those|there|i|you|we|so|not|any|anything|"
+    r"anyone|one|ones|some|other|others|another|most|many|few|several|all|both|each|"
+    r"more|less|better|worse|best|worst|different|similar|important|possible|true)\b)"
+    r"(?:(?:the|a|an|my|your|our)\s+)?(?![a-z]+(?:al|ic|ive|ous|ful|able|ible|ent|ant|ary|"
+    r"less|ly)\b)[a-z]{3,}\s+[a-z]{2,}", re.IGNORECASE)
+# The speaker's own object after their verb: "Where can I get pool towels?".
+_EN_OWN_OBJECT = re.compile(
+    r"\b(?:i|we|you)\s+(?!(?:be|been|get|got)\s+(?:a|an|the)?\s*[a-z]+ed\b|(?:mean|meant|"
+    r"think|thought|like|want|wanted|wonder|guess|see|know)\b)[a-z]{2,}\s+"
+    r"(?:(?:a|an|the|my|our|your|some|any|more)\s+)?(?!(?:it|them|this|that|there|here|to|"
+    r"for|about|if|when|how|what|up|out|back|off)\b)[a-z]{3,}", re.IGNORECASE)
 
 
 # A pleonastic "it" whose clause is the real subject: "How long does it take to get
@@ -1206,6 +1260,13 @@ def _en_same_head(previous: str, target: str) -> str | None:
             continue
         if previous[:start].lower().endswith("the ") and new.lower().startswith("the "):
             new = new[4:]
+        swapped = re.search(r"\b(?:after|before|during|for|from|in|on|at|with|without|by)\s+"
+                            r"(?:the\s+)?$", previous[:start], re.IGNORECASE)
+        if swapped and new != target.strip() and not previous[:start].lower().endswith(
+                target.strip().split()[0].lower() + " "):
+            # "And during probation?" after "…after probation?": the preposition changes
+            return previous[:swapped.start()] + target.strip() + previous[
+                start + len(phrase.text):]
         return previous[:start] + new + previous[start + len(phrase.text):]
     return None
 
