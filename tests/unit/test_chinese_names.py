@@ -1,0 +1,85 @@
+"""Chinese personal names jieba cuts apart, joined back into one entity.
+
+Every example is written for this file. A surname the tagger leaves as a word of its
+own (a classifier, an adjective, a noun) before a given name it tags as a person is one
+name; so is a compound surname and the given name after it. Words and places that
+merely start with a surname character stay as they are.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from convrag.language.entities import extract_entities
+from convrag.language.resolver import replay, resolve
+
+
+def _names(text: str) -> list[str]:
+    return [e.text for e in extract_entities(text, lang="zh")]
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("张志远是哪年出生的？", "张志远"),  # 张 is tagged a classifier
+        ("高志远在哪家公司上班？", "高志远"),  # 高 an adjective
+        ("刘美玲喜欢什么颜色？", "刘美玲"),
+        ("诸葛明月是做什么的？", "诸葛明月"),  # the given name is tagged a time word
+        ("欧阳娜娜今年多大？", "欧阳娜娜"),
+        ("张先生住在哪里？", "张先生"),  # a surname and a title
+    ],
+)
+def test_a_surname_joins_the_given_name(text, name):
+    names = _names(text)
+    assert name in names
+    entity = next(e for e in extract_entities(text, lang="zh") if e.text == name)
+    assert entity.kind == "person"
+
+
+@pytest.mark.parametrize(
+    ("text", "not_a_person"),
+    [
+        ("这张志远的照片在哪？", "张"),  # 这张 is "this sheet"
+        ("三张志远的照片", "张"),
+        ("东方文化有什么特点？", "东方"),  # 东方 "east" is not taken for a surname
+        ("这座山也没有很高同学都爬上去了", "高"),  # 很高 is an adjective
+    ],
+)
+def test_a_surname_character_that_is_no_surname_stays_apart(text, not_a_person):
+    assert not any(e.kind == "person" and e.text.startswith(not_a_person)
+                   for e in extract_entities(text, lang="zh"))
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("黄山有多高？", "黄山"),
+        ("高新区有几个地铁站？", "高新区"),
+        ("马来西亚的首都是哪里？", "马来西亚"),
+    ],
+)
+def test_places_that_start_with_a_surname_stay_whole(text, kept):
+    assert kept in _names(text)
+
+
+def test_a_noun_used_as_a_verb_before_yu_is_no_part_of_the_name():
+    # jieba's dictionary calls 毕业 a noun: "…毕业于…" uses it as the verb.
+    assert _names("张志远毕业于哪所大学？")[0] == "张志远"
+    assert "毕业" not in _names("他毕业于一所师范大学。")
+
+
+@pytest.mark.parametrize(
+    ("history", "question", "expected"),
+    [
+        ([("user", "张志远是哪年出生的？"), ("assistant", "张志远1960年出生在南京。")],
+         "他毕业于哪所大学？", "张志远毕业于哪所大学？"),
+        ([("user", "张志远毕业于哪所大学？"), ("assistant", "他毕业于一所师范大学。")],
+         "他后来在哪里工作？", "张志远后来在哪里工作？"),
+        ([("user", "诸葛明月是做什么的？"), ("assistant", "诸葛明月是一位画家。")],
+         "她办过画展吗？", "诸葛明月办过画展吗？"),
+        ([("user", "高志远在哪家公司上班？"), ("assistant", "高志远在一家银行上班。")],
+         "他是哪里人？", "高志远是哪里人？"),
+    ],
+)
+def test_a_pronoun_finds_the_whole_name(history, question, expected):
+    assert resolve(question, replay(history)).standalone == expected
