@@ -191,7 +191,13 @@ def _tagged(text: str) -> tuple[tuple[str, str], ...]:
         # Without the HMM the tagger cuts the way zh_cut does and looks each word up: done
         # here on zh_cut's (cached) words, which saves cutting a long text a second time.
         pairs = [(word, _dictionary_tag(word, table)) for word in zh_cut(text)]
-    return tuple(_join_person_names(_join_model_names(_split_function_endings(pairs, table))))
+    return tuple(_regrouped(pairs, table))
+
+
+def _regrouped(pairs: list[tuple[str, str]], table: dict[str, str]) -> list[tuple[str, str]]:
+    """The tagger's words regrouped where it cuts wrongly: a function character off a
+    noun, a product name and its model number, a surname and its given name joined."""
+    return _join_person_names(_join_model_names(_split_function_endings(pairs, table)))
 
 
 # Characters that end a clause's noun, never a noun itself: an adverb (约 "about"), the
@@ -249,6 +255,35 @@ def _join_model_names(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
                 word, tag = "".join(w for w, _ in out[k:]) + word, "nz"
                 del out[k:]
         out.append((word, tag))
+    return _join_model_numbers(out)
+
+
+# A model number or suffix written after a product name with a space ("Note 7", "Mate 60
+# Pro"): one or two or three digits, or a capitalised Latin word of up to six letters.
+_MODEL_SUFFIX = re.compile(r"^(?:[0-9]{1,3}|[A-Z][a-zA-Z]{0,5})$")
+# Characters that make a number before them a quantity, not a model number ("3台", "7天").
+_ZH_UNITS = frozenset("年月日号天周岁台个部只件元块次届代页章节分秒点米斤克度")
+
+
+def _join_model_numbers(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A product name with Latin letters and the model number after a space are one name.
+
+    "星辰Note 7 的电池" names the phone 星辰Note 7, not 星辰Note: the number or suffix
+    (`_MODEL_SUFFIX`) after one space joins the name before it unless a unit follows it
+    ("Note 3台" counts phones).
+    """
+    out: list[tuple[str, str]] = []
+    k = 0
+    while k < len(pairs):
+        word, tag = pairs[k]
+        if (word == " " and out and out[-1][1] in ("eng", "nz") and _LATIN_IN.search(out[-1][0])
+                and k + 1 < len(pairs) and _MODEL_SUFFIX.match(pairs[k + 1][0])
+                and not (k + 2 < len(pairs) and pairs[k + 2][0][:1] in _ZH_UNITS)):
+            out[-1] = (out[-1][0] + " " + pairs[k + 1][0], "nz" if out[-1][1] == "nz" else "eng")
+            k += 2
+            continue
+        out.append((word, tag))
+        k += 1
     return out
 
 
@@ -328,6 +363,7 @@ def zh_tags(text: str) -> tuple[tuple[str, str], ...]:
 
 _ALNUM = re.compile(r"[a-zA-Z0-9]+")
 _LATIN = re.compile(r"^[a-zA-Z0-9]*[a-zA-Z][a-zA-Z0-9]*$")
+_LATIN_IN = re.compile(r"[a-zA-Z]")
 _TAGGED_HAN = re.compile(r"[\u4e00-\u9fd5]")
 
 

@@ -83,3 +83,53 @@ def test_a_noun_used_as_a_verb_before_yu_is_no_part_of_the_name():
 )
 def test_a_pronoun_finds_the_whole_name(history, question, expected):
     assert resolve(question, replay(history)).standalone == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("云舟Pad 5 的屏幕多大？", "云舟Pad 5"),  # a model number after a space
+        ("云舟Pad 5多少钱？", "云舟Pad 5"),
+        ("飞鱼Mate 40 Pro怎么样？", "飞鱼Mate 40 Pro"),
+        ("Python 3 好学吗？", "Python 3"),
+    ],
+)
+def test_a_model_number_after_a_space_is_part_of_the_name(text, name):
+    assert name in _names(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("店里还有云舟Pad 3台吗？", "云舟Pad"),  # 3台 counts tablets
+        ("我用云舟Pad 2023年买的", "云舟Pad"),
+    ],
+)
+def test_a_number_with_a_unit_is_a_quantity(text, name):
+    assert name in _names(text)
+
+
+_TABLET = [("user", "云舟Pad的屏幕多大？"), ("assistant", "云舟Pad的屏幕是11英寸。")]
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        # jieba cuts 这款平板 as 这 + 款 + 平板: still a determiner and its noun.
+        ("这款平板多少钱？", "云舟Pad多少钱？"),
+        # A determiner before a question word stands alone for the thing.
+        ("这个多少钱？", "云舟Pad多少钱？"),
+        ("这款好用吗？", "云舟Pad好用吗？"),
+        ("这款有几种颜色？", "云舟Pad有几种颜色？"),
+    ],
+)
+def test_a_determiner_and_its_classifier_stand_for_the_thing(question, expected):
+    assert resolve(question, replay(_TABLET)).standalone == expected
+
+
+def test_a_classifier_inside_a_word_is_no_determiner():
+    # 只是 is "only": "这只是…" has no determiner 这只.
+    from convrag.language.references import zh_references
+    from convrag.language.tokens import zh_cut
+
+    assert not zh_references(zh_cut("这只是一个例子"))
