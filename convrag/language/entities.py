@@ -80,7 +80,8 @@ _ZH_PERSON_HEAD = re.compile(
 )
 # Heads that make a name a place or an organisation whatever jieba's tag says (拉丹冬峰).
 _ZH_PLACE_HEAD = re.compile(r"(山|峰|河|江|湖|海|洋|岛|省|市|县|州|镇|村|国|洲|湾|峡|原|谷|川|港)$")
-_ZH_ORG_HEAD = re.compile(r"(大学|学院|公司|集团|银行|医院|协会|委员会|政府|部|局|所|院|校|队|党)$")
+_ZH_ORG_HEAD = re.compile(
+    r"(大学|学院|公司|集团|科技|银行|医院|协会|委员会|政府|部|局|所|院|校|队|党)$")
 # Nouns that name an attribute or a generic category: the thing asked about, not a referent.
 ZH_GENERIC = frozenset(
     """时候 时间 问题 东西 事情 情况 地方 方面 原因 意思 样子 人 多长 多大 多高 多远 多久 多少

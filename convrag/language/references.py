@@ -3,7 +3,7 @@
 Chinese references are found on jieba's words, not on characters: 他 inside 吉他 and 其
 inside 尤其 or 其他 are parts of other words, and jieba keeps them there. English ones are
 whole words. Each pronoun carries the agreement class its antecedent must fit
-("thing", "female", "male", "plural", "any") and how its replacement is written.
+("thing", "things", "female", "male", "plural", "any") and how its replacement is written.
 """
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-Agreement = Literal["thing", "female", "male", "plural", "any", "place"]
+Agreement = Literal["thing", "things", "female", "male", "plural", "any", "place"]
 
 # pronoun: (agreement class, replacement template)
 ZH_PRONOUNS: dict[str, tuple[Agreement, str]] = {
-    "它们": ("plural", "{}"),
+    # 它们 is "they" for things: a Chinese noun is unmarked for number (大熊猫 is one
+    # panda or all of them), so any thing fits it, never a person.
+    "它们": ("things", "{}"),
     "他们": ("plural", "{}"),
     "她们": ("plural", "{}"),
     "它": ("thing", "{}"),

@@ -133,3 +133,45 @@ def test_a_classifier_inside_a_word_is_no_determiner():
     from convrag.language.tokens import zh_cut
 
     assert not zh_references(zh_cut("这只是一个例子"))
+
+
+@pytest.mark.parametrize(
+    ("history", "question", "expected"),
+    [
+        # 它们 is "they" for things: a Chinese noun is unmarked for number.
+        ([("user", "金丝猴吃什么？"), ("assistant", "秦岭以金丝猴和羚牛闻名。")],
+         "它们生活在哪里？", "金丝猴生活在哪里？"),
+        # 该公司 is a company named before, found by the kind its head names.
+        ([("user", "青松科技是哪年成立的？"), ("assistant", "青松科技成立于2012年。")],
+         "该公司总部在哪？", "青松科技总部在哪？"),
+        # 这所学校 shares the 校 family: a 学院 named before.
+        ([("user", "白鹭学院在哪个城市？"), ("assistant", "白鹭学院在厦门。")],
+         "这所学校有多少学生？", "白鹭学院有多少学生？"),
+    ],
+)
+def test_plural_things_and_demonstratives_of_a_kind(history, question, expected):
+    assert resolve(question, replay(history)).standalone == expected
+
+
+def test_a_demonstrative_whose_kind_nothing_fits_stays():
+    # 这所学校 never becomes the city just named: nothing of a school's kind is known.
+    history = [("user", "你在哪座城市读书？"), ("assistant", "我在厦门读书。")]
+    assert resolve("这所学校有多少学生？", replay(history)).standalone == "这所学校有多少学生？"
+
+
+@pytest.mark.parametrize(
+    ("history", "question", "expected"),
+    [
+        # 年假 (cut 年 + 假) shares the head of 病假: the predicate carries over.
+        ([("user", "病假要提前几天申请？"), ("assistant", "病假要提前一天申请。")],
+         "年假呢？", "年假要提前几天申请？"),
+    ],
+)
+def test_a_mis_tagged_target_still_shares_a_head(history, question, expected):
+    assert resolve(question, replay(history)).standalone == expected
+
+
+def test_a_name_that_fits_no_predicate_is_not_glued_to_the_old_subject():
+    history = [("user", "王建国是哪年出生的？"), ("assistant", "王建国1950年出生。")]
+    standalone = resolve("那泰山呢？", replay(history)).standalone
+    assert "王建国" not in standalone
