@@ -316,7 +316,8 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
         return Resolution(rewritten_text, "pronoun", tuple(mentions), verdict.reasons)
 
     if not names_subject and in_dialogue and not _has_reference(text, lang) and not (
-            lang == "en" and _EN_ABOUT_THE_TALK.search(text)):
+            lang == "en" and _EN_ABOUT_THE_TALK.search(text)) and not (
+            lang == "zh" and _zh_partitive(text)):
         # A question whose pronoun found no antecedent has a subject, just not one we
         # know: guessing another would change what it asks.
         if lang == "en":
@@ -1351,6 +1352,20 @@ def _zh_fragment(text: str) -> int | None:
             t in ("n", "ng", "vn", "j") for _, t in content):
         return None
     return len(text) - len(text.lstrip())
+
+
+# Words that pick one out of a set named before ("其中哪个最有名"): the set is what the
+# question is about, and a subject put in front of them reads as a second one. Not
+# 其他/其余 ("其他的呢" asks for the rest of what was talked about, and takes it).
+_ZH_PARTITIVES = frozenset("其中 其一".split())
+
+
+def _zh_partitive(text: str) -> bool:
+    """Whether a Chinese question opens (after its openers) with a partitive word."""
+    for word, tag in zh_tags(text):
+        if not (_zh_opener(word, tag) or word in ("那", "那么")):
+            return word in _ZH_PARTITIVES
+    return False
 
 
 def _zh_indefinite(text: str) -> bool:

@@ -175,3 +175,9 @@ def test_a_name_that_fits_no_predicate_is_not_glued_to_the_old_subject():
     history = [("user", "王建国是哪年出生的？"), ("assistant", "王建国1950年出生。")]
     standalone = resolve("那泰山呢？", replay(history)).standalone
     assert "王建国" not in standalone
+
+
+def test_a_partitive_question_gets_no_subject_in_front():
+    # "其中…" picks out of a set named before; "X其中哪个…" would be a second subject.
+    history = [("user", "白鹭学院有哪些专业？"), ("assistant", "白鹭学院有中文、数学和物理专业。")]
+    assert resolve("其中哪个最难？", replay(history)).standalone == "其中哪个最难？"
