@@ -198,7 +198,22 @@ def _tagged(text: str) -> tuple[tuple[str, str], ...]:
 def _regrouped(pairs: list[tuple[str, str]], table: dict[str, str]) -> list[tuple[str, str]]:
     """The tagger's words regrouped where it cuts wrongly: a function character off a
     noun, a product name and its model number, a surname and its given name joined."""
-    return _join_person_names(_join_model_names(_split_function_endings(pairs, table)))
+    return _join_person_names(_join_model_names(_places_by_parts(
+        _split_function_endings(pairs, table), table)))
+
+
+def _places_by_parts(pairs: list[tuple[str, str]], table: dict[str, str]
+                     ) -> list[tuple[str, str]]:
+    """A name made of two dictionary places written together (福建厦门, a province and
+    its city; jieba's dictionary calls it 'nz', another proper noun) is a place: 'ns'."""
+    out = []
+    for word, tag in pairs:
+        if tag in ("nz", "nr", "nrt", "nrfg") and len(word) >= 4 and any(
+                table.get(word[:k]) == "ns" and table.get(word[k:]) == "ns"
+                for k in range(2, len(word) - 1)):
+            tag = "ns"
+        out.append((word, tag))
+    return out
 
 
 # Characters that end a clause's noun, never a noun itself: an adverb (约 "about"), the

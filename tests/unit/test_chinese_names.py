@@ -181,3 +181,10 @@ def test_a_partitive_question_gets_no_subject_in_front():
     # "其中…" picks out of a set named before; "X其中哪个…" would be a second subject.
     history = [("user", "白鹭学院有哪些专业？"), ("assistant", "白鹭学院有中文、数学和物理专业。")]
     assert resolve("其中哪个最难？", replay(history)).standalone == "其中哪个最难？"
+
+
+def test_a_province_and_its_city_written_together_are_a_place():
+    entity = extract_entities("她出生于福建厦门。", lang="zh")[-1]
+    assert (entity.text, entity.kind) == ("福建厦门", "place")
+    history = [("user", "她出生在哪里？"), ("assistant", "她出生于福建厦门。")]
+    assert resolve("那里有什么特产？", replay(history)).standalone == "福建厦门有什么特产？"
