@@ -137,7 +137,7 @@ _EN_QUESTION_WORDS = frozenset(
 _EN_OPENERS = frozenset(
     "describe explain compare contrast list give show name define find tell please "
     "ok okay oh ah wow yes yeah no sure great cool nice interesting thanks hmm well now "
-    "also besides actually really".split()
+    "also besides actually really let lets".split()
 )
 
 
@@ -147,11 +147,13 @@ def extract_entities(
     """Entities mentioned in one utterance, in order of appearance, without duplicates.
 
     With `common_nouns`, English lower-case noun phrases count too ("your robot
-    opener", "bees"): what a user's question is about, though no name. They are asked
-    for only on users' questions; an answer's noun phrases are mostly detail.
+    opener", "bees"), and a name keeps the common noun it modifies ("the Pro plan"):
+    what a user's question is about, though no name. They are asked for only on users'
+    questions; an answer's noun phrases are mostly detail.
     """
     lang = lang or detect_lang(text)
-    found = _zh_entities(text, turn) if lang == "zh" else _en_entities(text, turn)
+    found = (_zh_entities(text, turn) if lang == "zh"
+             else _en_entities(text, turn, compounds=common_nouns))
     if common_nouns and lang == "en":
         found += en_noun_phrases(text, turn)
     seen: set[str] = set()
@@ -648,7 +650,7 @@ def _definition_head(target: str) -> str:
     return target
 
 
-def _en_entities(text: str, turn: int) -> list[Entity]:
+def _en_entities(text: str, turn: int, *, compounds: bool = False) -> list[Entity]:
     entities: list[Entity] = []
     definition = _EN_DEFINITION.match(text)
     if definition:
@@ -666,8 +668,8 @@ def _en_entities(text: str, turn: int) -> list[Entity]:
     things: set[str] = set()
     for match in _EN_CAP_SPAN.finditer(text):
         span = _trim_en_span(match.group(0), at_start=match.start() in starts)
-        if not span:
-            continue
+        if not span or (len(span) == 1 and re.search(r"[\d°º]\s*$", text[:match.start()])):
+            continue  # nothing left, or a unit after a number ("200°C", "5 V")
         if (match.start() in starts and " " not in span
                 and span == match.group(0).strip(" ,.;:?!")
                 and not re.search(rf"(?<![.!?]\s)(?<!^)\b{re.escape(span)}\b", text[1:])):
@@ -680,8 +682,11 @@ def _en_entities(text: str, turn: int) -> list[Entity]:
             # "Sonny and Cher" is also one plural referent ("they").
             group = f"{previous[1]} and {span}"
             entities.append(replace(_en_entity(group, text, turn, role, proper=True), plural=True))
-        entity = _en_entity(span, text, turn, role, proper=True)
-        if entity.kind == "thing" and _EN_THE_BEFORE.search(text, 0, match.start()):
+        compound = _name_compound(text, match, span) if compounds else None
+        entity = _en_entity(compound or span, text, turn, role, proper=True)
+        if compound:
+            entity = replace(entity, plural=_looks_plural(compound.split()[-1]))
+        elif entity.kind == "thing" and _EN_THE_BEFORE.search(text, 0, match.start()):
             # "the Ottoman Empire", "the Kit Kat Club": a name with an article is a
             # place, an institution or a thing, never a he or a she. Marked a place: an
             # organisation would take "they" first, and "the South" or "the Northampton
@@ -692,6 +697,119 @@ def _en_entities(text: str, turn: int) -> list[Entity]:
         previous = (match.end(), span)
     return [replace(e, kind="place") if e.kind == "thing" and e.text.lower() in things else e
             for e in entities]
+
+
+# A name that modifies the common noun after it: "the Pro plan", "a Venus flytrap",
+# "about Venus flytraps in…". The referent is the compound (a plan, a plant), so a later
+# "it" names "Pro plan", never "Pro". The name must follow a determiner, or a preposition
+# when the noun is plural, and the noun end its phrase; not after an auxiliary, where the
+# word after the name is the question's verb or predicate ("Did the Nile flood?", "Is the
+# Nile long?").
+_EN_COMPOUND_DETERMINERS = frozenset("the a an my our your their its this that these those".split())
+_EN_COMPOUND_PREPOSITIONS = frozenset("about of for in on with from between among like".split())
+_EN_WORDS_BEFORE = re.compile(r"(?:(?P<prev>[A-Za-z']+)\s+)?(?P<det>[A-Za-z]+)\s+$")
+_EN_IDENTITY_QUESTION = re.compile(r"\s*(?:what|which|who|how\s+(?:much|many))\b", re.I)
+_EN_COMPOUND_NOUN = re.compile(
+    r"\s+(?P<noun>[a-z][a-z\-]{2,})(?P<owner>['’]s\b)?"
+    r"(?=\s*[?.!,;:)]|\s*$|\s+(?P<next>[a-z]+)\b)")
+_BE_FORMS = frozenset("is are was were be been am isn aren wasn weren".split())
+_MODALS = frozenset("can could will would should may might must".split())
+# Words after which the word before is a verb: a direction or a particle ("Did the
+# Beatles break up?").
+_EN_DIRECTIONS = frozenset(
+    "north south east west upstream downstream up down out off away back over apart".split())
+_EN_NEXT_WORD = re.compile(r"\s+([a-z][a-z\-]{2,})\b(?!['’])")
+_EN_PHRASE_END = re.compile(r"\s*(?:[?.!,;:)]|$)|\s+([A-Za-z]+)\b")
+# Adverbs that end a question after a name ("the Louvre today?"): no noun.
+_EN_TRAILING_ADVERBS = frozenset(
+    "today tomorrow yesterday tonight nowadays nearby online offline abroad overseas home "
+    "later earlier soon ago anymore together alone first instead".split()
+)
+
+
+def _name_compound(text: str, match: re.Match[str], span: str) -> str | None:
+    """The name with the common noun it modifies, or None (see the tables above)."""
+    raw = match.group(0).rstrip()
+    if not raw.endswith(span) or re.search(r"['’]s?$", raw):
+        return None  # trimmed, or a possessive: "the Eiffel Tower's height"
+    start = match.start() + len(raw) - len(span)  # "Does the Pro" is matched as one span
+    before = _EN_WORDS_BEFORE.search(text[max(0, start - 40):start])
+    noun = _EN_COMPOUND_NOUN.match(text, match.start() + len(raw))
+    if before is None or noun is None:
+        return None
+    det = before.group("det").lower()
+    prev = bare_word(before.group("prev") or "")
+    word, following = noun.group("noun"), noun.group("next")
+    if word in _NP_CLOSED or word.endswith("ly"):
+        return None
+    if det in ("do", "did") and _looks_plural(word) and following is not None:
+        # Do-support with a plural noun, then the verb: "What do Venus flytraps eat?"
+        return f"{span} {word}"
+    if det not in _EN_COMPOUND_DETERMINERS | _EN_COMPOUND_PREPOSITIONS:
+        return None
+    if prev in _DO_SUPPORT | _MODALS and det in _EN_COMPOUND_DETERMINERS:
+        # After do-support or a modal one word is the verb ("Did the Nile flood?"); two
+        # are a noun and its bare verb ("How much does the Pro plan cost?"), unless the
+        # second reads as an object or an adverb ("Did the Nile flood farms?").
+        verb = following
+        if (verb is None or verb in _NP_CLOSED | _NP_QUANTIFIERS | _EN_TRAILING_ADVERBS
+                | _EN_DIRECTIONS or _looks_plural(verb) or verb.endswith("ly")):
+            return None
+        return f"{span} {word}"
+    if prev in _BE_FORMS and not (
+            prev in ("is", "are", "was", "were") and _EN_IDENTITY_QUESTION.match(text)
+            and not _ADJECTIVE_ENDING.search(word)):
+        # After a fronted "is" the word is the predicate ("Is the Nile long?"); "How much
+        # is the Pro plan?" asks for an amount or identity, so its phrase is whole.
+        return None
+    if noun.group("owner"):
+        return f"{span} {word}"  # "the Gold tier's price"
+    run = _noun_run_after(text, match.start() + len(raw))
+    if not run or (det in _EN_COMPOUND_PREPOSITIONS and not _looks_plural(run[-1])):
+        return None  # "in Paris today", "from London alone": only "about Venus flytraps"
+    return " ".join([span, *run])
+
+
+def _noun_run_after(text: str, position: int) -> list[str]:
+    """One to three lower-case nouns from `position` that end their phrase, or [].
+
+    "the Premium roadside assistance add-on?" → roadside assistance add-on. The phrase
+    ends at punctuation, the end or a closed-class word other than a determiner: a word
+    before a determiner is a verb ("My Instant Pot shows a burn error"). A last word
+    with an adjective's ending is a predicate ("…the Venus flytrap native to…").
+    """
+    run: list[str] = []
+    while len(run) < 3:
+        m = _EN_NEXT_WORD.match(text, position)
+        if m is None:
+            return []
+        w = m.group(1)
+        if (w in _NP_CLOSED or w in _EN_TRAILING_ADVERBS or w.endswith("ly")
+                or _PARTICIPLE.fullmatch(w) or _PRESENT_PARTICIPLE.fullmatch(w)):
+            return []
+        run.append(w)
+        position = m.end()
+        end = _EN_PHRASE_END.match(text, position)
+        following = end.group(1) if end else None
+        if end and (following is None or (following.lower() in _NP_CLOSED
+                                          and following.lower() not in _NP_DETERMINERS
+                                          and following[:1].islower())):
+            return [] if _ADJECTIVE_ENDING.search(w) and len(run) > 1 else run
+    return []
+    if prev in _BE_FORMS and not (
+            prev in ("is", "are", "was", "were") and _EN_IDENTITY_QUESTION.match(text)
+            and not _ADJECTIVE_ENDING.search(word)):
+        # After a fronted "is" the word is the predicate ("Is the Nile long?"); "How much
+        # is the Pro plan?" asks for an amount or identity, so its phrase is whole.
+        return None
+    if (word in _NP_CLOSED or word in _EN_TRAILING_ADVERBS or word.endswith("ly")
+            or _PARTICIPLE.fullmatch(word) or _PRESENT_PARTICIPLE.fullmatch(word)
+            or (following is not None and following not in _NP_CLOSED
+                and not noun.group("owner"))):
+        return None
+    if det in _EN_COMPOUND_PREPOSITIONS and not _looks_plural(word):
+        return None  # "in Paris today", "from London alone": only "about Venus flytraps"
+    return f"{span} {word}"
 
 
 # --- English common noun phrases, without a tagger ------------------------------------
@@ -926,6 +1044,8 @@ def _en_entity(span: str, context: str, turn: int, role: Role, *, proper: bool) 
         kind, gender = "person", "female"
     elif _EN_MALE_TITLES.match(span):
         kind, gender = "person", "male"
+    if proper and kind == "thing" and _EN_COMPANY.search(span):
+        kind = "org"  # "Halvorsen & Pike", "Brightline Ltd": a firm, never a he or a she
     plural = not proper and _looks_plural(span.split()[-1])
     return Entity(
         text=span, kind=kind, gender=gender, plural=plural, turn=turn, role=role,
@@ -933,6 +1053,7 @@ def _en_entity(span: str, context: str, turn: int, role: Role, *, proper: bool) 
     )
 
 
+_EN_COMPANY = re.compile(r"&|\b(?:Inc|Ltd|LLC|GmbH|PLC|Corp|Co)\b\.?$")
 _EN_SHE = re.compile(r"\b(she|her|hers|herself)\b", re.IGNORECASE)
 _EN_HE = re.compile(r"\b(he|him|his|himself)\b", re.IGNORECASE)
 _ZH_SHE = re.compile("她")

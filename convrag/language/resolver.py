@@ -37,6 +37,7 @@ from convrag.language.entities import (
     zh_kind,
     zh_tags,
 )
+from convrag.language.names import given_name_gender
 from convrag.language.references import (
     EN_PRONOUNS,
     ZH_DEMONSTRATIVE_PRONOUNS,
@@ -162,6 +163,7 @@ def note_question(
              for e in extract_entities(standalone, turn=dialogue.turn, common_nouns=True)]
     if not dialogue.questions:
         asked = _first_topic(dialogue, asked)
+        asked = [replace(e, role="subject") if e.proper and e.lang == "en" else e for e in asked]
     dialogue.entities = merge_entities(dialogue.entities, asked)
     dialogue.questions = [*dialogue.questions, standalone][-REMEMBERED_QUESTIONS:]
 
@@ -358,7 +360,14 @@ def _en_missing_subject(text: str, pool: Sequence[Entity], turn: int) -> Entity 
         return None
     commons = extract_entities(text, lang="en", common_nouns=True)
     if any(e.role == "subject" for e in commons):
-        return None
+        if not _bridging_definite(text, commons):
+            return None
+        # "What was the culture like?": a definite "the culture" after its auxiliary
+        # is a part or an attribute of what the conversation is about (bridging), and
+        # only a thing or a place has one; a person would change what is asked.
+        things = [e for e in pool if _names_referent(e) and e.kind != "person"
+                  and not _could_be_person(e)]
+        return _most_salient(things, turn)
     if commons:
         pool = [e for e in pool if e.gender != "unknown"]
     return _most_salient([e for e in pool if _names_referent(e)] or list(pool), turn)
@@ -384,6 +393,18 @@ _EN_DEFINITE_HEAD = re.compile(r"\bthe\s+(?P<head>[a-z]{3,})" + _EN_PHRASE_END)
 # The same as the subject of do-support, before its verb: "why did the league decline?"
 _EN_DEFINITE_SUBJECT = re.compile(
     r"\b(?:do|does|did|can|could|will|would|should)\s+the\s+(?P<head>[a-z]{3,})(?=\s+[a-z]+\b)")
+
+
+def _bridging_definite(text: str, commons: Sequence[Entity]) -> bool:
+    """Whether every subject noun phrase of `text` is "the" and one noun after its
+    auxiliary ("How did the album do?", "What was the culture like?")."""
+    subjects = [e for e in commons if e.role == "subject"]
+    return all(
+        " " not in e.text and any(
+            _EN_BARE_DEFINITE.match(text, m.start()) and _EN_AFTER_AUXILIARY.search(
+                text, 0, m.start())
+            for m in re.finditer(rf"\bthe\s+{re.escape(e.text)}\b", text, re.IGNORECASE))
+        for e in subjects)
 
 
 def _en_definite_anaphora(text: str, pool: Sequence[Entity], turn: int,
@@ -418,6 +439,7 @@ def _en_definite_anaphora(text: str, pool: Sequence[Entity], turn: int,
 
 # "this"/"that" standing for a thing: at the end, before a verb, or after a preposition
 # and not before a noun ("this time frame" is left alone).
+_EN_DO_THIS = re.compile(r"\b(?:do|does|did|doing|done|repeat|try)\s+$", re.IGNORECASE)
 _EN_DEMONSTRATIVE_RE = re.compile(
     r"(?P<p>\b(?:about|of|in|for|with|after|before|during|from)\s+)?\b(?P<d>that|this)\b"
     r"(?(p)(?!\s+[a-z])|(?=\s*[?.!]?\s*$|\s+(?:is|was|are|were|be|been|start|started|begin|"
@@ -492,13 +514,14 @@ def _could_be_person(entity: Entity) -> bool:
 # A name with a digit, or a month or weekday alone ("May" in "James May" is a name).
 _EN_DATE_LIKE = re.compile(
     r"\d|^(?:January|February|March|April|May|June|July|August|September|October|"
-    r"November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)$")
+    r"November|December|(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)s?)$")
 
 
 _EN_DATE = re.compile(
     r"(?:(?:January|February|March|April|May|June|July|August|September|October|November|"
     r"December)\s+)?(?:\d{1,2}\s+)?\d{4}s?|(?:January|February|March|April|June|July|"
-    r"August|September|October|November|December)(?:\s+\d{1,2})?")
+    r"August|September|October|November|December)(?:\s+\d{1,2})?"
+    r"|(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)s?")
 
 
 # Agreement, added to salience: how well an entity fits the pronoun (negative: never).
@@ -508,6 +531,12 @@ KNOWN_GENDER_FIT = 3.0
 # A conjoined name ("Sonny and Cher") fits "they" best, a plural or an organisation
 # next; a singular thing only weakly, since "they" often means an organisation's people.
 CONJOINED_PLURAL_FIT, PLURAL_FIT, SINGULAR_PLURAL_FIT = 2.5, 2.0, 0.3
+
+
+# How well the background topic fits a he/she its given name does not usually mark
+# ("Where was he born?" on a page about a woman): a conversation's topic is still what
+# its pronouns mostly mean, but any other fitting person wins. Set by hand, low.
+MISMARKED_TOPIC_FIT = 0.1
 
 
 # How well a plural common noun fits "it" when no verb beside the pronoun says singular.
@@ -538,6 +567,11 @@ def _agreement_score(entity: Entity, wanted: str, singular_verb: bool = False) -
             return KNOWN_GENDER_FIT
         if entity.gender != "unknown" or not _could_be_person(entity):
             return -1.0
+        marked = given_name_gender(entity.text) if entity.lang == "en" else "unknown"
+        if marked not in ("unknown", wanted):
+            # "Tom Becker" is no "she": a given name's usual gender rules it out, unless
+            # it is the conversation's background topic, whom a user may misgender.
+            return MISMARKED_TOPIC_FIT if entity.topic else -1.0
         # An unknown-gender name fits "he" a little better than "she": English text
         # about people without a stated gender skews male, and a wrong "she" reads worse.
         return 1.0 if person else (0.5 if wanted == "male" else 0.2)
@@ -549,7 +583,7 @@ def _agreement_score(entity: Entity, wanted: str, singular_verb: bool = False) -
             return 0.1
         if person:
             return -1.0
-        if entity.plural and not entity.proper:
+        if entity.plural:
             # "it" for "vacation days" ("Can it be carried over?") happens, but rarely:
             # any singular thing fits better. `singular_verb` rules it out ("does it").
             return -1.0 if singular_verb else PLURAL_IT_FIT
@@ -727,10 +761,19 @@ def _substitute_pronouns(
             return m.group(0)
         singular = bool(_EN_SINGULAR_VERB.search(text[max(0, m.start() - 12):m.end() + 12]))
         entity = _best_antecedent(pool, wanted, turn, singular)
+        generic = None
+        if entity is None and wanted == "thing" and singular:
+            generic = _generic_singular(pool, turn)
+            entity = generic
         if entity is None or _already_named(entity, mentions):
             return m.group(0)
         mentions.append(Mention(m.group(0), entity.text))
         name = _with_determiner(entity, questions)
+        if generic is not None:
+            name = "the " + _en_singular(entity.text)
+        if wanted == "plural" and _is_kind(entity) and name.startswith(("a ", "an ")):
+            name = _en_plural(entity.text)
+            template = "{}'" if template == "{}'s" else template
         if m.start() == 0:
             name = name[:1].upper() + name[1:]
         if template == "{}'s" and name.endswith("s") and (entity.plural or entity.proper):
@@ -743,6 +786,8 @@ def _substitute_pronouns(
         named = [e for e in pool if _names_referent(e)]
 
         def en_demonstrative(m: re.Match[str]) -> str:
+            if _EN_DO_THIS.search(out, 0, m.start("d")):
+                return m.group(0)  # "How often should I do this?": an action, no thing
             entity = _best_antecedent(named, "thing", turn) or _most_salient(named, turn)
             if entity is None:
                 return m.group(0)
@@ -784,12 +829,28 @@ def _substitute_one(text: str, pool: Sequence[Entity], turn: int, mentions: list
 def _with_determiner(entity: Entity, questions: Sequence[str]) -> str:
     """A common noun phrase with the determiner the user gave it: "my dishwasher".
 
-    A name stands alone; a common noun phrase takes back its article or the user's own
+    A name stands alone, unless the user counted it ("a used Tesla": a product); a
+    common noun phrase takes back its article or the user's own
     possessive ("a" stays: "What is a heat pump?" asks about any heat pump, and so does
     "How does it work?"); "your" and a demonstrative become "the"; one the user wrote
     bare ("throat cancer", "bees") stays bare.
     """
-    if entity.proper or entity.lang != "en":
+    if entity.lang != "en":
+        return entity.text
+    if entity.proper:
+        # A name the user counted ("a used Tesla", "an Xbox") is a product: it keeps "a".
+        # Not a name modifying a noun ("a Burger King franchise"), but "does a used
+        # Tesla cost" (do-support: the verb follows).
+        counted = re.compile(
+            rf"(?:\b(?:do|does|did)\s+)?\b(?:a|an)\s+(?:[a-z][\w-]*\s+)?"
+            rf"{re.escape(entity.text)}\b(?P<noun>\s+[a-z])?")
+        if entity.kind == "thing" and any(
+                m and (not m.group("noun") or m.group(0).lower().startswith("d"))
+                for m in map(counted.search, questions)):
+            return ("an " if entity.text[:1] in "AEIOU" else "a ") + entity.text
+        if entity.text.split()[-1].islower() and any(
+                f"the {entity.text}" in q for q in questions):
+            return f"the {entity.text}"  # a name with its noun: "the Pro plan"
         return entity.text
     pattern = re.compile(rf"\b(the|a|an|my|our|your|this|that)\s+{re.escape(entity.text)}\b",
                          re.IGNORECASE)
@@ -800,6 +861,50 @@ def _with_determiner(entity: Entity, questions: Sequence[str]) -> str:
             kept = determiner in ("the", "a", "an", "my", "our")
             return f"{determiner if kept else 'the'} {entity.text}"
     return entity.text
+
+
+def _is_kind(entity: Entity) -> bool:
+    """A singular English common noun phrase, which "they" may take as its kind.
+
+    "How do I choose a heat pump? Are they noisy?": "they" are heat pumps in general, so
+    a phrase the user counted ("a heat pump") goes into the plural rather than keeping
+    "a" ("Are a heat pump noisy?"); a bare one ("lavender", "throat cancer") is a mass
+    noun and stays as it is.
+    """
+    return (entity.lang == "en" and not entity.proper and not entity.plural
+            and entity.kind == "thing" and re.fullmatch(r"[a-z][a-z \-]*[a-z]", entity.text)
+            is not None)
+
+
+def _generic_singular(pool: Sequence[Entity], turn: int) -> Entity | None:
+    """A plural kind that a singular "it" takes up when nothing singular fits.
+
+    "What about Tesla cars? Where is it made?": a name compounded with a plural noun is a
+    kind, which English also calls "it" in the generic singular ("the Tesla car"). Only
+    such a compound named in the latest question counts; a plural common noun ("vacation
+    days") is mostly a quantity, whose singular would change what is asked.
+    """
+    kinds = [e for e in pool if e.lang == "en" and e.proper and e.plural and e.turn == turn
+             and " and " not in e.text and e.text.split()[-1].islower()]
+    return _most_salient(kinds, turn)
+
+
+def _en_singular(phrase: str) -> str:
+    """The regular singular of a plural phrase's head: "Tesla cars" → "Tesla car"."""
+    if re.search(r"[^aeiou]ies$", phrase):
+        return phrase[:-3] + "y"
+    if re.search(r"(?:ss|x|z|ch|sh)es$", phrase):
+        return phrase[:-2]
+    return phrase[:-1]
+
+
+def _en_plural(phrase: str) -> str:
+    """The regular plural of a noun phrase's head: "door opener" → "door openers"."""
+    if re.search(r"(?:s|x|z|ch|sh)$", phrase):
+        return phrase + "es"
+    if re.search(r"[^aeiou]y$", phrase):
+        return phrase[:-1] + "ies"
+    return phrase + "s"
 
 
 def _replace_spans(text: str, spans: Sequence[tuple[int, int, str]]) -> str:
@@ -1300,7 +1405,10 @@ def _names_own_subject(text: str, own: Sequence[Entity], lang: Lang) -> bool:
         personal = _zh_personal_subject(text)
         return any(e.role == "subject" or e.proper for e in own) or personal == "possessor" or (
             bool(own) and personal == "subject")
-    return bool(own)
+    # "the culture" of "What was the culture like?" is bridged to the conversation's
+    # subject (see `_bridging_definite`): no subject of the question's own.
+    return any(e.proper or not _bridging_definite(text, [replace(e, role="subject")])
+               for e in own)
 
 
 # The speaker and the listener: a clause they are the subject of has its subject

@@ -323,3 +323,103 @@ def test_a_definite_head_noun_names_the_name(history, question, expected):
 def test_a_group_of_people_takes_the_speakers_place(question, expected):
     history = [("user", "How many sick days can I take?"), ("assistant", "Ten a year.")]
     assert _ask(history, question) == expected
+
+
+# --- a name that modifies a noun, kinds in the plural, given names -----------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        # after a determiner, the noun ending its phrase belongs to the name
+        ("What is in the Gold tier?", ["Gold tier"]),
+        ("Where can I buy a Lumo charger?", ["Lumo charger"]),
+        # after a preposition only a plural noun does ("in Oslo today" is no compound)
+        ("Tell me about Kestrel drones in winter.", ["Kestrel drones"]),
+        ("What is there to do in Oslo today?", ["Oslo"]),
+        # do-support with a plural noun, then the verb
+        ("What do Kestrel drones weigh?", ["Kestrel drones"]),
+        # after do-support, a noun and then its bare verb
+        ("Does the Gold tier include backups?", ["Gold tier"]),
+        ("How much does the Gold tier cost?", ["Gold tier"]),
+        # the word after the name is a verb or a predicate: no compound
+        ("Did the Danube freeze?", ["Danube"]),
+        ("Did the Danube flood farms?", ["Danube"]),
+        ("Why did the Kinsmen break up?", ["Kinsmen"]),
+        ("Is the Danube wide?", ["Danube"]),
+        ("Why is the Danube famous?", ["Danube"]),
+        # a possessive
+        ("What was the Gold tier's price?", ["Gold tier"]),
+    ],
+)
+def test_a_name_keeps_the_noun_it_modifies(text, names):
+    assert [e.text for e in extract_entities(text, lang="en", common_nouns=True)
+            if e.proper] == names
+
+
+def test_a_name_compound_is_only_read_in_questions():
+    # An answer's names stay names: its noun phrases are mostly detail.
+    assert [e.text for e in extract_entities("It is sold in the Lumo shop.", lang="en")] == [
+        "Lumo"]
+
+
+@pytest.mark.parametrize(
+    ("history", "question", "expected"),
+    [
+        # "it" takes the compound, never its modifier
+        (_user("How much is the Gold tier?"), "Does it include backups?",
+         "Does the Gold tier include backups?"),
+        # "they" takes a counted kind in the plural, its possessive too
+        (_user("How do I pick a standing desk?"), "Are they expensive?",
+         "Are standing desks expensive?"),
+        (_user("How do I pick a standing desk?"), "What is their average height?",
+         "What is standing desks' average height?"),
+        # a name the user counted is a product and keeps its article
+        (_user("How much does a used Lumo cost?"), "How does it compare to a Vexa?",
+         "How does a Lumo compare to a Vexa?"),
+        # a singular "it" takes a plural compound as its kind, in the singular
+        (_user("What about Kestrel drones?"), "Where is it made?",
+         "Where is the Kestrel drone made?"),
+    ],
+)
+def test_kinds_and_compounds(history, question, expected):
+    assert _ask(history, question) == expected
+
+
+@pytest.mark.parametrize(
+    ("history", "question", "expected"),
+    [
+        # a given name's usual gender rules the other pronoun out...
+        (_user("When did Martin Okafor join the team?"), "Where did she work before?",
+         "Where did she work before?"),
+        (_user("Who is Helen Varga?"), "What did he write?", "What did he write?"),
+        # ...and the same pronoun still binds
+        (_user("When did Martin Okafor join the team?"), "Where did he work before?",
+         "Where did Martin Okafor work before?"),
+        # a name no list marks fits either
+        (_user("Who is Quill Marsh?"), "What did she write?", "What did Quill Marsh write?"),
+    ],
+)
+def test_a_given_name_rules_out_the_other_gender(history, question, expected):
+    assert _ask(history, question) == expected
+
+
+def test_the_background_topic_still_takes_a_pronoun_of_the_other_gender():
+    # A user unsure of a person's gender still means the page the conversation is on.
+    assert _ask([], "Where was he born?", topic="Helen Varga") == "Where was Helen Varga born?"
+
+
+@pytest.mark.parametrize(
+    ("history", "question", "topic", "expected"),
+    [
+        # "the X" after its auxiliary is bridged to what the conversation is about
+        (_user("When was it founded?"), "What was the cuisine like?", "Kingdom of Aragon",
+         "Kingdom of Aragon: what was the cuisine like?"),
+        # a definite with a complement names its own subject
+        (_user("When was it founded?"), "What was the cuisine of Sicily like?",
+         "Kingdom of Aragon",
+         "What was the cuisine of Sicily like?"),
+    ],
+)
+def test_a_bare_definite_subject_is_bridged_to_the_topic(history, question, topic, expected):
+    assert _ask(history, question, topic) == expected
