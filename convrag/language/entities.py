@@ -796,20 +796,6 @@ def _noun_run_after(text: str, position: int) -> list[str]:
                                           and following[:1].islower())):
             return [] if _ADJECTIVE_ENDING.search(w) and len(run) > 1 else run
     return []
-    if prev in _BE_FORMS and not (
-            prev in ("is", "are", "was", "were") and _EN_IDENTITY_QUESTION.match(text)
-            and not _ADJECTIVE_ENDING.search(word)):
-        # After a fronted "is" the word is the predicate ("Is the Nile long?"); "How much
-        # is the Pro plan?" asks for an amount or identity, so its phrase is whole.
-        return None
-    if (word in _NP_CLOSED or word in _EN_TRAILING_ADVERBS or word.endswith("ly")
-            or _PARTICIPLE.fullmatch(word) or _PRESENT_PARTICIPLE.fullmatch(word)
-            or (following is not None and following not in _NP_CLOSED
-                and not noun.group("owner"))):
-        return None
-    if det in _EN_COMPOUND_PREPOSITIONS and not _looks_plural(word):
-        return None  # "in Paris today", "from London alone": only "about Venus flytraps"
-    return f"{span} {word}"
 
 
 # --- English common noun phrases, without a tagger ------------------------------------
