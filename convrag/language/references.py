@@ -50,6 +50,8 @@ ZH_DEMONSTRATIVE_PRONOUNS: dict[str, frozenset[str]] = {
 }
 ZH_CLASSIFIERS = frozenset(d[1] for d in ZH_DETERMINERS if len(d) == 2 and d[1] not in "个些")
 """Classifiers of the determiners (首 of 这首), which jieba may cut onto the noun after."""
+ZH_THING_CLASSIFIERS = ZH_CLASSIFIERS - {"位"}
+"""Classifiers that count things, never people (首, 款, 部; not 位)."""
 # Words after a determiner that show it stands alone: a verb, an adverb, a particle.
 _NOT_NOUNS = frozenset(
     "是 有 在 也 就 都 还 不 没 没有 很 真 太 挺 怎么 怎么样 呢 吗 吧 啊 了 的 能 会 可以 要 "
@@ -133,8 +135,9 @@ def _zh_references(words: tuple[str, ...]) -> tuple[Reference, ...]:
             found.append(Reference(start, start + 2, word[:2], "determiner", word[2:]))
         elif word in ("这", "那") and i + 1 < len(words) and len(words[i + 1]) == 1 and (
                 words[i + 1] in ZH_CLASSIFIERS) and i + 2 < len(words) and _noun_like(
-                    words[i + 2]):
-            # jieba cuts 这款手机 as 这 + 款 + 手机: a determiner and its noun all the same.
+                    words[i + 2]) and words[i + 3:i + 4] != ("的",):
+            # jieba cuts 这款手机 as 这 + 款 + 手机: a determiner and its noun all the same
+            # (not a modifier with 的 after it: "这首好听的歌" is left as it is).
             found.append(Reference(start, offset + 1, word + words[i + 1], "determiner",
                                    words[i + 2]))
         elif word in ("这", "那") and i + 2 < len(words) and words[i + 1] in ZH_CLASSIFIERS and (

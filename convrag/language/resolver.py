@@ -42,6 +42,7 @@ from convrag.language.references import (
     EN_PRONOUNS,
     ZH_DEMONSTRATIVE_PRONOUNS,
     ZH_PRONOUNS,
+    ZH_THING_CLASSIFIERS,
     Reference,
     en_pronouns,
     zh_references,
@@ -1020,8 +1021,9 @@ def _zh_demonstrative(
     if entity is None and ref.kind == "determiner":
         # "这本书", "这部电影", "这个": the thing just talked about, named instead of the
         # phrase (a book's or film's title seldom ends with 书 or 电影).
-        # 这个 alone can stand for a person too ("这个是人").
-        wanted = "thing" if ref.following else "any"
+        # 这个 alone can stand for a person too ("这个是人"); a classifier of things alone
+        # (这首, 这款, 这部) stands for a thing, never the singer just named.
+        wanted = "thing" if ref.following or ref.word[1:] in ZH_THING_CLASSIFIERS else "any"
         # The bare 这/那 of "这是…" stands for whatever was just talked about, named or not;
         # a phrase prefers a name, and takes a common noun only when nothing was named.
         names = [e for e in pool if e.proper]
