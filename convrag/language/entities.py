@@ -758,9 +758,21 @@ def _name_compound(text: str, match: re.Match[str], span: str) -> str | None:
         if (verb is None or verb in _NP_CLOSED | _NP_QUANTIFIERS | _EN_TRAILING_ADVERBS
                 | _EN_DIRECTIONS or _looks_plural(verb) or verb.endswith("ly")):
             return None
+        rest = _EN_PHRASE_END.match(text, noun.end("noun") + 1 + len(verb))
+        beyond = rest.group(1) if rest else None
+        if rest and beyond and beyond[:1].islower() and beyond not in _NP_CLOSED:
+            # "noun verb object" or "noun noun verb": only a plural object is read as one
+            # ("Does the Pro plan include backups?"; not "Does my Gold dental plan…").
+            after = _EN_PHRASE_END.match(text, rest.end())
+            if not (_looks_plural(beyond) and after and after.group(1) is None):
+                return None
         return f"{span} {word}"
+    sentence = text[:start].rsplit(".", 1)[-1].rsplit("?", 1)[-1]
+    if prev in _BE_FORMS and following and following[:1].islower() and not (
+            following in _NP_CLOSED or _PREDICATE_ADJECTIVE.search(word)):
+        return f"{span} {word}"  # "Is the Folkwang library open…": a noun, then the predicate
     if prev in _BE_FORMS and not (
-            prev in ("is", "are", "was", "were") and _EN_IDENTITY_QUESTION.match(text)
+            prev in ("is", "are", "was", "were") and _EN_IDENTITY_QUESTION.match(sentence)
             and not _ADJECTIVE_ENDING.search(word)):
         # After a fronted "is" the word is the predicate ("Is the Nile long?"); "How much
         # is the Pro plan?" asks for an amount or identity, so its phrase is whole.
@@ -798,6 +810,8 @@ def _noun_run_after(text: str, position: int) -> list[str]:
                                           and following.lower() not in _NP_DETERMINERS
                                           and following[:1].islower())):
             return [] if _ADJECTIVE_ENDING.search(w) and len(run) > 1 else run
+        if end and following and following.lower() in _NP_DETERMINERS:
+            return run[:-1]  # "My Zephyr kettle shows an error": "shows" is the verb
     return []
 
 
@@ -941,12 +955,15 @@ def en_noun_phrases(text: str, turn: int = 0) -> list[Entity]:
                 len(run) > 1 and low in _NP_PREPOSITIONS
                 and _PRESENT_PARTICIPLE.fullmatch(run[0].group(0)))):
             run = run[1:]  # "some", or a gerund: "about replacing the motor" is the motor
-        if not run or (len(run) == 1 and low in _NP_PREPOSITIONS
-                       and _PRESENT_PARTICIPLE.fullmatch(run[0].group(0))) or (
+        takes_object = end < len(tokens) and bare_word(tokens[end].group(0)) in _NP_DETERMINERS
+        if not run or (len(run) == 1 and low in _NP_PREPOSITIONS and (
+                _PRESENT_PARTICIPLE.fullmatch(run[0].group(0))
+                or (takes_object and re.fullmatch(r"[a-z]{2,}ing", run[0].group(0))))) or (
                 bare_word(run[-1].group(0)) in _NP_VAGUE_HEADS) or (
                 bare_word(run[-1].group(0)) in _NP_LIGHT_HEADS
                 and (len(run) == 1 or _ADJECTIVE_ENDING.search(run[0].group(0)))):
-            # A lone gerund ("about purchasing…") is no thing ("the building" is); nor is
+            # A lone gerund ("about purchasing…", "of buying a desk") is no thing ("the
+            # building" is); nor is
             # a vague head; nor a light head alone or after an adjective ("the
             # environmental cost"); after a noun it names a kind of thing ("vacation
             # days", "privacy issues").

@@ -286,7 +286,8 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
     elif "ellipsis" in verdict.reasons:
         target = gate.ellipsis_target(text, lang)
         previous = dialogue.previous_question
-        swapped = _en_group_for_speaker(previous, target) if target and previous else None
+        swapped = (_en_group_for_speaker(previous, target) or _en_same_head(previous, target)
+                   if target and previous else None)
         if swapped and previous:
             return Resolution(swapped, "ellipsis", (Mention(text, previous),), verdict.reasons)
         if target and "pronoun" in gate.check(target, has_history=True, names_subject=True,
@@ -366,9 +367,10 @@ def _en_missing_subject(text: str, pool: Sequence[Entity], turn: int) -> Entity 
         # "What was the culture like?": a definite "the culture" after its auxiliary
         # is a part or an attribute of what the conversation is about (bridging), and
         # only a thing or a place has one; a person would change what is asked.
-        things = [e for e in pool if _names_referent(e) and e.kind != "person"
-                  and not _could_be_person(e)]
-        return _most_salient(things, turn)
+        # What a user asked about, not a detail of an answer ("…the form in Workday").
+        things = [e for e in pool if (e.asked or e.topic) and e.kind != "person"
+                  and not _could_be_person(e) and not _EN_DATE.fullmatch(e.text)]
+        return _most_salient([e for e in things if _names_referent(e)] or things, turn)
     if commons:
         pool = [e for e in pool if e.gender != "unknown"]
     return _most_salient([e for e in pool if _names_referent(e)] or list(pool), turn)
@@ -398,13 +400,15 @@ _EN_DEFINITE_SUBJECT = re.compile(
 
 def _bridging_definite(text: str, commons: Sequence[Entity]) -> bool:
     """Whether every subject noun phrase of `text` is "the" and one noun after its
-    auxiliary ("How did the album do?", "What was the culture like?")."""
+    auxiliary ("What was the culture like?", "How long does the battery last?")."""
     subjects = [e for e in commons if e.role == "subject"]
+    after_do = {m.group("head").lower() for m in _EN_DEFINITE_SUBJECT.finditer(text)
+                if not m.group("head").lower().endswith("s")}
     return all(
-        " " not in e.text and any(
+        " " not in e.text and (e.text.lower() in after_do or any(
             _EN_BARE_DEFINITE.match(text, m.start()) and _EN_AFTER_AUXILIARY.search(
                 text, 0, m.start())
-            for m in re.finditer(rf"\bthe\s+{re.escape(e.text)}\b", text, re.IGNORECASE))
+            for m in re.finditer(rf"\bthe\s+{re.escape(e.text)}\b", text, re.IGNORECASE)))
         for e in subjects)
 
 
@@ -729,6 +733,11 @@ def _same_name(a: str, b: str) -> bool:
     return a == b or a.startswith(b + " ") or b.startswith(a + " ")
 
 
+# The last clause boundary before a pronoun: a comma or semicolon, or a conjunction.
+_EN_CLAUSE_BREAK = re.compile(r"(?:[,;]|\s(?:and|but|so|then|when|if|because)\s)(?!.*[,;])",
+                              re.IGNORECASE)
+
+
 def _named_before(text: str, position: int, own: Sequence[Entity], wanted: str) -> bool:
     """Whether the question itself names a fitting antecedent before `position`.
 
@@ -758,10 +767,27 @@ def _substitute_pronouns(
             template = "{}"
         elif word == "her":
             template = "{}'s"
-        if not _is_object(text, m) and _named_before(text, m.start(), own, wanted):
+        if _is_object(text, m):
+            # An object's antecedent is never its own clause's subject ("Did Ada like
+            # it?"), but may be named in an earlier clause ("If the Zephyr battery dies,
+            # can I replace it?").
+            clause = _EN_CLAUSE_BREAK.search(text, 0, m.start())
+            if clause and _named_before(text, clause.start(), own, wanted):
+                return m.group(0)
+        elif _named_before(text, m.start(), own, wanted):
             return m.group(0)
         singular = bool(_EN_SINGULAR_VERB.search(text[max(0, m.start() - 12):m.end() + 12]))
-        entity = _best_antecedent(pool, wanted, turn, singular)
+        # "they" takes a thing the user counted ("an ergonomic chair") as its kind, and
+        # names the kind in the plural.
+        # Only in a conversation without names: a band or a firm is "they" far more often.
+        kinds = ({e.text for e in pool if _is_kind(e) and e.turn == turn
+                  and _counted(e, questions[-1:])}
+                 if wanted == "plural" and not any(e.proper or e.topic for e in pool)
+                 else set())
+        entity = _best_antecedent(
+            [replace(e, plural=True, role="subject") if e.text in kinds else e for e in pool]
+            if kinds else pool,
+            wanted, turn, singular)
         generic = None
         if entity is None and wanted == "thing" and singular:
             generic = _generic_singular(pool, turn)
@@ -772,7 +798,8 @@ def _substitute_pronouns(
         name = _with_determiner(entity, questions)
         if generic is not None:
             name = "the " + _en_singular(entity.text)
-        if wanted == "plural" and _is_kind(entity) and name.startswith(("a ", "an ")):
+        if entity.text in kinds or (wanted == "plural" and _is_kind(entity)
+                                    and name.startswith(("a ", "an "))):
             name = _en_plural(entity.text)
             template = "{}'" if template == "{}'s" else template
         if m.start() == 0:
@@ -846,7 +873,8 @@ def _with_determiner(entity: Entity, questions: Sequence[str]) -> str:
             rf"(?:\b(?:do|does|did)\s+)?\b(?:a|an)\s+(?:[a-z][\w-]*\s+)?"
             rf"{re.escape(entity.text)}\b(?P<noun>\s+[a-z])?")
         if entity.kind == "thing" and any(
-                m and (not m.group("noun") or m.group(0).lower().startswith("d"))
+                m and (not m.group("noun") or m.group(0).lower().startswith("d")
+                       or entity.text.split()[-1].islower())
                 for m in map(counted.search, questions)):
             return ("an " if entity.text[:1] in "AEIOU" else "a ") + entity.text
         if entity.text.split()[-1].islower() and any(
@@ -865,16 +893,17 @@ def _with_determiner(entity: Entity, questions: Sequence[str]) -> str:
 
 
 def _is_kind(entity: Entity) -> bool:
-    """A singular English common noun phrase, which "they" may take as its kind.
+    """A singular English noun phrase (a name with its noun too: "Tesla charger"),
+    which "they" may take as its kind.
 
     "How do I choose a heat pump? Are they noisy?": "they" are heat pumps in general, so
     a phrase the user counted ("a heat pump") goes into the plural rather than keeping
     "a" ("Are a heat pump noisy?"); a bare one ("lavender", "throat cancer") is a mass
     noun and stays as it is.
     """
-    return (entity.lang == "en" and not entity.proper and not entity.plural
-            and entity.kind == "thing" and re.fullmatch(r"[a-z][a-z \-]*[a-z]", entity.text)
-            is not None)
+    return (entity.lang == "en" and not entity.plural and entity.kind == "thing"
+            and re.fullmatch(r"[a-z][a-z\-]*[a-z]", entity.text.split()[-1]) is not None
+            and (not entity.proper or len(entity.text.split()) > 1))
 
 
 def _generic_singular(pool: Sequence[Entity], turn: int) -> Entity | None:
@@ -897,6 +926,22 @@ def _en_singular(phrase: str) -> str:
     if re.search(r"(?:ss|x|z|ch|sh)es$", phrase):
         return phrase[:-2]
     return phrase[:-1]
+
+
+def _counted(entity: Entity, questions: Sequence[str]) -> bool:
+    """Whether a question introduced `entity` with "a"/"an" as a verb's object ("find a
+    Tesla charger"), not as a predicate ("Was it a hit?"), which names no thing."""
+    pattern = re.compile(rf"\b(?P<verb>[A-Za-z']+)\s+(?:a|an)\s+{re.escape(entity.text)}\b")
+    for question in questions:
+        for m in pattern.finditer(question):
+            if bare_word(m.group("verb")) not in _EN_PREDICATE_LEAD:
+                return True
+    return False
+
+
+# Words before "a X" that make it a predicate: "was it a hit", "became a success".
+_EN_PREDICATE_LEAD = frozenset(
+    "is are was were be been being become became becomes it this that they such what".split())
 
 
 def _en_plural(phrase: str) -> str:
@@ -1095,6 +1140,37 @@ def _en_group_for_speaker(previous: str, target: str) -> str | None:
     return previous[:start] + m.group("x") + previous[end:]
 
 
+_EN_LEADING_PREPOSITION = re.compile(
+    r"^(?:for|from|to|in|on|at|with|about|of|by)\s+(?=\S)", re.IGNORECASE)
+
+
+def _en_same_head(previous: str, target: str) -> str | None:
+    """"And for part-time employees?" after "How many … do full-time employees get?".
+
+    A target whose head noun is the head of a phrase in the previous question is another
+    one of the same kind (part-time employees, Porto airport): it replaces that phrase
+    whole, and a preposition before it ("from Porto airport") is the one already there.
+    """
+    new = _EN_LEADING_PREPOSITION.sub("", target.strip())
+    words = new.split()
+    if not words or not re.fullmatch(r"[A-Za-z][\w'’\-]{2,}", words[-1]) or (
+            len(words) > 4 or _EN_CLAUSE_TARGET.match(new)):
+        return None
+    head = words[-1].lower()
+    phrases = sorted(extract_entities(previous, lang="en", common_nouns=True),
+                     key=lambda e: -len(e.text))
+    for phrase in phrases:
+        if phrase.text.split()[-1].lower() != head or phrase.text.lower() == new.lower():
+            continue
+        start = previous.lower().find(phrase.text.lower())
+        if start < 0:
+            continue
+        if previous[:start].lower().endswith("the ") and new.lower().startswith("the "):
+            new = new[4:]
+        return previous[:start] + new + previous[start + len(phrase.text):]
+    return None
+
+
 def _carry_predicate(
     previous: str, target: str, pool: Sequence[Entity], lang: Lang
 ) -> str | None:
@@ -1104,7 +1180,23 @@ def _carry_predicate(
     # Only a name or a subject is what the previous question was about, and a name
     # replaces a name: "Who developed the theory of relativity?" + "What about Bohr?"
     # replaces no theory.
-    mentioned = [e for e in mentioned if _names_referent(e)]
+    if lang == "en" and target == target.lower():
+        # A lower-case target is a kind of thing, which replaces one ("Does my Silver
+        # plan cover physiotherapy?" + "What about acupuncture?"), never a name; nor what
+        # the question asked for ("Which goods…", "How many sick days…"). Only a plain
+        # noun phrase does: "using an implant", "benchmarks for music" carry nothing.
+        words = re.sub(r"^(?:the|a|an)\s+", "", target).split()
+        if not words or len(words) > 3 or words[0].endswith("ing") or any(
+                w in EN_STOPWORDS for w in words):
+            return None
+        if re.match(r"\s*(?:which|what|how\s+many|how\s+much)\s+[a-z]+\s", previous,
+                    re.IGNORECASE) and not re.match(r"\s*what\s+(?:is|are|was|were|do|does|"
+                                                    r"did)\b", previous, re.IGNORECASE):
+            return None  # "Which fabrics shrink…?" + "What about towels?": no slot to fill
+        mentioned = [e for e in mentioned if not e.proper and not e.topic
+                     and e.text.split()[-1].lower() not in _EN_PEOPLE_HEADS]
+    else:
+        mentioned = [e for e in mentioned if _names_referent(e)]
     if lang == "en" and _EN_NAME_ONLY.fullmatch(target.strip()):
         mentioned = [e for e in mentioned if e.proper]
     if not mentioned:
@@ -1363,9 +1455,14 @@ def _has_definite_description(text: str) -> bool:
     "Were there any controversies?" leaves the subject to the conversation; "How long
     must passwords be?" is about passwords in general.
     """
+    # "How long does the battery last?": a part of something named before (bridging).
+    after_do = {m.start("head") - len("the ") for m in _EN_DEFINITE_SUBJECT.finditer(text)
+                if not m.group("head").lower().endswith("s")}
     return bool(_EN_GENERIC_SUBJECT.search(text)) or any(
-        not _EN_BARE_DEFINITE.match(text, m.start()) or not _EN_AFTER_AUXILIARY.search(
-            text, 0, m.start()) for m in _EN_DEFINITE.finditer(text))
+        m.start() not in after_do and (
+            not _EN_BARE_DEFINITE.match(text, m.start())
+            or not _EN_AFTER_AUXILIARY.search(text, 0, m.start()))
+        for m in _EN_DEFINITE.finditer(text))
 
 
 # "the" and one noun as the subject after an auxiliary, before a closed-class word or

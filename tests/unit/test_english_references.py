@@ -423,3 +423,77 @@ def test_the_background_topic_still_takes_a_pronoun_of_the_other_gender():
 )
 def test_a_bare_definite_subject_is_bridged_to_the_topic(history, question, topic, expected):
     assert _ask(history, question, topic) == expected
+
+
+# --- what a stranger's conversation turned up -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("history", "question", "expected"),
+    [
+        # grammar and units are no names: "Let's", "180°C", a weekday
+        ([("user", "Let's change the subject. What is the Nimbus hub?"),
+          ("assistant", "The Nimbus hub is a smart-home controller.")],
+         "Does it work offline?", "Does the Nimbus hub work offline?"),
+        ([("user", "How hot should the oven be for the bread?"),
+          ("assistant", "Bake the bread at 180°C.")],
+         "Is it worth proofing the dough twice?", "Is it worth proofing the dough twice?"),
+        ([("user", "Is the Folkwang library open on Sundays?"),
+          ("assistant", "Yes, the Folkwang library opens every day at ten.")],
+         "How do I get to it from the station?",
+         "How do I get to the Folkwang library from the station?"),
+        # a firm is no he or she
+        ([("user", "Who started Marsh & Quill?"),
+          ("assistant", "Marsh & Quill was started by Ingrid Marsh and Peter Quill.")],
+         "Where did she study?", "Where did Ingrid Marsh study?"),
+        # "do this" is an action, not a thing
+        (_user("How do I defrost the Polar freezer?"), "How often should I do this?",
+         "Polar freezer: how often should I do this?"),
+        # the whole name with its nouns; a verb before a determiner is no noun
+        (_user("What's covered by the Premium travel insurance add-on?"),
+         "Is it valid abroad?", "Is the Premium travel insurance add-on valid abroad?"),
+        (_user("My Zephyr kettle shows an error light."), "How do I reset it?",
+         "How do I reset Zephyr kettle?"),
+        # "they" after a thing just counted, in a conversation without names
+        ([("user", "Can the office lend me a laptop stand?"),
+          ("assistant", "Yes, you can borrow a laptop stand from the front desk.")],
+         "How long can I keep them?", "How long can I keep laptop stands?"),
+        (_user("I'm thinking of buying a rowing machine."), "Are they loud?",
+         "Are rowing machines loud?"),
+        # bridging takes what the user asked about, not an answer's detail
+        ([("user", "How do I apply for parental leave?"),
+          ("assistant", "File the leave form in Peoplehub with your due date.")],
+         "What is the deadline?", "parental leave: what is the deadline?"),
+        (_user("How do I pair the Aurora X2 speaker with my phone?"),
+         "How long does the battery last?",
+         "Aurora X2 speaker: how long does the battery last?"),
+        # an earlier clause of the question names the object's antecedent
+        (_user("How do I clean the Zephyr kettle filter?"),
+         "If the Zephyr kettle lid breaks, can I replace it myself?",
+         "If the Zephyr kettle lid breaks, can I replace it myself?"),
+    ],
+)
+def test_a_strangers_follow_ups(history, question, expected):
+    assert _ask(history, question) == expected
+
+
+@pytest.mark.parametrize(
+    ("history", "question", "expected"),
+    [
+        # a target of the same kind (its head noun) replaces that phrase whole
+        (_user("How many sick days do salaried employees get?"), "And for hourly employees?",
+         "How many sick days do hourly employees get?"),
+        (_user("How do I get from Brno station to the old town?"),
+         "How about from Olomouc station?", "How do I get from Olomouc station to the old town?"),
+        # a lower-case target replaces a thing, never a name
+        (_user("Does my Gold dental plan pay for braces?"), "What about implants?",
+         "Does my Gold dental plan pay for implants?"),
+        # nor what the question asked for, nor with a clause or gerund
+        (_user("Which fabrics shrink in the wash?"), "What about towels?",
+         "What about towels?"),
+        (_user("How long does a filling last?"), "What about getting a crown?",
+         "What about getting a crown?"),
+    ],
+)
+def test_what_about_a_thing_of_the_same_kind(history, question, expected):
+    assert _ask(history, question) == expected
