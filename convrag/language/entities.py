@@ -80,7 +80,8 @@ _ZH_PERSON_HEAD = re.compile(
 )
 # Heads that make a name a place or an organisation whatever jieba's tag says (拉丹冬峰).
 _ZH_PLACE_HEAD = re.compile(r"(山|峰|河|江|湖|海|洋|岛|省|市|县|州|镇|村|国|洲|湾|峡|原|谷|川|港)$")
-_ZH_ORG_HEAD = re.compile(r"(大学|学院|公司|集团|银行|医院|协会|委员会|政府|部|局|所|院|校|队|党)$")
+_ZH_ORG_HEAD = re.compile(
+    r"(大学|学院|公司|集团|科技|银行|医院|协会|委员会|政府|部|局|所|院|校|队|党)$")
 # Nouns that name an attribute or a generic category: the thing asked about, not a referent.
 ZH_GENERIC = frozenset(
     """时候 时间 问题 东西 事情 情况 地方 方面 原因 意思 样子 人 多长 多大 多高 多远 多久 多少
@@ -193,7 +194,28 @@ def _tagged(text: str) -> tuple[tuple[str, str], ...]:
         # Without the HMM the tagger cuts the way zh_cut does and looks each word up: done
         # here on zh_cut's (cached) words, which saves cutting a long text a second time.
         pairs = [(word, _dictionary_tag(word, table)) for word in zh_cut(text)]
-    return tuple(_join_model_names(_split_function_endings(pairs, table)))
+    return tuple(_regrouped(pairs, table))
+
+
+def _regrouped(pairs: list[tuple[str, str]], table: dict[str, str]) -> list[tuple[str, str]]:
+    """The tagger's words regrouped where it cuts wrongly: a function character off a
+    noun, a product name and its model number, a surname and its given name joined."""
+    return _join_person_names(_join_model_names(_places_by_parts(
+        _split_function_endings(pairs, table), table)))
+
+
+def _places_by_parts(pairs: list[tuple[str, str]], table: dict[str, str]
+                     ) -> list[tuple[str, str]]:
+    """A name made of two dictionary places written together (福建厦门, a province and
+    its city; jieba's dictionary calls it 'nz', another proper noun) is a place: 'ns'."""
+    out = []
+    for word, tag in pairs:
+        if tag in ("nz", "nr", "nrt", "nrfg") and len(word) >= 4 and any(
+                table.get(word[:k]) == "ns" and table.get(word[k:]) == "ns"
+                for k in range(2, len(word) - 1)):
+            tag = "ns"
+        out.append((word, tag))
+    return out
 
 
 # Characters that end a clause's noun, never a noun itself: an adverb (约 "about"), the
@@ -251,6 +273,104 @@ def _join_model_names(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
                 word, tag = "".join(w for w, _ in out[k:]) + word, "nz"
                 del out[k:]
         out.append((word, tag))
+    return _join_model_numbers(out)
+
+
+# A model number or suffix written after a product name with a space ("Note 7", "Mate 60
+# Pro"): one or two or three digits, or a capitalised Latin word of up to six letters.
+_MODEL_SUFFIX = re.compile(r"^(?:[0-9]{1,3}|[A-Z][a-zA-Z]{0,5})$")
+# Characters that make a number before them a quantity, not a model number ("3台", "7天").
+_ZH_UNITS = frozenset("年月日号天周岁台个部只件元块次届代页章节分秒点米斤克度")
+
+
+def _join_model_numbers(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A product name with Latin letters and the model number after a space are one name.
+
+    "星辰Note 7 的电池" names the phone 星辰Note 7, not 星辰Note: the number or suffix
+    (`_MODEL_SUFFIX`) after one space joins the name before it unless a unit follows it
+    ("Note 3台" counts phones).
+    """
+    out: list[tuple[str, str]] = []
+    k = 0
+    while k < len(pairs):
+        word, tag = pairs[k]
+        if (word == " " and out and out[-1][1] in ("eng", "nz") and _LATIN_IN.search(out[-1][0])
+                and k + 1 < len(pairs) and _MODEL_SUFFIX.match(pairs[k + 1][0])
+                and not (k + 2 < len(pairs) and pairs[k + 2][0][:1] in _ZH_UNITS)):
+            out[-1] = (out[-1][0] + " " + pairs[k + 1][0], "nz" if out[-1][1] == "nz" else "eng")
+            k += 2
+            continue
+        out.append((word, tag))
+        k += 1
+    return out
+
+
+# Common one-character surnames whose character jieba often leaves as a word of its own,
+# tagged as something else (张 a classifier, 高 an adjective, 马 a noun), before a given
+# name it tags as a person (张 + 志远). Characters that are mostly grammar as a word of
+# their own (于, 向, 何, 任, 许, 万, 曾, 谢, …: "毕业于志远…", "向志远请教") are left out:
+# there the person is the given name's word, and joining would put a preposition in it.
+ZH_SURNAMES = frozenset(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭高林罗郑梁宋唐韩冯邓曹彭肖田董袁潘蒋蔡杜叶程苏魏吕丁"
+    "沈姚卢姜崔钟谭陆汪范金石廖贾夏韦方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺毛郝龚邵钱严覃"
+    "武孔汤"
+)
+"""One-character surnames that join a following given name into one person's name."""
+# Two-character surnames that are seldom anything else (东方 "east" and 西门 "west gate"
+# are left out): the word after one, of one or two characters, is the given name
+# whatever its tag (诸葛 + 明月, tagged a time word), unless it is grammar.
+ZH_COMPOUND_SURNAMES = frozenset(
+    "欧阳 司马 诸葛 上官 慕容 令狐 皇甫 尉迟 公孙 司徒 司空 夏侯 宇文 端木 澹台 轩辕 "
+    "呼延 长孙 独孤 钟离 申屠 东郭 南宫 拓跋".split()
+)
+"""Two-character surnames that join the one- or two-character given name after them."""
+# Forms of address that make a surname before them a person: 张 + 先生 is Mr Zhang.
+ZH_TITLES = frozenset("先生 女士 小姐 老师 教授 医生 律师 经理 师傅 阿姨 叔叔 博士 院士".split())
+"""Titles that join the surname before them into one person's name (张先生)."""
+# Tags a given name may not have after a compound surname: verbs, prepositions,
+# pronouns, adverbs, particles, numerals, conjunctions, punctuation.
+_NOT_GIVEN_NAME_TAGS = frozenset(
+    {"v", "vd", "vg", "vi", "vq", "p", "r", "rr", "rz", "d", "u", "uj", "ul", "ug", "uz",
+     "uv", "ud", "y", "c", "m", "mq", "q", "x", "e", "o", "zg", "f"}
+)
+# Words before a one-character word that make it a classifier, not a surname: "这张照片",
+# "几张票" (一张 is one numeral word and never reaches the join).
+_ZH_BEFORE_CLASSIFIER = frozenset("这 那 哪 几 每 某 多 该 此 本".split())
+# Tags of a word before a one-character word that make it no surname: a numeral (三张)
+# or an adverb (很高, 太白: an adjective).
+_ZH_BEFORE_NOT_SURNAME_TAGS = frozenset({"m", "mq", "d", "ad"})
+
+
+def _join_person_names(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A surname and the given name jieba cut it from are one person's name.
+
+    jieba's model tags a given name it has not seen as a person (张 + 志远, 'nrfg') but
+    often leaves the surname a word of its own with another tag, so a later 他 resolved
+    to 志远. A common surname (`ZH_SURNAMES`) written right before a one- or
+    two-character word tagged a person, or a title (张 + 先生), joins it, unless a
+    determiner, a numeral or an adverb comes before it (这张 is "this sheet", 很高 is
+    "very tall"); a compound surname (`ZH_COMPOUND_SURNAMES`) joins
+    the one- or two-character word after it unless that word is grammar. The whole is
+    tagged 'nr'. Nothing else is joined: a surname character inside a dictionary word
+    (方志, 张开) was never a word of its own.
+    """
+    out: list[tuple[str, str]] = []
+    k = 0
+    while k < len(pairs):
+        word, tag = pairs[k]
+        nxt = pairs[k + 1] if k + 1 < len(pairs) else None
+        given = nxt is not None and 1 <= len(nxt[0]) <= 2 and all(
+            "\u4e00" <= c <= "\u9fff" for c in nxt[0])
+        if nxt is not None and given and (
+                (word in ZH_SURNAMES and (nxt[1] in _ZH_PERSON_TAGS or nxt[0] in ZH_TITLES)
+                 and not (out and (out[-1][0] in _ZH_BEFORE_CLASSIFIER
+                                   or out[-1][1] in _ZH_BEFORE_NOT_SURNAME_TAGS)))
+                or (word in ZH_COMPOUND_SURNAMES and nxt[1] not in _NOT_GIVEN_NAME_TAGS)):
+            out.append((word + nxt[0], "nr"))
+            k += 2
+            continue
+        out.append((word, tag))
+        k += 1
     return out
 
 
@@ -261,6 +381,7 @@ def zh_tags(text: str) -> tuple[tuple[str, str], ...]:
 
 _ALNUM = re.compile(r"[a-zA-Z0-9]+")
 _LATIN = re.compile(r"^[a-zA-Z0-9]*[a-zA-Z][a-zA-Z0-9]*$")
+_LATIN_IN = re.compile(r"[a-zA-Z]")
 _TAGGED_HAN = re.compile(r"[\u4e00-\u9fd5]")
 
 
@@ -386,6 +507,15 @@ def _ends_with_verb(pairs: Sequence[tuple[str, str]]) -> bool:
     return bool(content) and content[-1][1].startswith("v") and content[-1][1] != "vn"
 
 
+def _predicate_noun(pairs: Sequence[tuple[str, str]], k: int) -> bool:
+    """Whether the common noun at `k` is a predicate: one right before the preposition 于
+    is used as a verb ("毕业于…", which jieba's dictionary calls a noun), so it is no
+    part of the name before it (张志远 + 毕业). Alone it still counts as a noun: a
+    question that opens with it ("创作于哪年") keeps reading as naming its subject,
+    which on REWRITE's tuning half was more often right than a guessed one."""
+    return pairs[k][1] in ("n", "vn") and k + 1 < len(pairs) and pairs[k + 1][0] == "于"
+
+
 def _zh_entities(text: str, turn: int) -> list[Entity]:
     pairs = _tagged(text)
     entities: list[Entity] = []
@@ -406,7 +536,8 @@ def _zh_entities(text: str, turn: int) -> list[Entity]:
         j = i
         words = []
         flags = []
-        while j < len(pairs) and pairs[j][1] in _ZH_NOUN_TAGS:
+        while j < len(pairs) and pairs[j][1] in _ZH_NOUN_TAGS and not (
+                j > first and _predicate_noun(pairs, j)):
             words.append(pairs[j][0])
             flags.append(pairs[j][1])
             j += 1

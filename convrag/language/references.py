@@ -3,7 +3,7 @@
 Chinese references are found on jieba's words, not on characters: 他 inside 吉他 and 其
 inside 尤其 or 其他 are parts of other words, and jieba keeps them there. English ones are
 whole words. Each pronoun carries the agreement class its antecedent must fit
-("thing", "female", "male", "plural", "any") and how its replacement is written.
+("thing", "things", "female", "male", "plural", "any") and how its replacement is written.
 """
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-Agreement = Literal["thing", "female", "male", "plural", "any", "place"]
+Agreement = Literal["thing", "things", "female", "male", "plural", "any", "place"]
 
 # pronoun: (agreement class, replacement template)
 ZH_PRONOUNS: dict[str, tuple[Agreement, str]] = {
-    "它们": ("plural", "{}"),
+    # 它们 is "they" for things: a Chinese noun is unmarked for number (大熊猫 is one
+    # panda or all of them), so any thing fits it, never a person.
+    "它们": ("things", "{}"),
     "他们": ("plural", "{}"),
     "她们": ("plural", "{}"),
     "它": ("thing", "{}"),
@@ -48,10 +50,16 @@ ZH_DEMONSTRATIVE_PRONOUNS: dict[str, frozenset[str]] = {
 }
 ZH_CLASSIFIERS = frozenset(d[1] for d in ZH_DETERMINERS if len(d) == 2 and d[1] not in "个些")
 """Classifiers of the determiners (首 of 这首), which jieba may cut onto the noun after."""
+ZH_THING_CLASSIFIERS = ZH_CLASSIFIERS - {"位"}
+"""Classifiers that count things, never people (首, 款, 部; not 位)."""
 # Words after a determiner that show it stands alone: a verb, an adverb, a particle.
 _NOT_NOUNS = frozenset(
     "是 有 在 也 就 都 还 不 没 没有 很 真 太 挺 怎么 怎么样 呢 吗 吧 啊 了 的 能 会 可以 要 "
     "到底 好 对 又 才 再 已经 和 跟 与 叫".split()
+    # Question words and the adjectives a question asks with: "这个多少钱" asks the
+    # price of "this", and 多少 is no noun of the determiner's.
+    + "多少 多 多大 多久 多长 多高 多重 多远 几 什么 啥 哪 哪里 哪儿 为什么 为啥 如何 怎样 "
+    "咋样 好看 好吃 好玩 好听 好用 贵 便宜 难 容易 大 小 值得 适合 卖".split()
 )
 # How an elliptical Chinese follow-up opens ("那么亚马逊河呢？"); longest first, so 那么
 # is never read as 那 + 么.
@@ -125,8 +133,19 @@ def _zh_references(words: tuple[str, ...]) -> tuple[Reference, ...]:
         elif len(word) > 2 and word[:2] in ZH_DETERMINERS[:-2]:
             # jieba keeps some as one word: 这本书 is 这本 + 书.
             found.append(Reference(start, start + 2, word[:2], "determiner", word[2:]))
+        elif word in ("这", "那") and i + 1 < len(words) and len(words[i + 1]) == 1 and (
+                words[i + 1] in ZH_CLASSIFIERS) and i + 2 < len(words) and _noun_like(
+                    words[i + 2]) and words[i + 3:i + 4] != ("的",):
+            # jieba cuts 这款手机 as 这 + 款 + 手机: a determiner and its noun all the same
+            # (not a modifier with 的 after it: "这首好听的歌" is left as it is).
+            found.append(Reference(start, offset + 1, word + words[i + 1], "determiner",
+                                   words[i + 2]))
+        elif word in ("这", "那") and i + 2 < len(words) and words[i + 1] in ZH_CLASSIFIERS and (
+                words[i + 2] in _NOT_NOUNS):
+            # "这款有几种颜色": the determiner stands alone for the thing, as 这个 does.
+            found.append(Reference(start, offset + 1, word + words[i + 1], "determiner"))
         elif word in ("这", "那") and i + 1 < len(words) and len(words[i + 1]) > 1 and (
-                words[i + 1][0] in ZH_CLASSIFIERS):
+                words[i + 1][0] in ZH_CLASSIFIERS) and _noun_like(words[i + 1][1:]):
             # jieba cuts 这首歌 as 这 + 首歌: the classifier belongs to the determiner.
             found.append(Reference(start, offset + 1, word + words[i + 1][0], "determiner",
                                    words[i + 1][1:]))

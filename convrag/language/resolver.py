@@ -29,6 +29,7 @@ from convrag.language.entities import (
     ZH_NOUN_TAGS,
     ZH_PROPER_TAGS,
     Entity,
+    Kind,
     bare_word,
     extract_entities,
     learn_features,
@@ -41,6 +42,7 @@ from convrag.language.references import (
     EN_PRONOUNS,
     ZH_DEMONSTRATIVE_PRONOUNS,
     ZH_PRONOUNS,
+    ZH_THING_CLASSIFIERS,
     Reference,
     en_pronouns,
     zh_references,
@@ -281,6 +283,10 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
                 rewritten, "ellipsis", (Mention(text, dialogue.previous_question),),
                 verdict.reasons,
             )
+        if target and _zh_new_subject(target) and not _has_reference(text, lang):
+            # "年假呢？" after a question about 病假 names a subject of its own that no rule
+            # could put in the old question: the old subject in front would glue two.
+            return Resolution(text, "none", (), verdict.reasons)
     elif "ellipsis" in verdict.reasons:
         target = gate.ellipsis_target(text, lang)
         previous = dialogue.previous_question
@@ -318,7 +324,8 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
         return Resolution(rewritten_text, "pronoun", tuple(mentions), verdict.reasons)
 
     if not names_subject and in_dialogue and not _has_reference(text, lang) and not (
-            lang == "en" and _EN_ABOUT_THE_TALK.search(text)):
+            lang == "en" and _EN_ABOUT_THE_TALK.search(text)) and not (
+            lang == "zh" and _zh_partitive(text)):
         # A question whose pronoun found no antecedent has a subject, just not one we
         # know: guessing another would change what it asks.
         if lang == "en":
@@ -620,6 +627,14 @@ def _agreement_score(entity: Entity, wanted: str, singular_verb: bool = False) -
     ("does it", "it is"), so a plural antecedent would not fit the sentence.
     """
     person = entity.kind == "person"
+    if wanted == "things":
+        # 它们: a Chinese noun may be plural unmarked (大熊猫, a chain of shops); a
+        # place is seldom a "they". A name jieba tags a person may be a brand (as for 它).
+        if person:
+            return 0.1 if entity.gender == "unknown" else -1.0
+        if entity.plural or entity.kind == "org":
+            return PLURAL_FIT
+        return SINGULAR_PLURAL_FIT if entity.kind == "place" else 1.0
     if wanted in ("female", "male"):
         if entity.plural:
             return -1.0  # "Robin Hale and Avery Stone" together are no he or she
@@ -1158,17 +1173,30 @@ def _zh_demonstrative(
     if ref.kind == "demonstrative":
         head, end = ref.word[1:], ref.end
     else:  # a determiner: 这个 + the noun after it, or 这个 alone
-        head, end = ref.following, ref.end + len(ref.following)
-    # "这个学院" refers to an entity whose name ends with 学院 (文学院); 该校 to a name
-    # whose head shares the 校 of 学校 (…大学, …学院 are schools too).
-    heads = _ZH_HEAD_FAMILIES.get(head, (head,)) if head else ()
+        head = ref.following
+        # jieba keeps "公司总部" one word: the determiner's noun is 公司, 总部 its attribute.
+        attribute = next((g for g in ZH_GENERIC if len(g) > 1 and head.endswith(g)
+                          and len(head) > len(g)), "")
+        head = head[:len(head) - len(attribute)]
+        end = ref.end + len(head)
+    # "这个学院" refers to an entity whose name ends with 学院 (文学院); 该校 and 这所学校
+    # to a name whose head shares the 校 of 学校 (…大学, …学院 are schools too).
+    heads = (_ZH_HEAD_FAMILIES.get(head) or _ZH_HEAD_FAMILIES.get(head[-1:], (head,))
+             if head else ())
     matching = [e for e in pool if heads and e.text != head and e.text.endswith(heads)]
     entity = _most_salient(matching, turn) if matching else None
+    kind = _ZH_HEAD_KINDS.get(head[-1:]) if head else None
+    if entity is None and kind is not None:
+        # "这所学校" after a school named without its head (a name jieba tags an
+        # organisation): a thing of the head's kind, or nothing (never a city for it).
+        entity = _most_salient([e for e in pool if e.kind == kind and e.proper], turn)
+        return (end, _fullest_name(entity, pool)) if entity else None
     if entity is None and ref.kind == "determiner":
         # "这本书", "这部电影", "这个": the thing just talked about, named instead of the
         # phrase (a book's or film's title seldom ends with 书 or 电影).
-        # 这个 alone can stand for a person too ("这个是人").
-        wanted = "thing" if ref.following else "any"
+        # 这个 alone can stand for a person too ("这个是人"); a classifier of things alone
+        # (这首, 这款, 这部) stands for a thing, never the singer just named.
+        wanted = "thing" if ref.following or ref.word[1:] in ZH_THING_CLASSIFIERS else "any"
         # The bare 这/那 of "这是…" stands for whatever was just talked about, named or not;
         # a phrase prefers a name, and takes a common noun only when nothing was named.
         names = [e for e in pool if e.proper]
@@ -1181,7 +1209,7 @@ def _zh_demonstrative(
 _ZH_HEAD_FAMILIES: dict[str, tuple[str, ...]] = {
     "校": ("校", "大学", "学院", "中学", "小学"),
     "院": ("院", "学院", "医院"),
-    "司": ("公司",),
+    "司": ("公司", "集团", "科技"),
     "国": ("国",),
     "市": ("市",),
     "省": ("省",),
@@ -1189,6 +1217,13 @@ _ZH_HEAD_FAMILIES: dict[str, tuple[str, ...]] = {
     "江": ("江", "河"),
     "山": ("山", "峰"),
     "书": ("书", "》"),
+}
+
+
+# The kind of thing a head noun's family names: 该公司 is an organisation, 这座城市 a place.
+_ZH_HEAD_KINDS: dict[str, Kind] = {
+    "校": "org", "院": "org", "司": "org", "市": "place", "省": "place", "国": "place",
+    "河": "place", "江": "place", "山": "place",
 }
 
 
@@ -1346,9 +1381,11 @@ def _zh_ellipsis(question: str, previous: str, target: str) -> str | None:
     modifier, "博士的导师呢？"; or nothing is changed.
     """
     words = zh_tags(target)
-    if not words or words[-1][1] not in ZH_NOUN_TAGS or any(
-            t not in _ZH_NOUN_PHRASE_TAGS for _, t in words):
+    if not words or any(t not in _ZH_NOUN_PHRASE_TAGS for _, t in words):
         return None
+    # A target the tagger did not end with a noun (年 + 假 of 年假) may still share the
+    # head of a noun the previous question has: that reading alone is tried for it.
+    nounish = words[-1][1] in ZH_NOUN_TAGS
     tagged = zh_tags(previous)
     proper = any(t in ZH_PROPER_TAGS for _, t in words)
     head = target[-1]
@@ -1362,6 +1399,8 @@ def _zh_ellipsis(question: str, previous: str, target: str) -> str | None:
                 begin = at - sum(len(w) for w, _ in run[first:k])
                 return previous[:begin] + target + previous[at + len(word):]
             at += len(word)
+    if not nounish:
+        return None
     compounds = runs
     runs = [(start, [(w, t) for w, t in run if w not in ZH_GENERIC]) for start, run in runs]
     runs = [(start, run) for start, run in runs if run]
@@ -1386,6 +1425,13 @@ def _zh_ellipsis(question: str, previous: str, target: str) -> str | None:
     if not compounds:
         return None
     return _zh_owner(question, previous, target, tagged, compounds[0])
+
+
+def _zh_new_subject(target: str) -> bool:
+    """Whether the X of "X呢" is a name (北京呢, 张三呢): a subject of its own, which the
+    old subject put in front of would glue to ("张三北京呢"). A common noun may be a part
+    or a feature of the old subject (景点呢 after a city) and does take it."""
+    return any(t in ZH_PROPER_TAGS and t != "eng" for _, t in zh_tags(target))
 
 
 def _zh_replaced_modifiers(modifiers: Sequence[tuple[str, str]], proper: bool, modified: bool
@@ -1653,6 +1699,20 @@ def _zh_fragment(text: str) -> int | None:
             t in ("n", "ng", "vn", "j") for _, t in content):
         return None
     return len(text) - len(text.lstrip())
+
+
+# Words that pick one out of a set named before ("其中哪个最有名"): the set is what the
+# question is about, and a subject put in front of them reads as a second one. Not
+# 其他/其余 ("其他的呢" asks for the rest of what was talked about, and takes it).
+_ZH_PARTITIVES = frozenset("其中 其一".split())
+
+
+def _zh_partitive(text: str) -> bool:
+    """Whether a Chinese question opens (after its openers) with a partitive word."""
+    for word, tag in zh_tags(text):
+        if not (_zh_opener(word, tag) or word in ("那", "那么")):
+            return word in _ZH_PARTITIVES
+    return False
 
 
 def _zh_indefinite(text: str) -> bool:
