@@ -628,9 +628,9 @@ def _definition_head(target: str) -> str:
                     flags=re.IGNORECASE)
     m = _EN_ATTRIBUTE_OF.match(target)
     if m and (m.group("head").lower() in _EN_ATTRIBUTES
-              or m.group("head").lower() in _NP_LIGHT_HEADS):
+              or m.group("head").lower() in NP_LIGHT_HEADS):
         target = re.sub(r"^(?:the|a|an)\s+", "", m.group("rest"), flags=re.IGNORECASE)
-    elif re.match(r"[\w-]+\s+to\s", target) and target.split()[0].lower() in _NP_LIGHT_HEADS:
+    elif re.match(r"[\w-]+\s+to\s", target) and target.split()[0].lower() in NP_LIGHT_HEADS:
         return ""  # "ways to cook ribs": a question about doing, not a thing
     # "purchasing a franchise" and "being vegetarian" are about the franchise, vegetarians.
     target = re.sub(r"^(?:being|having|getting|buying|purchasing|owning|opening|starting|"
@@ -651,9 +651,9 @@ def _definition_head(target: str) -> str:
             or words[-1] in _PREDICATE_WORDS):
         words = words[:-1]  # "Where is breakfast served?": breakfast
         target = " ".join(words)
-    if words and words[-1].lower() in _NP_LIGHT_HEADS and (
+    if words and words[-1].lower() in NP_LIGHT_HEADS and (
             len(words) == 1 or _ADJECTIVE_ENDING.search(words[0])
-            or words[0].lower() in _NP_QUANTIFIERS):
+            or words[0].lower() in NP_QUANTIFIERS):
         return ""  # "a typical day", "the environmental cost": an attribute, no thing
     return target
 
@@ -695,7 +695,7 @@ def _en_entities(text: str, turn: int, *, compounds: bool = False) -> list[Entit
         compound = _name_compound(text, match, span) if compounds else None
         entity = _en_entity(compound or span, text, turn, role, proper=True)
         if compound:
-            entity = replace(entity, plural=_looks_plural(compound.split()[-1]))
+            entity = replace(entity, plural=looks_plural(compound.split()[-1]))
         elif entity.kind == "thing" and _EN_THE_BEFORE.search(text, 0, match.start()):
             # "the Ottoman Empire", "the Kit Kat Club": a name with an article is a
             # place, an institution or a thing, never a he or a she. Marked a place: an
@@ -752,7 +752,7 @@ def _name_compound(text: str, match: re.Match[str], span: str) -> str | None:
     word, following = noun.group("noun"), noun.group("next")
     if word in _NP_CLOSED or word.endswith("ly"):
         return None
-    if det in ("do", "did") and _looks_plural(word) and following is not None:
+    if det in ("do", "did") and looks_plural(word) and following is not None:
         # Do-support with a plural noun, then the verb: "What do Venus flytraps eat?"
         return f"{span} {word}"
     if det not in _EN_COMPOUND_DETERMINERS | _EN_COMPOUND_PREPOSITIONS:
@@ -762,8 +762,8 @@ def _name_compound(text: str, match: re.Match[str], span: str) -> str | None:
         # are a noun and its bare verb ("How much does the Pro plan cost?"), unless the
         # second reads as an object or an adverb ("Did the Nile flood farms?").
         verb = following
-        if (verb is None or verb in _NP_CLOSED | _NP_QUANTIFIERS | _EN_TRAILING_ADVERBS
-                | _EN_DIRECTIONS or _looks_plural(verb) or verb.endswith("ly")):
+        if (verb is None or verb in _NP_CLOSED | NP_QUANTIFIERS | _EN_TRAILING_ADVERBS
+                | _EN_DIRECTIONS or looks_plural(verb) or verb.endswith("ly")):
             return None
         rest = _EN_PHRASE_END.match(text, noun.end("noun") + 1 + len(verb))
         beyond = rest.group(1) if rest else None
@@ -771,7 +771,7 @@ def _name_compound(text: str, match: re.Match[str], span: str) -> str | None:
             # "noun verb object" or "noun noun verb": only a plural object is read as one
             # ("Does the Pro plan include backups?"; not "Does my Gold dental plan…").
             after = _EN_PHRASE_END.match(text, rest.end())
-            if not (_looks_plural(beyond) and after and after.group(1) is None):
+            if not (looks_plural(beyond) and after and after.group(1) is None):
                 return None
         return f"{span} {word}"
     sentence = text[:start].rsplit(".", 1)[-1].rsplit("?", 1)[-1]
@@ -787,7 +787,7 @@ def _name_compound(text: str, match: re.Match[str], span: str) -> str | None:
     if noun.group("owner"):
         return f"{span} {word}"  # "the Gold tier's price"
     run = _noun_run_after(text, match.start() + len(raw))
-    if not run or (det in _EN_COMPOUND_PREPOSITIONS and not _looks_plural(run[-1])):
+    if not run or (det in _EN_COMPOUND_PREPOSITIONS and not looks_plural(run[-1])):
         return None  # "in Paris today", "from London alone": only "about Venus flytraps"
     return " ".join([span, *run])
 
@@ -853,7 +853,7 @@ _NP_CLOSED = _NP_DETERMINERS | _NP_PREPOSITIONS | _NP_AUXILIARIES | frozenset(
     "s t don doesn didn isn aren wasn weren can't won't".split()
 )
 # Words that open a phrase but are not part of it: quantifiers and vague adjectives.
-_NP_QUANTIFIERS = frozenset(
+NP_QUANTIFIERS = frozenset(
     "some any many much more most few several all both other others different various "
     "certain same whole entire particular specific main important interesting common "
     "typical good best better bad worst new old possible popular famous major key basic "
@@ -862,7 +862,7 @@ _NP_QUANTIFIERS = frozenset(
 # Heads that name an attribute, a part or a circumstance of something else ("the cost
 # of…", "the different types", "a typical day"): what is asked about, never what a later
 # "it" means. Relational and light nouns, a closed class in practice.
-_NP_LIGHT_HEADS = frozenset(
+NP_LIGHT_HEADS = frozenset(
     "thing things way ways type types kind kinds sort sorts example examples fact facts "
     "information info detail details difference differences relationship relation role "
     "purpose cost costs price prices benefit benefits advantage advantages disadvantage "
@@ -967,10 +967,10 @@ def en_noun_phrases(text: str, turn: int = 0) -> list[Entity]:
             if nxt not in _NP_AUXILIARIES:
                 i = first  # not a determiner: read on from the next word
                 continue
-        while run and (bare_word(run[0].group(0)) in _NP_QUANTIFIERS or (
+        while run and (bare_word(run[0].group(0)) in NP_QUANTIFIERS or (
                 len(run) > 1 and low in _NP_PREPOSITIONS
                 and _PRESENT_PARTICIPLE.fullmatch(run[0].group(0))
-                and not _looks_plural(run[-1].group(0)))):
+                and not looks_plural(run[-1].group(0)))):
             # "some", or a gerund: "about replacing the motor" is the motor; before a
             # plural it is a compound's modifier ("for standing desks", "running shoes")
             run = run[1:]
@@ -979,7 +979,7 @@ def en_noun_phrases(text: str, turn: int = 0) -> list[Entity]:
                 _PRESENT_PARTICIPLE.fullmatch(run[0].group(0))
                 or (takes_object and re.fullmatch(r"[a-z]{2,}ing", run[0].group(0))))) or (
                 bare_word(run[-1].group(0)) in _NP_VAGUE_HEADS) or (
-                bare_word(run[-1].group(0)) in _NP_LIGHT_HEADS
+                bare_word(run[-1].group(0)) in NP_LIGHT_HEADS
                 and (len(run) == 1 or _ADJECTIVE_ENDING.search(run[0].group(0)))):
             # A lone gerund ("about purchasing…", "of buying a desk") is no thing ("the
             # building" is); nor is
@@ -996,13 +996,13 @@ def en_noun_phrases(text: str, turn: int = 0) -> list[Entity]:
         # A wh-determiner's phrase ("Which cities did…") is what is asked for: a detail.
         role: Role = "subject" if (low in _DO_SUPPORT or wh_subject or (
             after in _NP_AUXILIARIES and low not in _NP_WH_QUANTIFIERS)) else "object"
-        plural = _looks_plural(run[-1].group(0))
+        plural = looks_plural(run[-1].group(0))
         found.append(Entity(text=phrase, plural=plural, turn=turn, role=role, proper=False,
                             lang="en"))
     return found
 
 
-def _looks_plural(word: str) -> bool:
+def looks_plural(word: str) -> bool:
     """An English noun ending in a plural "-s" (not "glass", "virus", "basis", "physics")."""
     word = bare_word(word)
     return word.endswith("s") and not word.endswith(("ss", "us", "is", "ics"))
@@ -1072,7 +1072,7 @@ def _en_entity(span: str, context: str, turn: int, role: Role, *, proper: bool) 
         kind, gender = "person", "male"
     if proper and kind == "thing" and _EN_COMPANY.search(span):
         kind = "org"  # "Halvorsen & Pike", "Brightline Ltd": a firm, never a he or a she
-    plural = not proper and _looks_plural(span.split()[-1])
+    plural = not proper and looks_plural(span.split()[-1])
     return Entity(
         text=span, kind=kind, gender=gender, plural=plural, turn=turn, role=role,
         proper=proper, lang="en",

@@ -25,6 +25,8 @@ from typing import Literal
 from convrag.language import gate, intent
 from convrag.language.checks import question_problem
 from convrag.language.entities import (
+    NP_LIGHT_HEADS,
+    NP_QUANTIFIERS,
     ZH_GENERIC,
     ZH_NOUN_TAGS,
     ZH_PROPER_TAGS,
@@ -33,6 +35,7 @@ from convrag.language.entities import (
     bare_word,
     extract_entities,
     learn_features,
+    looks_plural,
     merge_entities,
     zh_kind,
     zh_tags,
@@ -420,13 +423,15 @@ def _en_missing_subject(text: str, pool: Sequence[Entity], turn: int) -> Entity 
 _EN_OWN_SUBJECT = re.compile(
     r"\b(?:do|does|did|can|could|will|would|should|must|is|are|was|were)\s+"
     r"(?!(?:it|they|he|she|this|that|these|those|there|i|you|we|so|not|any|anything|"
+    r"the|a|an|my|your|our|their|its|his|her|"
     r"anyone|one|ones|some|other|others|another|most|many|few|several|all|both|each|"
     r"more|less|better|worse|best|worst|different|similar|important|possible|true)\b)"
     r"(?:(?:the|a|an|my|your|our)\s+)?(?![a-z]+(?:al|ic|ive|ous|ful|able|ible|ent|ant|ary|"
     r"less|ly)\b)[a-z]{3,}\s+[a-z]{2,}", re.IGNORECASE)
 # The speaker's own object after their verb: "Where can I get pool towels?".
 _EN_OWN_OBJECT = re.compile(
-    r"\b(?:i|we|you)\s+(?!(?:be|been|get|got)\s+(?:a|an|the)?\s*[a-z]+ed\b|(?:mean|meant|"
+    r"\b(?:i|we|you)\s+(?!(?:be|been|am)\b|(?:get|got|getting)\s+(?:[a-z]+ed|paid|made|"
+    r"done|sent|taken|given|hurt|told|seen|known)\b|(?:mean|meant|"
     r"think|thought|like|want|wanted|wonder|guess|see|know)\b)[a-z]{2,}\s+"
     r"(?:(?:a|an|the|my|our|your|some|any|more)\s+)?(?!(?:it|them|this|that|there|here|to|"
     r"for|about|if|when|how|what|up|out|back|off)\b)[a-z]{3,}", re.IGNORECASE)
@@ -814,6 +819,31 @@ _EN_COORDINATION = re.compile(
     re.IGNORECASE)
 
 
+def _head_of_name(entity: Entity, questions: Sequence[str]) -> str | None:
+    """"the filter on the Dyson V11" when the latest question named the name only there.
+
+    A name that completes a common noun ("How do I clean the filter on the Dyson V11?")
+    is a detail of what the question asked about: a following "it" is that noun phrase
+    as written. A light head ("the price of…", "the history of…") asks an attribute of
+    the name, which stays the referent.
+    """
+    if not entity.proper or entity.kind == "person" or _could_be_person(entity):
+        return None
+    for question in questions:
+        m = re.search(rf"\b(?P<det>the|my|your|our)\s+(?P<head>[a-z][a-z\-]*(?:\s+[a-z][a-z\-]*)?)"
+                      rf"\s+(?P<prep>on|of|in|for|from)\s+(?:the\s+|my\s+|your\s+|our\s+)?"
+                      rf"{re.escape(entity.text)}\b", question)
+        words = m.group("head").split() if m else []
+        if m is None or looks_plural(words[-1]) or any(
+                w in NP_LIGHT_HEADS or w in NP_QUANTIFIERS or w in EN_STOPWORDS for w in words):
+            continue  # "the opening hours of…" is no "it"; "the main…" an attribute
+        if question.lower().count(entity.text.lower()) > 1:
+            continue
+        det = "the" if m.group("det") in ("your",) else m.group("det")
+        return f"{det} {m.group('head')} {m.group(0)[m.start('prep') - m.start():]}"
+    return None
+
+
 def _coordinated_rival(entity: Entity, pool: Sequence[Entity], wanted: str,
                        questions: Sequence[str]) -> bool:
     """Whether the latest question named another fitting referent beside `entity`.
@@ -904,6 +934,9 @@ def _substitute_pronouns(
             return m.group(0)  # "Compare the Basic plan and the Pro plan." "Is it …?"
         mentions.append(Mention(m.group(0), entity.text))
         name = _with_determiner(entity, questions)
+        head = _head_of_name(entity, questions[-1:]) if wanted == "thing" else None
+        if head is not None:
+            name = head  # "the warranty on the Aurora K2", not the kettle itself
         if generic is not None:
             name = "the " + _en_singular(entity.text)
         if entity.text in kinds or (wanted == "plural" and _is_kind(entity)
@@ -1269,7 +1302,8 @@ def _en_group_for_speaker(previous: str, target: str) -> str | None:
 
 
 _EN_LEADING_PREPOSITION = re.compile(
-    r"^(?:for|from|to|in|on|at|with|about|of|by)\s+(?=\S)", re.IGNORECASE)
+    r"^(?:for|from|to|in|on|at|with|about|of|by|during|after|before|without|within)\s+(?=\S)",
+    re.IGNORECASE)
 
 
 def _en_same_head(previous: str, target: str) -> str | None:
@@ -1288,7 +1322,8 @@ def _en_same_head(previous: str, target: str) -> str | None:
     phrases = sorted(extract_entities(previous, lang="en", common_nouns=True),
                      key=lambda e: -len(e.text))
     for phrase in phrases:
-        if phrase.text.split()[-1].lower() != head or phrase.text.lower() == new.lower():
+        if phrase.text.split()[-1].lower() != head or (
+                phrase.text.lower() == new.lower() and new == target.strip()):
             continue
         start = previous.lower().find(phrase.text.lower())
         if start < 0:
@@ -1575,7 +1610,8 @@ def _has_reference(text: str, lang: Lang) -> bool:
     """Whether the question refers with a pronoun or a demonstrative (它, 那里, 这本书, she)."""
     if lang == "zh":
         return bool(zh_references(zh_cut(text)))
-    return bool(en_pronouns(text))
+    # "let's do it" refers to an action, not to anything the question is about
+    return any(not _does_this(text, m.start(), m.end()) for m in en_pronouns(text))
 
 
 # A bare plural subject after an auxiliary states something general and needs no

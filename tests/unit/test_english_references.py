@@ -514,7 +514,7 @@ def test_what_about_a_thing_of_the_same_kind(history, question, expected):
          "Where did Maria Stone study?"),
         # "do it" is an action; do-support's "it" is a thing
         (_user("How do I defrost the Polar freezer?"), "How often should I do it?",
-         "How often should I do it?"),
+         "Polar freezer: how often should I do it?"),
         (_user("What is the Polar freezer?"), "How does it work?",
          "How does the Polar freezer work?"),
         # "Why is that?" asks about what was said
@@ -533,4 +533,39 @@ def test_what_about_a_thing_of_the_same_kind(history, question, expected):
     ],
 )
 def test_what_a_second_stranger_asked(history, question, expected):
+    assert _ask(history, question) == expected
+
+
+@pytest.mark.parametrize(
+    ("history", "question", "expected"),
+    [
+        # a wh-phrase alone asks the previous how/when/where question again
+        (_user("How do I clean the Zephyr kettle?"), "How often?",
+         "How often do I clean the Zephyr kettle?"),
+        (_user("How long do I steam the dumplings?"), "At what heat?",
+         "At what heat do I steam the dumplings?"),
+        # not after a what-question, whose wh-word is no circumstance: the subject only
+        (_user("What is the Zephyr kettle?"), "How often?", "Zephyr kettle: how often?"),
+        # a subject or an object of the question's own: no unestablished subject in front
+        (_user("How do I join the Wi-Fi?"), "How much does colour scanning cost?",
+         "How much does colour scanning cost?"),
+        (_user("When is the sauna open?"), "Where can I get bath towels?",
+         "Where can I get bath towels?"),
+        # what the question says itself is never put in front of it
+        (_user("When is the sauna open?", "Is it busy at night?"), "Where can I buy sauna oil?",
+         "Where can I buy sauna oil?"),
+        # "it" after a name that only completed a noun: the noun phrase as written
+        (_user("How long is the guarantee on the Zephyr kettle?"), "Does it cover rust?",
+         "Does the guarantee on the Zephyr kettle cover rust?"),
+        # but not an attribute ("the price of…") nor a plural ("the opening hours of…")
+        (_user("What is the price of the Zephyr kettle?"), "Does it come in red?",
+         "Does the Zephyr kettle come in red?"),
+        (_user("What are the opening hours of the Folkwang library?"), "Is it free?",
+         "Is the Folkwang library free?"),
+        # the preposition changes with its phrase
+        (_user("How long is the notice period during probation?"), "And after probation?",
+         "How long is the notice period after probation?"),
+    ],
+)
+def test_fragments_and_own_subjects(history, question, expected):
     assert _ask(history, question) == expected
