@@ -1070,6 +1070,8 @@ def _en_entity(span: str, context: str, turn: int, role: Role, *, proper: bool) 
         kind, gender = "person", "female"
     elif _EN_MALE_TITLES.match(span):
         kind, gender = "person", "male"
+    elif re.match(r"(?:Dr|Prof|Professor|Doctor)\b\.?\s+[A-Z]", span):
+        kind = "person"  # "Dr. Priya Raman": somebody, of no stated gender
     if proper and kind == "thing" and _EN_COMPANY.search(span):
         kind = "org"  # "Halvorsen & Pike", "Brightline Ltd": a firm, never a he or a she
     plural = not proper and looks_plural(span.split()[-1])

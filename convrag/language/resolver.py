@@ -139,12 +139,25 @@ def absorb_answer(dialogue: Dialogue, answer: str) -> None:
     if intent.answers_nothing(answer):
         return
     dialogue.entities = learn_features(dialogue.entities, answer)
-    first = re.split(r"(?<=[。！？.!?])\s*", answer.strip(), maxsplit=1)[0]
+    first = _first_sentence(answer.strip())
     new = [
         Entity(**{**e.to_dict(), "role": "object"})
         for e in extract_entities(first[:300], turn=dialogue.turn)
     ]
     dialogue.entities = merge_entities(dialogue.entities, new)
+
+
+def _first_sentence(text: str) -> str:
+    """The first sentence of `text`; a title's period ("Dr. Priya Raman…") ends none."""
+    for m in _SENTENCE_END.finditer(text):
+        if not _ABBREVIATION.search(text, 0, m.start() + 1):
+            return text[:m.end()].rstrip()
+    return text
+
+
+_SENTENCE_END = re.compile(r"[。！？.!?](?=\s|$)")
+_ABBREVIATION = re.compile(
+    r"\b(?:Dr|Mr|Mrs|Ms|Mx|Prof|St|Jr|Sr|No|vs|etc|approx|e\.g|i\.e)\.$")
 
 
 # A note on an answer's first line, in brackets ("(The model is unavailable: …; quoting

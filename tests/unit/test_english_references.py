@@ -562,6 +562,10 @@ def test_what_a_second_stranger_asked(history, question, expected):
          "Does the Zephyr kettle come in red?"),
         (_user("What are the opening hours of the Folkwang library?"), "Is it free?",
          "Is the Folkwang library free?"),
+        # a title's period ends no sentence of an answer
+        ([("user", "Who runs the eye clinic?"),
+          ("assistant", "Dr. Amara Osei has run the clinic since 2015.")],
+         "Where did she train?", "Where did Dr. Amara Osei train?"),
         # the preposition changes with its phrase
         (_user("How long is the notice period during probation?"), "And after probation?",
          "How long is the notice period after probation?"),
