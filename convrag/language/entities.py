@@ -722,6 +722,23 @@ _EN_IDENTITY_QUESTION = re.compile(r"\s*(?:what|which|who|how\s+(?:much|many))\b
 _EN_COMPOUND_NOUN = re.compile(
     r"\s+(?P<noun>[a-z][a-z\-]{2,})(?P<owner>['’]s\b)?"
     r"(?=\s*[?.!,;:)]|\s*$|\s+(?P<next>[a-z]+)\b)")
+# Frequent bare verbs that follow do-support's subject ("How much does the Pro plan
+# cost?", "Does my Gold dental plan cover braces?"): where the subject's nouns end. A
+# closed list of the verbs questions about products, services and places use most,
+# without those more often nouns in a compound (leave, support, report, charge…); a
+# verb not in it leaves the phrase unread (no compound), which changes nothing. The
+# last one of a run is the verb ("the parental leave policy work").
+COMMON_VERBS = frozenset(
+    """
+    accept add affect allow apply ask become begin break bring buy cancel carry cause
+    close come compare contain cost count cover create deal deliver depend die do end
+    expire feel fit get give go grow happen have help hold include keep know last lead
+    let like live look make mean meet move need offer open operate own pay protect
+    provide reach read receive recommend reduce remain remove renew replace require run
+    save say see sell send serve ship sleep sound stand start stay stop take talk teach
+    tell think treat use vary wait want wear win work write
+    """.split()
+)
 _BE_FORMS = frozenset("is are was were be been am isn aren wasn weren".split())
 _MODALS = frozenset("can could will would should may might must".split())
 # Words after which the word before is a verb: a direction or a particle ("Did the
@@ -758,22 +775,16 @@ def _name_compound(text: str, match: re.Match[str], span: str) -> str | None:
     if det not in _EN_COMPOUND_DETERMINERS | _EN_COMPOUND_PREPOSITIONS:
         return None
     if prev in _DO_SUPPORT | _MODALS and det in _EN_COMPOUND_DETERMINERS:
-        # After do-support or a modal one word is the verb ("Did the Nile flood?"); two
-        # are a noun and its bare verb ("How much does the Pro plan cost?"), unless the
-        # second reads as an object or an adverb ("Did the Nile flood farms?").
-        verb = following
-        if (verb is None or verb in _NP_CLOSED | NP_QUANTIFIERS | _EN_TRAILING_ADVERBS
-                | _EN_DIRECTIONS or looks_plural(verb) or verb.endswith("ly")):
+        # After do-support or a modal the subject's nouns run up to the bare verb: "How
+        # much does the Pro plan cost?", "Does my Gold dental plan cover braces?". Only a
+        # known verb ends them (`COMMON_VERBS`); "Did the Nile flood farms?" has none.
+        nouns = re.findall(r"[a-z][a-z\-]*", text[match.start() + len(raw):])[:4]
+        verb_at = next((k for k, w in enumerate(nouns) if w in COMMON_VERBS
+                        and (k + 1 == len(nouns) or nouns[k + 1] not in COMMON_VERBS)), None)
+        if not verb_at or any(w in _NP_CLOSED or w.endswith("ly") or _PARTICIPLE.fullmatch(w)
+                              for w in nouns[:verb_at]):
             return None
-        rest = _EN_PHRASE_END.match(text, noun.end("noun") + 1 + len(verb))
-        beyond = rest.group(1) if rest else None
-        if rest and beyond and beyond[:1].islower() and beyond not in _NP_CLOSED:
-            # "noun verb object" or "noun noun verb": only a plural object is read as one
-            # ("Does the Pro plan include backups?"; not "Does my Gold dental plan…").
-            after = _EN_PHRASE_END.match(text, rest.end())
-            if not (looks_plural(beyond) and after and after.group(1) is None):
-                return None
-        return f"{span} {word}"
+        return " ".join([span, *nouns[:verb_at]])
     sentence = text[:start].rsplit(".", 1)[-1].rsplit("?", 1)[-1]
     if prev in _BE_FORMS and following and following[:1].islower() and not (
             following in _NP_CLOSED or _PREDICATE_ADJECTIVE.search(word)):
@@ -956,7 +967,16 @@ def en_noun_phrases(text: str, turn: int = 0) -> list[Entity]:
             # which follows a plural subject at once ("Do big dogs live longer…"); a verb
             # the closed list knows ended the run already ("What do Spanish people do…").
             plural = next((k for k, w in enumerate(run[:-1]) if _PLURAL.search(w.group(0))), None)
-            run = run[:plural + 1] if plural is not None else run[:-1]
+            verb = next((k for k, w in reversed(list(enumerate(run)))
+                         if k and bare_word(w.group(0)) in COMMON_VERBS), None)
+            if verb is not None:
+                run = run[:verb]  # "How does seed funding work for startups?"
+            elif plural is not None:
+                run = run[:plural + 1]
+            elif not (end < len(tokens) and bare_word(tokens[end].group(0)) in _NP_PREPOSITIONS):
+                run = run[:-1]
+            # else the verb comes after the phrase's complement: "Does the sourdough loaf
+            # at the bakery contain sesame?"
             if run and run[0].group(0)[:1].isupper():
                 # "Why did Dali choose…": a name, then the verb; the name is the subject.
                 run = list(itertools.takewhile(lambda w: w.group(0)[:1].isupper(), run))

@@ -947,7 +947,8 @@ def _substitute_pronouns(
             return m.group(0)  # "Compare the Basic plan and the Pro plan." "Is it …?"
         mentions.append(Mention(m.group(0), entity.text))
         name = _with_determiner(entity, questions)
-        head = _head_of_name(entity, questions[-1:]) if wanted == "thing" else None
+        head = (_head_of_name(entity, questions[-1:]) if word in ("it", "itself")
+                else None)
         if head is not None:
             name = head  # "the warranty on the Aurora K2", not the kettle itself
         if generic is not None:
