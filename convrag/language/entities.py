@@ -881,7 +881,7 @@ NP_LIGHT_HEADS = frozenset(
     "reasons cause causes problem problems issue issues option options part parts process "
     "step steps feature features characteristic characteristics symptom symptoms sign "
     "signs risk risks factor factors use uses name names number numbers list lot lots bit "
-    "amount level levels rate rates day days week weeks month months year years time "
+    "amount level levels rate rates hour hours day days week weeks month months year years time "
     "times period periods age moment idea ideas point points question questions answer "
     "answers someone something anything everything nothing anyone everyone people person "
     "place places area areas world case cases result results outcome source sources "

@@ -94,7 +94,8 @@ _EN_PLEONASTIC = re.compile(
     r"|\bit\s+(?:rain|rains|snow|snows|seems|seemed|appears)\b"
     r"|\bit(?:'s|\s+(?:is|was|be|been))\s+(?:\w+\s+){0,2}?(?:to|that|for|whether|when)\b"
     r"|\b(?:is|was|would|will)\s+it\s+(?:be\s+)?(?:\w+\s+)?(?:to|that|for|whether)\b"
-    r"|\bwhat\s+time\s+is\s+it\b"
+    r"|\bwhat\s+time\s+is\s+it\b|\bit\s+(?:gets|got|is\s+getting)\s+(?:dark|light|cold|hot|"
+    r"late|busy|crowded|windy)\b"
     r"|\b(?:is|was|isn't|wasn't)\s+it\s+worth\b|\bit(?:'s|\s+is|\s+was)\s+worth\s+\w+ing\b",
     re.IGNORECASE,
 )

@@ -180,7 +180,6 @@ def note_question(
              for e in extract_entities(standalone, turn=dialogue.turn, common_nouns=True)]
     if not dialogue.questions:
         asked = _first_topic(dialogue, asked)
-        asked = [replace(e, role="subject") if e.proper and e.lang == "en" else e for e in asked]
     dialogue.entities = merge_entities(dialogue.entities, asked)
     dialogue.questions = [*dialogue.questions, standalone][-REMEMBERED_QUESTIONS:]
 
@@ -366,8 +365,10 @@ def resolve(question: str, dialogue: Dialogue) -> Resolution:
 # previous question that starts with a wh-phrase it may take the place of.
 _EN_WH_FRAGMENT = re.compile(
     r"^\s*(?:and\s+|so\s+|but\s+)?(?P<wh>how\s+(?:often|long|much|many|far|soon|early|late)"
-    r"|at\s+what\s+[a-z]+|for\s+how\s+long|until\s+when|since\s+when|"
+    r"|why|at\s+what\s+[a-z]+|for\s+how\s+long|until\s+when|since\s+when|"
     r"(?:in|on|at|from)\s+which\s+[a-z]+)\s*\?+\s*$", re.IGNORECASE)
+_EN_YES_NO = re.compile(r"^\s*(?:do|does|did|can|could|is|are|was|were|will|should|may)\s+"
+                        r"(?!it\b|that\b|this\b|they\b)", re.IGNORECASE)
 _EN_WH_LEAD = re.compile(
     r"^\s*(?:how(?:\s+(?:often|long|much|many|far|soon|early|late))?|when|where|what\s+time)"
     r"(?=\s+(?:do|does|did|can|could|should|would|will|is|are|was|were|must)\b)",
@@ -383,11 +384,17 @@ def _en_wh_fragment(text: str, previous: str) -> str | None:
     "How often?" changes nothing).
     """
     fragment = _EN_WH_FRAGMENT.match(text)
-    lead = _EN_WH_LEAD.match(previous)
-    if fragment is None or lead is None:
+    if fragment is None:
         return None
     wh = fragment.group("wh")
-    return wh[:1].upper() + wh[1:] + previous[lead.end():]
+    wh = wh[:1].upper() + wh[1:]
+    lead = _EN_WH_LEAD.match(previous)
+    if lead is not None:
+        return wh + previous[lead.end():]
+    if _EN_YES_NO.match(previous):
+        # "On which nights?" after "Does the theatre offer student discounts?"
+        return f"{wh} {previous.strip()[:1].lower()}{previous.strip()[1:]}"
+    return None
 
 
 def _en_missing_subject(text: str, pool: Sequence[Entity], turn: int) -> Entity | None:
@@ -777,6 +784,13 @@ def _names_referent(entity: Entity) -> bool:
 
 def _best_agreeing(pool: Sequence[Entity], wanted: str, turn: int,
                    singular_verb: bool = False) -> Entity | None:
+    if wanted == "plural":
+        # "they" after "the group study rooms at the library" are the rooms: a plural, an
+        # organisation or a conjoined name beats a place or a common singular thing,
+        # referent or not; a name of no place stays in ("Kronos Quartet": a band).
+        plural = [e for e in pool if _agreement_score(e, wanted) >= PLURAL_FIT
+                  or (e.proper and (e.kind != "place" or e.role == "subject"))]
+        pool = plural or pool
     if wanted in ("female", "male"):
         # An entity known to have the pronoun's gender beats a closer one of unknown gender.
         known = [e for e in pool if e.gender == wanted]
@@ -828,7 +842,8 @@ _EN_CLAUSE_BREAK = re.compile(r"(?:[,;]|\s(?:and|but|so|then|when|if|because)\s)
 
 # What joins two coordinated phrases: "A and B", "A or the B", "A, and a B", "A vs B".
 _EN_COORDINATION = re.compile(
-    r"(?:['’]s)?\W*(?:,\s*)?(?:and|or|vs\.?|versus|&)\s+(?:the\s+|a\s+|an\s+|my\s+|our\s+)?$",
+    r"(?:['’]s)?\W*(?:,\s*)?(?:and|or|vs\.?|versus|&)\s+(?:the\s+|a\s+|an\s+|my\s+|our\s+)?"
+    r"(?:[a-z]+\s+)?$",
     re.IGNORECASE)
 
 
@@ -843,8 +858,8 @@ def _head_of_name(entity: Entity, questions: Sequence[str]) -> str | None:
     if not entity.proper or entity.kind == "person" or _could_be_person(entity):
         return None
     for question in questions:
-        m = re.search(rf"\b(?P<det>the|my|your|our)\s+(?P<head>[a-z][a-z\-]*(?:\s+[a-z][a-z\-]*)?)"
-                      rf"\s+(?P<prep>on|of|in|for|from)\s+(?:the\s+|my\s+|your\s+|our\s+)?"
+        m = re.search(rf"\b(?P<det>the|my|your|our)\s+(?P<head>[a-z][a-z\-]*(?:\s+[a-z][a-z\-]*)"
+                      rf"{{0,2}})\s+(?P<prep>on|of|in|for|from|at)\s+(?:the\s+|my\s+|your\s+|our\s+)?"
                       rf"{re.escape(entity.text)}\b", question)
         words = m.group("head").split() if m else []
         if m is None or looks_plural(words[-1]) or any(
