@@ -116,7 +116,8 @@ _EN_CAP_SPAN = re.compile(
 )
 _EN_DEFINITION = re.compile(
     r"^\s*(?:what|who|where)\s+(?:is|are|was|were)\s+(?P<x>.+?)\s*\??\s*$"
-    r"|^\s*(?:tell me about|explain|describe|define)\s+(?P<y>.+?)\s*[?.!]?\s*$",
+    r"|^\s*(?:(?:now|ok|okay|so|and|also|then|next|please),?\s+)?"
+    r"(?:tell me about|explain|describe|define)\s+(?P<y>.+?)\s*[?.!]?\s*$",
     re.IGNORECASE,
 )
 # Heads of definitional questions that ask for an attribute, not about a thing:
@@ -611,6 +612,11 @@ _EN_ATTRIBUTES = frozenset(
 )
 
 
+# A role noun before a full name: "the composer Ilse Marchetti", "violinist Ada Osei".
+_EN_ROLE_BEFORE_NAME = re.compile(
+    r"^(?:[a-z][a-z\-]+\s+){1,2}(?P<name>[A-Z][\w'’\-]+(?:\s+[A-Z][\w'’\-]+)+)$")
+
+
 def _definition_head(target: str) -> str:
     """The thing a definitional question asks about, not the predicate around it.
 
@@ -638,6 +644,9 @@ def _definition_head(target: str) -> str:
                     "", target)
     if re.search(r"['’]s?\s", target):
         return ""  # a possessive phrase: its owner is found as a name on its own
+    titled = _EN_ROLE_BEFORE_NAME.match(target)
+    if titled:
+        target = titled.group("name")  # "the composer Ilse Marchetti": the name
     words = target.split()
     if len(words) >= 2 and words[0][:1].isupper() and words[-1].islower() and (
             _PARTICIPLE.fullmatch(words[-1]) or _PREDICATE_ADJECTIVE.search(words[-1])
@@ -668,7 +677,11 @@ def _en_entities(text: str, turn: int, *, compounds: bool = False) -> list[Entit
         if (target and len(words) <= 5 and not generic
                 and not (set(w.lower() for w in words) <= EN_STOPWORDS)):
             entity = _en_entity(target, text, turn, "subject", proper=target[0].isupper())
-            if entity.kind == "thing" and re.match(r"\s*who\b", text, re.IGNORECASE):
+            if entity.kind == "thing" and (re.match(r"\s*who\b", text, re.IGNORECASE)
+                                           or _EN_ROLE_BEFORE_NAME.match(
+                                               re.sub(r"^(?:the|a|an)\s+", "",
+                                                      (definition.group("x")
+                                                       or definition.group("y") or "").strip()))):
                 entity = replace(entity, kind="person")  # "Who was Ada Lovelace?": somebody
             if re.search(r"\s(?:and|&)\s+(?:the\s+)?[A-Z]", target):
                 entity = replace(entity, plural=True)  # "Robin Hale and Avery Stone": they
@@ -1008,8 +1021,11 @@ def en_noun_phrases(text: str, turn: int = 0) -> list[Entity]:
             # days", "privacy issues").
             continue
         phrase = text[run[0].start():run[-1].end()]
-        if all(w.group(0)[:1].isupper() for w in run) or len(phrase) < 3 or phrase.isdigit():
-            continue  # a name: the name extractor has it, with its features
+        if all(w.group(0)[:1].isupper() for w in run) or len(phrase) < 3 or phrase.isdigit() or (
+                len(run) >= 3 and run[-1].group(0)[:1].isupper() and run[-2].group(0)[:1].isupper()
+                and run[0].group(0)[:1].islower()):
+            continue  # a name (after its role noun: "the composer Ilse Marchetti"): the
+            # name extractor has it, with its features
         # The subject of its clause (after do-support, or right before an auxiliary) is
         # what the question is about; any other phrase is a detail of it.
         after = bare_word(tokens[end].group(0)) if end < len(tokens) else ""
@@ -1043,7 +1059,7 @@ def _np_run(tokens: Sequence[re.Match[str]], i: int, starts: set[int]
                 run and token.start() in starts):
             break
         if run and (_PARTICIPLE.fullmatch(word) or _PRESENT_PARTICIPLE.fullmatch(word)
-                    or word.lower() in _PREDICATE_WORDS):
+                    or word.lower() in _PREDICATE_WORDS or word in _IRREGULAR_PARTICIPLES):
             break  # a participle after the noun: "was the band formed", "…opener leaking"
         run.append(token)
         i += 1

@@ -789,7 +789,8 @@ def _best_agreeing(pool: Sequence[Entity], wanted: str, turn: int,
         # organisation or a conjoined name beats a place or a common singular thing,
         # referent or not; a name of no place stays in ("Kronos Quartet": a band).
         plural = [e for e in pool if _agreement_score(e, wanted) >= PLURAL_FIT
-                  or (e.proper and (e.kind != "place" or e.role == "subject"))]
+                  or (e.proper and e.text.split()[-1][:1].isupper()
+                      and (e.kind != "place" or e.role == "subject"))]
         pool = plural or pool
     if wanted in ("female", "male"):
         # An entity known to have the pronoun's gender beats a closer one of unknown gender.
@@ -942,11 +943,12 @@ def _substitute_pronouns(
         singular = bool(_EN_SINGULAR_VERB.search(text[max(0, m.start() - 12):m.end() + 12]))
         # "they" takes a thing the user counted ("an ergonomic chair") as its kind, and
         # names the kind in the plural.
-        # Only in a conversation without names: a band or a firm is "they" far more often.
+        # Only in a conversation without names (a band or a firm is "they" far more
+        # often), but for a name with its noun ("a Tesla charger"), a kind among names.
+        nameless = not any(e.proper or e.topic for e in pool)
         kinds = ({e.text for e in pool if _is_kind(e) and e.turn == turn
-                  and _counted(e, questions[-1:])}
-                 if wanted == "plural" and not any(e.proper or e.topic for e in pool)
-                 else set())
+                  and (nameless or e.proper) and _counted(e, questions[-1:])}
+                 if wanted == "plural" else set())
         entity = _best_antecedent(
             [replace(e, plural=True, role="subject") if e.text in kinds else e for e in pool]
             if kinds else pool,

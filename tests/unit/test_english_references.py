@@ -573,3 +573,34 @@ def test_what_a_second_stranger_asked(history, question, expected):
 )
 def test_fragments_and_own_subjects(history, question, expected):
     assert _ask(history, question) == expected
+
+
+@pytest.mark.parametrize(
+    ("history", "question", "expected"),
+    [
+        # "they": the plural just named, not the place it was named at
+        (_user("Where are the quiet reading rooms at the Harlow Library?"),
+         "Can they be booked?", "Can the quiet reading rooms be booked?"),
+        # "they" after a counted name with its noun, among other names
+        (_user("Where can I rent a Vela scooter in Bergen?"), "Are they electric?",
+         "Are Vela scooters electric?"),
+        # "it" after "the X at <name>": the X the question asked about
+        (_user("What is the parking fee at the Harlow Library?"), "Is it capped?",
+         "Is the parking fee capped?"),
+        (_user("How do I renew the parking permit at the Harlow Library?"), "Is it free?",
+         "Is the parking permit at the Harlow Library free?"),
+        # a role noun before a name: the name, a person
+        ([("user", "Who was Anders Brekke?"), ("assistant", "A Norwegian chemist."),
+          ("user", "Now tell me about the sculptor Ines Varela.")],
+         "What was her best-known work?", "What was Ines Varela's best-known work?"),
+        # "Why?" after a yes/no question asks it again
+        (_user("Can I bring my dog to the Harlow Library?"), "Why?",
+         "Why can I bring my dog to the Harlow Library?"),
+        # weather and daylight "it"
+        (_user("When does the Ravenscar trail car park close?"),
+         "It gets dark early in winter, so when should I set off?",
+         "It gets dark early in winter, so when should I set off?"),
+    ],
+)
+def test_what_a_third_stranger_asked(history, question, expected):
+    assert _ask(history, question) == expected
