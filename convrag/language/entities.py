@@ -672,6 +672,8 @@ def _en_entities(text: str, turn: int, *, compounds: bool = False) -> list[Entit
     definition = _EN_DEFINITION.match(text)
     if definition:
         target = _definition_head(definition.group("x") or definition.group("y") or "")
+        if re.search(r"[?.!]\s", target):
+            target = ""  # the question ran on into another sentence
         words = target.split()
         generic = bool(words) and words[0].lower() in _EN_GENERIC_HEADS
         if (target and len(words) <= 5 and not generic

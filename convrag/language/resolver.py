@@ -429,6 +429,10 @@ def _en_missing_subject(text: str, pool: Sequence[Entity], turn: int) -> Entity 
         # What a user asked about, not a detail of an answer ("…the form in Workday").
         things = [e for e in pool if (e.asked or e.topic) and e.kind != "person"
                   and not _could_be_person(e) and not _EN_DATE.fullmatch(e.text)]
+        if not _bridging_definite(text, commons, after_do=False):
+            # "How long does the battery last?": a part of a named product, never of
+            # any noun the user said ("What services does the clinic provide?")
+            things = [e for e in things if e.proper or e.topic]
         return _most_salient([e for e in things if _names_referent(e)] or things, turn)
     if commons or _EN_OWN_SUBJECT.search(text) or _EN_OWN_OBJECT.search(text):
         # "How much does colour printing cost?", "Where can I get pool towels?": a
@@ -479,14 +483,14 @@ _EN_DEFINITE_SUBJECT = re.compile(
     r"\b(?:do|does|did|can|could|will|would|should)\s+the\s+(?P<head>[a-z]{3,})(?=\s+[a-z]+\b)")
 
 
-def _bridging_definite(text: str, commons: Sequence[Entity]) -> bool:
+def _bridging_definite(text: str, commons: Sequence[Entity], after_do: bool = True) -> bool:
     """Whether every subject noun phrase of `text` is "the" and one noun after its
     auxiliary ("What was the culture like?", "How long does the battery last?")."""
     subjects = [e for e in commons if e.role == "subject"]
-    after_do = {m.group("head").lower() for m in _EN_DEFINITE_SUBJECT.finditer(text)
-                if not m.group("head").lower().endswith("s")}
+    do_heads = {m.group("head").lower() for m in _EN_DEFINITE_SUBJECT.finditer(text)
+                if after_do and not m.group("head").lower().endswith("s")}
     return all(
-        " " not in e.text and (e.text.lower() in after_do or any(
+        " " not in e.text and (e.text.lower() in do_heads or any(
             _EN_BARE_DEFINITE.match(text, m.start()) and _EN_AFTER_AUXILIARY.search(
                 text, 0, m.start())
             for m in re.finditer(rf"\bthe\s+{re.escape(e.text)}\b", text, re.IGNORECASE)))
@@ -925,8 +929,7 @@ def _substitute_pronouns(
     def en_pronoun(m: re.Match[str]) -> str:
         word = m.group(0).lower()
         wanted, template = EN_PRONOUNS[word]
-        if word == "it" and _does_this(text, m.start(), m.end()):
-            return m.group(0)  # "How often should I do it?": an action, no thing
+        doing = word == "it" and _does_this(text, m.start(), m.end())
         if word == "her" and not _EN_NOUNISH_NEXT.match(text[m.end():]):
             template = "{}"
         elif word == "her":
@@ -957,7 +960,10 @@ def _substitute_pronouns(
         if entity is None and wanted == "thing" and singular:
             generic = _generic_singular(pool, turn)
             entity = generic
-        if entity is None or _already_named(entity, mentions):
+        if entity is None or _already_named(entity, mentions) or (
+                doing and not entity.text.endswith("ing")):
+            # "How often should I do it?" does an action: only an activity ("estate
+            # planning") is what "do it" names
             return m.group(0)
         if wanted != "plural" and generic is None and _coordinated_rival(
                 entity, pool, wanted, questions[-1:]):
@@ -1411,6 +1417,9 @@ def _carry_predicate(
     start, old = min(positions, key=lambda pe: (pe[0], -len(pe[1].text)))
     end = start + len(old.text)
     new = target
+    if lang == "en" and target == target.lower() and re.search(
+            r"\b(?:the|a|an|my|our|your)\s+$", previous[:start], re.IGNORECASE):
+        new = re.sub(r"^(?:the|a|an)\s+", "", new, flags=re.IGNORECASE)  # no "a the …"
     if lang == "en":
         # "the Team plan" for "Basic" of "the Basic plan": the noun is there already.
         tail = re.match(r"\s+([a-z][\w-]*)\b", previous[end:])
