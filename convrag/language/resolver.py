@@ -155,7 +155,7 @@ def _first_sentence(text: str) -> str:
     return text
 
 
-_SENTENCE_END = re.compile(r"[。！？.!?](?=\s|$)")
+_SENTENCE_END = re.compile(r"[。！？]|[.!?](?=\s|$)")
 _ABBREVIATION = re.compile(
     r"\b(?:Dr|Mr|Mrs|Ms|Mx|Prof|St|Jr|Sr|No|vs|etc|approx|e\.g|i\.e)\.$")
 
