@@ -671,7 +671,8 @@ def _en_entities(text: str, turn: int, *, compounds: bool = False) -> list[Entit
     entities: list[Entity] = []
     definition = _EN_DEFINITION.match(text)
     if definition:
-        target = _definition_head(definition.group("x") or definition.group("y") or "")
+        asked_about = definition.group("x") or definition.group("y") or ""
+        target = _definition_head(asked_about)
         if re.search(r"[?.!]\s", target):
             target = ""  # the question ran on into another sentence
         words = target.split()
@@ -679,11 +680,10 @@ def _en_entities(text: str, turn: int, *, compounds: bool = False) -> list[Entit
         if (target and len(words) <= 5 and not generic
                 and not (set(w.lower() for w in words) <= EN_STOPWORDS)):
             entity = _en_entity(target, text, turn, "subject", proper=target[0].isupper())
+            role_noun = _EN_ROLE_BEFORE_NAME.match(
+                re.sub(r"^(?:the|a|an)\s+", "", asked_about.strip()))
             if entity.kind == "thing" and (re.match(r"\s*who\b", text, re.IGNORECASE)
-                                           or _EN_ROLE_BEFORE_NAME.match(
-                                               re.sub(r"^(?:the|a|an)\s+", "",
-                                                      (definition.group("x")
-                                                       or definition.group("y") or "").strip()))):
+                                           or role_noun):
                 entity = replace(entity, kind="person")  # "Who was Ada Lovelace?": somebody
             if re.search(r"\s(?:and|&)\s+(?:the\s+)?[A-Z]", target):
                 entity = replace(entity, plural=True)  # "Robin Hale and Avery Stone": they
@@ -756,10 +756,6 @@ COMMON_VERBS = frozenset(
 )
 _BE_FORMS = frozenset("is are was were be been am isn aren wasn weren".split())
 _MODALS = frozenset("can could will would should may might must".split())
-# Words after which the word before is a verb: a direction or a particle ("Did the
-# Beatles break up?").
-_EN_DIRECTIONS = frozenset(
-    "north south east west upstream downstream up down out off away back over apart".split())
 _EN_NEXT_WORD = re.compile(r"\s+([a-z][a-z\-]{2,})\b(?!['’])")
 _EN_PHRASE_END = re.compile(r"\s*(?:[?.!,;:)]|$)|\s+([A-Za-z]+)\b")
 # Adverbs that end a question after a name ("the Louvre today?"): no noun.

@@ -426,13 +426,12 @@ def _en_missing_subject(text: str, pool: Sequence[Entity], turn: int) -> Entity 
         # "What was the culture like?": a definite "the culture" after its auxiliary
         # is a part or an attribute of what the conversation is about (bridging), and
         # only a thing or a place has one; a person would change what is asked.
-        # What a user asked about, not a detail of an answer ("…the form in Workday").
-        things = [e for e in pool if (e.asked or e.topic) and e.kind != "person"
-                  and not _could_be_person(e) and not _EN_DATE.fullmatch(e.text)]
+        things = [e for e in pool if e.kind != "person" and not _could_be_person(e)
+                  and not _EN_DATE.fullmatch(e.text)]
         if not _bridging_definite(text, commons, after_do=False):
             # "How long does the battery last?": a part of a named product, never of
             # any noun the user said ("What services does the clinic provide?")
-            things = [e for e in things if e.proper or e.topic]
+            things = [e for e in things if e.proper]
         return _most_salient([e for e in things if _names_referent(e)] or things, turn)
     if commons or _EN_OWN_SUBJECT.search(text) or _EN_OWN_OBJECT.search(text):
         # "How much does colour printing cost?", "Where can I get pool towels?": a
@@ -527,8 +526,6 @@ def _en_definite_anaphora(text: str, pool: Sequence[Entity], turn: int,
 
 # --- pronouns -----------------------------------------------------------------------
 
-# "this"/"that" standing for a thing: at the end, before a verb, or after a preposition
-# and not before a noun ("this time frame" is left alone).
 def _does_this(text: str, start: int, end: int) -> bool:
     """Whether "it"/"this" at start..end is the object of the verb "do" (an action):
     "How often should I do it?", not do-support's subject ("How does it work?")."""
@@ -538,10 +535,12 @@ def _does_this(text: str, start: int, end: int) -> bool:
 # What follows "do it" as a verb and its object: the end, or an adverbial.
 _EN_AFTER_DO_THIS = re.compile(
     r"\s*(?:[?.!,;]|$)|\s+(?:again|myself|yourself|ourselves|themselves|often|regularly|"
-    r"every|each|at|on|in|before|after|now|today|first|more|less|online|yourself|manually|"
+    r"every|each|at|on|in|before|after|now|today|first|more|less|online|manually|"
     r"without|with|by|for)\b", re.IGNORECASE)
 _EN_WHY_THAT = re.compile(r"\b(?:why|how\s+come)\s+(?:is|was|would|does)\s+$", re.IGNORECASE)
 _EN_DO_THIS = re.compile(r"\b(?:do|does|did|doing|done|repeat|try)\s+$", re.IGNORECASE)
+# "this"/"that" standing for a thing: at the end, before a verb, or after a preposition
+# and not before a noun ("this time frame" is left alone).
 _EN_DEMONSTRATIVE_RE = re.compile(
     r"(?P<p>\b(?:about|of|in|for|with|after|before|during|from)\s+)?\b(?P<d>that|this)\b"
     r"(?(p)(?!\s+[a-z])|(?=\s*[?.!]?\s*$|\s+(?:is|was|are|were|be|been|start|started|begin|"
@@ -872,8 +871,8 @@ def _head_of_name(entity: Entity, questions: Sequence[str]) -> str | None:
             continue  # "the opening hours of…" is no "it"; "the main…" an attribute
         if question.lower().count(entity.text.lower()) > 1:
             continue
-        det = "the" if m.group("det") in ("your",) else m.group("det")
-        return f"{det} {m.group('head')} {m.group(0)[m.start('prep') - m.start():]}"
+        det = "the" if m.group("det") == "your" else m.group("det")
+        return det + m.group(0)[len(m.group("det")):]
     return None
 
 
@@ -898,8 +897,7 @@ def _coordinated_rival(entity: Entity, pool: Sequence[Entity], wanted: str,
                 continue
             first, second = sorted([(here, entity.text), (there, other.text)])
             between = question[first[0] + len(first[1]):second[0]]
-            if _EN_COORDINATION.fullmatch(between) or (
-                    _EN_COORDINATION.match(between) and len(between) <= 12):
+            if _EN_COORDINATION.fullmatch(between):
                 return True
     return False
 
@@ -944,10 +942,9 @@ def _substitute_pronouns(
         elif _named_before(text, m.start(), own, wanted):
             return m.group(0)
         singular = bool(_EN_SINGULAR_VERB.search(text[max(0, m.start() - 12):m.end() + 12]))
-        # "they" takes a thing the user counted ("an ergonomic chair") as its kind, and
-        # names the kind in the plural.
-        # Only in a conversation without names (a band or a firm is "they" far more
-        # often), but for a name with its noun ("a Tesla charger"), a kind among names.
+        # "they" takes a thing the user counted ("an ergonomic chair") as its kind and
+        # names the kind in the plural: in a conversation without names (a band or a firm
+        # is "they" far more often), or for a name with its noun ("a Tesla charger").
         nameless = not any(e.proper or e.topic for e in pool)
         kinds = ({e.text for e in pool if _is_kind(e) and e.turn == turn
                   and (nameless or e.proper) and _counted(e, questions[-1:])}
@@ -1072,11 +1069,10 @@ def _with_determiner(entity: Entity, questions: Sequence[str]) -> str:
             rf"{re.escape(entity.text)}\b(?P<noun>\s+[a-z])?")
         if entity.kind == "thing" and any(
                 m and (not m.group("noun") or m.group(0).lower().startswith("d")
-                       or entity.text.split()[-1].islower())
+                       or _name_with_noun(entity))
                 for m in map(counted.search, questions)):
             return ("an " if entity.text[:1] in "AEIOU" else "a ") + entity.text
-        if entity.text.split()[-1].islower() and any(
-                f"the {entity.text}" in q for q in questions):
+        if _name_with_noun(entity) and any(f"the {entity.text}" in q for q in questions):
             return f"the {entity.text}"  # a name with its noun: "the Pro plan"
         return entity.text
     pattern = re.compile(rf"\b(the|a|an|my|our|your|this|that)\s+{re.escape(entity.text)}\b",
@@ -1088,6 +1084,11 @@ def _with_determiner(entity: Entity, questions: Sequence[str]) -> str:
             kept = determiner in ("the", "a", "an", "my", "our")
             return f"{determiner if kept else 'the'} {entity.text}"
     return entity.text
+
+
+def _name_with_noun(entity: Entity) -> bool:
+    """A name that kept the common noun it modifies ("Pro plan", "Tesla chargers")."""
+    return entity.proper and entity.text.split()[-1].islower()
 
 
 def _is_kind(entity: Entity) -> bool:
@@ -1112,8 +1113,8 @@ def _generic_singular(pool: Sequence[Entity], turn: int) -> Entity | None:
     such a compound named in the latest question counts; a plural common noun ("vacation
     days") is mostly a quantity, whose singular would change what is asked.
     """
-    kinds = [e for e in pool if e.lang == "en" and e.proper and e.plural and e.turn == turn
-             and " and " not in e.text and e.text.split()[-1].islower()]
+    kinds = [e for e in pool if e.lang == "en" and e.plural and e.turn == turn
+             and " and " not in e.text and _name_with_noun(e)]
     return _most_salient(kinds, turn)
 
 
